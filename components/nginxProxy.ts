@@ -1,0 +1,45 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { TlsSettings } from "../config";
+import { acmeWebroot, mainUpstream, matrixLocations, NginxLocation, NginxUpstream, tlsDirFor } from "../render/nginx";
+import { deployNginxSite } from "./nginxSite";
+import { SshConnectionArgs } from "./remote";
+
+export interface NginxProxyArgs {
+  connection: SshConnectionArgs;
+  matrixHost: pulumi.Input<string>;
+  tls: TlsSettings;
+  /** Equal to Synapse's max_upload_size. */
+  maxUploadSize: pulumi.Input<string>;
+  adminAllowedNetworks: pulumi.Input<string[]>;
+  federationPort8448: pulumi.Input<boolean>;
+  /** Locations placed before the catch-all (worker routing, or .well-known when not delegated). */
+  extraLocations?: pulumi.Input<NginxLocation[]>;
+  extraUpstreams?: pulumi.Input<NginxUpstream[]>;
+}
+
+/** nginx in front of Synapse: TLS, HTTP→HTTPS, the Matrix paths, the admin API fenced off. */
+export class NginxProxy extends pulumi.ComponentResource {
+  public readonly clientBaseUrl: pulumi.Output<string>;
+  public readonly activated: command.remote.Command;
+
+  constructor(name: string, args: NginxProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("synapse:index:NginxProxy", name, {}, opts);
+    const siteName = "matrix";
+    const site = pulumi
+      .all([args.matrixHost, args.maxUploadSize, args.adminAllowedNetworks, args.federationPort8448,
+        args.extraLocations ?? [], args.extraUpstreams ?? []])
+      .apply(([host, maxUploadSize, networks, port8448, extraLocations, extraUpstreams]) => ({
+        name: siteName,
+        serverNames: [host],
+        tlsDir: tlsDirFor(siteName),
+        httpsPorts: port8448 ? [443, 8448] : [443],
+        upstreams: [mainUpstream, ...extraUpstreams],
+        locations: [...extraLocations, ...matrixLocations({ upstream: mainUpstream.name, maxUploadSize, adminAllowedNetworks: networks })],
+        acmeWebroot,
+      }));
+    this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls });
+    this.clientBaseUrl = pulumi.interpolate`https://${args.matrixHost}`;
+    this.registerOutputs({ clientBaseUrl: this.clientBaseUrl });
+  }
+}

@@ -1,0 +1,95 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { Sizing } from "../config";
+import { DatabaseSection, HomeserverPart } from "../render/homeserver";
+import { synapseConfigDir } from "../render/paths";
+import { postgresDropIn, renderPostgresTuning } from "../render/postgres";
+import { scriptStep, SshConnectionArgs } from "./remote";
+
+export interface PostgresDatabaseArgs {
+  /** The host that runs PostgreSQL. */
+  connection: SshConnectionArgs;
+  /** The Synapse host, where an existing SQLite database is migrated from. */
+  synapseConnection: SshConnectionArgs;
+  serverName: pulumi.Input<string>;
+  sizing: pulumi.Input<Sizing>;
+  databaseName?: pulumi.Input<string>;
+  user?: pulumi.Input<string>;
+  /** Address Synapse connects to; 127.0.0.1 when both share a host. */
+  address?: pulumi.Input<string>;
+}
+
+/**
+ * PostgreSQL for Synapse: packages, tier memory settings, a role and a database with
+ * collation C, and the one-off move of an existing SQLite install.
+ */
+export class PostgresDatabase extends pulumi.ComponentResource {
+  public readonly databaseName: pulumi.Output<string>;
+  public readonly user: pulumi.Output<string>;
+  public readonly host: pulumi.Output<string>;
+  public readonly password: pulumi.Output<string>;
+  /** The `database` section of homeserver.yaml (no secret: the password is in a passfile). */
+  public readonly homeserverPart: pulumi.Output<HomeserverPart>;
+  /** What the SQLite migration did, in a sentence. */
+  public readonly migration: pulumi.Output<string>;
+  /** Everything Synapse needs before it may start on this database. */
+  public readonly ready: command.remote.Command;
+
+  constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("synapse:index:PostgresDatabase", name, {}, opts);
+    const databaseName = pulumi.output(args.databaseName ?? "synapse");
+    const user = pulumi.output(args.user ?? "synapse_user");
+    const host = pulumi.output(args.address ?? "127.0.0.1");
+    const port = 5432;
+
+    // Alphanumeric: it travels through psql and a pgpass file without quoting rules.
+    const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
+    const secretPassword = pulumi.secret(password.result);
+
+    const packages = scriptStep(`${name}-packages`, { connection: args.connection, script: "postgres-packages" }, { parent: this });
+    const tuning = scriptStep(`${name}-tuning`, {
+      connection: args.connection,
+      script: "postgres-tuning",
+      params: { DROPIN: postgresDropIn },
+      stdin: pulumi.output(args.sizing).apply(renderPostgresTuning),
+    }, { parent: this, dependsOn: [packages] });
+    const database = scriptStep(`${name}-database`, {
+      connection: args.connection,
+      script: "postgres-database",
+      params: pulumi.all([databaseName, user]).apply(([db, u]) => ({ DB_NAME: db, DB_USER: u })),
+      stdin: secretPassword,
+    }, { parent: this, dependsOn: [tuning] });
+    this.ready = scriptStep(`${name}-sqlite-migration`, {
+      connection: args.synapseConnection,
+      script: "sqlite-migrate",
+      params: pulumi.all([args.serverName, databaseName, user, host]).apply(([serverName, db, u, h]) => ({
+        SERVER_NAME: serverName, DB_NAME: db, DB_USER: u, DB_HOST: h, DB_PORT: port,
+      })),
+      stdin: secretPassword,
+    }, { parent: this, dependsOn: [database] });
+
+    const section = pulumi.all([databaseName, user, host, pulumi.output(args.sizing)]).apply(
+      ([db, u, h, sizing]): DatabaseSection => ({
+        name: "psycopg2",
+        args: {
+          user: u, dbname: db, host: h, port,
+          passfile: `${synapseConfigDir}/pgpass`,
+          cp_min: sizing.dbPoolMin, cp_max: sizing.dbPoolMax,
+          // Notice dead connections (a restarted or remote PostgreSQL) within a minute.
+          keepalives_idle: 10, keepalives_interval: 10, keepalives_count: 3,
+        },
+      }));
+
+    this.databaseName = databaseName;
+    this.user = user;
+    this.host = host;
+    this.password = secretPassword;
+    this.homeserverPart = section.apply((database): HomeserverPart => ({ database }));
+    this.migration = this.ready.stdout;
+    this.registerOutputs({
+      databaseName: this.databaseName, user: this.user, host: this.host,
+      homeserverPart: this.homeserverPart, migration: this.migration,
+    });
+  }
+}

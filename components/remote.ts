@@ -1,0 +1,80 @@
+// The two shapes every host step takes: run a rendered script, or stage a file (content on
+// stdin). Components use these; they never build command strings themselves.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import { remoteCommand, ScriptParams } from "../render/script";
+
+/** An SSH connection. The private key is made secret here, whatever the caller passed. */
+export interface SshConnectionArgs {
+  host: pulumi.Input<string>;
+  port?: pulumi.Input<number>;
+  user?: pulumi.Input<string>;
+  privateKey: pulumi.Input<string>;
+}
+
+export function connectionOf(c: SshConnectionArgs): command.types.input.remote.ConnectionArgs {
+  return {
+    host: c.host,
+    port: c.port ?? 22,
+    user: c.user ?? "root",
+    privateKey: pulumi.secret(c.privateKey),
+    // A VPS that is still booting refuses a few dials; keep trying for about a minute.
+    dialErrorLimit: 20,
+    perDialTimeout: 15,
+  };
+}
+
+export interface ScriptStepArgs {
+  connection: SshConnectionArgs;
+  /** Script in scripts/ (without .sh). */
+  script: string;
+  params?: pulumi.Input<ScriptParams>;
+  /** Content for the script; mark secrets with pulumi.secret. */
+  stdin?: pulumi.Input<string>;
+  /** The command's stdout carries a secret (e.g. an access token). */
+  secretStdout?: boolean;
+}
+
+export function scriptStep(name: string, args: ScriptStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  // Only the user name goes into the command string (sudo for non-root): never the key.
+  const create = pulumi
+    .all([pulumi.output(args.connection.user ?? "root"), pulumi.output(args.params ?? {})])
+    .apply(([user, params]) => remoteCommand(args.script, params, user));
+  return new command.remote.Command(name, {
+    connection: connectionOf(args.connection),
+    create,
+    stdin: args.stdin,
+    logging: args.secretStdout ? "stderr" : "stdoutAndStderr",
+  }, { ...opts, additionalSecretOutputs: args.secretStdout ? ["stdout"] : undefined });
+}
+
+export interface StagedFileArgs {
+  connection: SshConnectionArgs;
+  path: string;
+  content: pulumi.Input<string>;
+  mode: string;
+  owner: string;
+}
+
+/** Writes `content` to `path` through stdin; the content shows in preview diffs unless secret. */
+export function stagedFile(name: string, args: StagedFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  return scriptStep(name, {
+    connection: args.connection,
+    script: "stage-file",
+    params: { DEST: args.path, MODE: args.mode, OWNER: args.owner },
+    stdin: args.content,
+  }, opts);
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * A fingerprint of content that may be secret, safe to show: a SHA-256 of high-entropy secrets
+ * reveals nothing, and lets an activation step re-run (and say so in the diff) when they change.
+ */
+export function fingerprint(contents: pulumi.Input<string>[]): pulumi.Output<string> {
+  return pulumi.unsecret(pulumi.all(contents).apply((cs) => sha256(cs.join("\0")).slice(0, 16)));
+}

@@ -1,0 +1,121 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import {
+  DatabaseSection, HomeserverPart, renderHomeserver, renderLogConfig, renderPassfile, renderSecrets,
+} from "../render/homeserver";
+import { PackageSource, stagedDir, synapseLocalUrl, synapsePaths } from "../render/paths";
+import { fingerprint, scriptStep, sha256, stagedFile, SshConnectionArgs } from "./remote";
+
+export interface SynapseHostArgs {
+  connection: SshConnectionArgs;
+  serverName: pulumi.Input<string>;
+  packageSource: pulumi.Input<PackageSource>;
+  reportStats: pulumi.Input<boolean>;
+  /** homeserver.yaml, composed from these parts (base settings, database, later workers…). */
+  homeserverParts: pulumi.Input<pulumi.Input<HomeserverPart>[]>;
+  /** The password for the database section's passfile (secret). */
+  databasePassword: pulumi.Input<string>;
+  /** Localpart of a first admin user to create; none when unset. */
+  adminUser?: pulumi.Input<string | undefined>;
+}
+
+/** Files under /etc/matrix-synapse this component owns, relative to it. */
+const files = {
+  homeserver: { path: "homeserver.yaml", mode: "0640", owner: "root:matrix-synapse" },
+  log: { path: "log.yaml", mode: "0640", owner: "root:matrix-synapse" },
+  secrets: { path: "conf.d/secrets.yaml", mode: "0600", owner: "matrix-synapse:matrix-synapse" },
+  passfile: { path: "pgpass", mode: "0600", owner: "matrix-synapse:matrix-synapse" },
+} as const;
+
+/**
+ * Synapse on a Debian/Ubuntu host: packages, homeserver.yaml and its secrets, the signing key
+ * (made once), a config check by Synapse's own loader before any restart, and the first admin.
+ */
+export class SynapseHost extends pulumi.ComponentResource {
+  public readonly homeserverYaml: pulumi.Output<string>;
+  public readonly adminUserId: pulumi.Output<string | undefined>;
+  public readonly adminAccessToken: pulumi.Output<string | undefined>;
+  /** Synapse runs and is healthy on the current config. */
+  public readonly activated: command.remote.Command;
+
+  constructor(name: string, args: SynapseHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("synapse:index:SynapseHost", name, {}, opts);
+    const conn = args.connection;
+    const paths = pulumi.output(args.packageSource).apply(synapsePaths);
+
+    const preflight = scriptStep(`${name}-preflight`, {
+      connection: conn, script: "synapse-preflight",
+      params: pulumi.output(args.serverName).apply((s) => ({ SERVER_NAME: s })),
+    }, { parent: this });
+    const packages = scriptStep(`${name}-packages`, {
+      connection: conn, script: "synapse-packages",
+      params: pulumi.all([args.packageSource, args.serverName, args.reportStats]).apply(([source, serverName, stats]) => ({
+        SOURCE: source, SERVER_NAME: serverName, REPORT_STATS: stats,
+      })),
+    }, { parent: this, dependsOn: [preflight] });
+
+    const secret = (suffix: string) =>
+      pulumi.secret(new random.RandomPassword(`${name}-${suffix}`, { length: 48, special: false }, { parent: this }).result);
+    const secretsYaml = pulumi.secret(pulumi.all([secret("registration-secret"), secret("macaroon-key"), secret("form-secret")])
+      .apply(([registrationSharedSecret, macaroonSecretKey, formSecret]) =>
+        renderSecrets({ registrationSharedSecret, macaroonSecretKey, formSecret })));
+
+    const parts = pulumi.output(args.homeserverParts);
+    this.homeserverYaml = parts.apply(renderHomeserver);
+    const databaseArgs = parts.apply((ps) => {
+      const db = ps.find((p) => p.database)?.database as DatabaseSection | undefined;
+      if (!db) throw new Error("SynapseHost: no homeserver part has a database section");
+      return db.args;
+    });
+    const passfile = pulumi.secret(pulumi.all([databaseArgs, args.databasePassword]).apply(([db, pw]) => renderPassfile(db, pw)));
+    const logYaml = renderLogConfig();
+
+    const contents: Record<keyof typeof files, pulumi.Input<string>> = {
+      homeserver: this.homeserverYaml, log: logYaml, secrets: secretsYaml, passfile,
+    };
+    const staged = (Object.keys(files) as (keyof typeof files)[]).map((key) =>
+      stagedFile(`${name}-staged-${key}`, {
+        connection: conn, path: `${stagedDir}/synapse/${files[key].path}`,
+        content: contents[key], mode: files[key].mode, owner: files[key].owner,
+      }, { parent: this, dependsOn: [packages] }));
+
+    this.activated = scriptStep(`${name}-activate`, {
+      connection: conn, script: "synapse-activate",
+      params: pulumi.all([args.serverName, paths, this.homeserverYaml, fingerprint([secretsYaml, passfile])])
+        .apply(([serverName, p, yaml, secretsFingerprint]) => ({
+          SERVER_NAME: serverName,
+          PYTHON: p.python,
+          FILES: Object.values(files).map((f) => f.path).join(" "),
+          HEALTH_URL: `${synapseLocalUrl}/health`,
+          // Re-run (and restart) whenever any staged file changes.
+          CONFIG_SHA256: sha256(yaml + logYaml).slice(0, 16),
+          SECRETS_SHA256: secretsFingerprint,
+        })),
+    }, { parent: this, dependsOn: staged });
+
+    let adminUserId: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    let adminAccessToken: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    const adminUser = pulumi.output(args.adminUser);
+    // Whether there is an admin is known from config when the program runs (it decides resources).
+    if (args.adminUser !== undefined) {
+      const password = secret("admin-password");
+      const admin = scriptStep(`${name}-admin-user`, {
+        connection: conn, script: "synapse-admin-user",
+        params: pulumi.all([adminUser, paths]).apply(([u, p]) => ({ ADMIN_USER: u ?? "", PYTHON: p.python, BASE_URL: synapseLocalUrl })),
+        stdin: password,
+        secretStdout: true,
+      }, { parent: this, dependsOn: [this.activated] });
+      const result = admin.stdout.apply((out) => JSON.parse(out) as { user_id: string; access_token: string });
+      adminUserId = pulumi.unsecret(result.apply((r) => r.user_id));
+      adminAccessToken = pulumi.secret(result.apply((r) => r.access_token));
+      this.adminPassword = password;
+    }
+    this.adminUserId = adminUserId;
+    this.adminAccessToken = adminAccessToken;
+    this.registerOutputs({ homeserverYaml: this.homeserverYaml, adminUserId, adminAccessToken });
+  }
+
+  /** The first admin's password (secret), when one is created. */
+  public readonly adminPassword?: pulumi.Output<string>;
+}

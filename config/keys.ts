@@ -1,0 +1,74 @@
+// Every project config key, in one table. Pulumi.yaml and the README's config reference are
+// checked against it by the unit tests, so the three cannot drift apart.
+
+export type ConfigType = "string" | "integer" | "boolean" | "array";
+
+export interface ConfigKey {
+  name: string;
+  type: ConfigType;
+  description: string;
+  /** Default as Pulumi.yaml declares it; undefined = required (or optional without default). */
+  default?: string | number | boolean | string[];
+  secret?: boolean;
+  /** Set only by `pulumi config set`; has no default and the program fails without it. */
+  required?: boolean;
+}
+
+/** The roles a host plays. Today `database` shares the Synapse host's connection. */
+export const hostRoles = ["synapse", "database", "wellKnown"] as const;
+export type HostRole = (typeof hostRoles)[number];
+
+export const configKeys: ConfigKey[] = [
+  { name: "serverName", type: "string", required: true,
+    description: "The Matrix server name: the part after the colon in @user:server. A DNS name. Permanent." },
+  { name: "matrixHost", type: "string", default: "",
+    description: "Public host name of the homeserver; empty means matrix.<serverName>." },
+  { name: "tier", type: "string", default: "solo",
+    description: "Sizing tier: solo (2 GB / 2 CPU), community (4-8 GB / 4 CPU) or large (8+ GB)." },
+
+  { name: "host", type: "string", required: true,
+    description: "SSH address of the Synapse VPS (runs Synapse, PostgreSQL and nginx)." },
+  { name: "sshPort", type: "integer", default: 22, description: "SSH port of the Synapse VPS." },
+  { name: "sshUser", type: "string", default: "root", description: "SSH user of the Synapse VPS (root, or a user with passwordless sudo)." },
+  { name: "sshPrivateKey", type: "string", secret: true, required: true,
+    description: "OpenSSH/PEM private key for the SSH connections (set with --secret)." },
+  { name: "wellKnownHost", type: "string", default: "",
+    description: "SSH address of the host that serves https://<serverName>/.well-known/matrix/*; empty means the Synapse VPS." },
+  { name: "wellKnownSshPort", type: "integer", default: 0, description: "SSH port of the well-known host; 0 means sshPort." },
+  { name: "wellKnownSshUser", type: "string", default: "", description: "SSH user of the well-known host; empty means sshUser." },
+  { name: "wellKnownSshPrivateKey", type: "string", secret: true, default: "",
+    description: "Private key for the well-known host; empty means sshPrivateKey." },
+
+  { name: "packageSource", type: "string", default: "matrix-org",
+    description: "matrix-org (packages.matrix.org, matrix-synapse-py3) or debian (the distribution's matrix-synapse)." },
+  { name: "tlsMode", type: "string", default: "acme",
+    description: "acme (Let's Encrypt via certbot, HTTP-01), provided (tlsCertificate + tlsPrivateKey) or self-signed (sandbox only)." },
+  { name: "acmeEmail", type: "string", default: "", description: "Contact e-mail for ACME; required when tlsMode is acme." },
+  { name: "tlsCertificate", type: "string", default: "",
+    description: "PEM certificate chain covering matrixHost and serverName; required when tlsMode is provided." },
+  { name: "tlsPrivateKey", type: "string", secret: true, default: "",
+    description: "PEM private key of tlsCertificate; required when tlsMode is provided (set with --secret)." },
+
+  { name: "enableRegistration", type: "boolean", default: false, description: "Open public registration (off by default)." },
+  { name: "adminUser", type: "string", default: "",
+    description: "Localpart of a first admin user created with the registration shared secret; empty means none." },
+  { name: "reportStats", type: "boolean", default: false, description: "Send anonymous usage statistics to matrix.org." },
+  { name: "federationPort8448", type: "boolean", default: false,
+    description: "Also listen on 8448 for federation (only needed without .well-known delegation)." },
+  { name: "adminAllowedNetworks", type: "array", default: [],
+    description: "CIDRs allowed to reach /_synapse/admin through nginx; the host itself always is." },
+  { name: "trustedKeyServers", type: "array", default: ["matrix.org"],
+    description: "Server names trusted to vouch for other servers' signing keys." },
+
+  { name: "cacheFactor", type: "string", default: "",
+    description: "Override: Synapse caches.global_factor (a number; tier default)." },
+  { name: "dbPoolMin", type: "integer", default: 0, description: "Override: database cp_min (0 = tier default)." },
+  { name: "dbPoolMax", type: "integer", default: 0, description: "Override: database cp_max (0 = tier default)." },
+  { name: "maxUploadSize", type: "string", default: "",
+    description: "Override: max_upload_size and nginx client_max_body_size, e.g. 50M (digits with optional K, M or G)." },
+  { name: "postgresSharedBuffers", type: "string", default: "", description: "Override: PostgreSQL shared_buffers, e.g. 256MB." },
+  { name: "postgresEffectiveCacheSize", type: "string", default: "", description: "Override: PostgreSQL effective_cache_size." },
+  { name: "postgresWorkMem", type: "string", default: "", description: "Override: PostgreSQL work_mem." },
+  { name: "postgresMaintenanceWorkMem", type: "string", default: "", description: "Override: PostgreSQL maintenance_work_mem." },
+  { name: "postgresMaxConnections", type: "integer", default: 0, description: "Override: PostgreSQL max_connections (0 = tier default)." },
+];

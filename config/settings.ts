@@ -1,0 +1,225 @@
+// Stack config → one validated, typed Settings object. Pure: takes the raw strings Pulumi
+// stores, returns every problem at once, each naming the key, what was given and the form
+// expected, so a bad stack fails before anything touches a host.
+import { isIP } from "node:net";
+import { z } from "zod";
+import { ConfigKey, configKeys, HostRole } from "./keys";
+import { pgSizePattern, Sizing, TierName, tierNames, tiers, uploadSizePattern } from "./tiers";
+
+export const projectName = "synapse";
+
+export interface SshConnection {
+  host: string;
+  port: number;
+  user: string;
+  /** Secret: wrap in pulumi.secret before it reaches a resource. */
+  privateKey: string;
+}
+
+export type TlsSettings =
+  | { mode: "acme"; email: string }
+  | { mode: "provided"; certificate: string; privateKey: string }
+  | { mode: "self-signed" };
+
+export interface Settings {
+  serverName: string;
+  matrixHost: string;
+  /** True when matrixHost differs from serverName, so /.well-known delegation is needed. */
+  delegated: boolean;
+  tier: TierName;
+  sizing: Sizing;
+  hosts: Record<HostRole, SshConnection>;
+  packageSource: "matrix-org" | "debian";
+  tls: TlsSettings;
+  enableRegistration: boolean;
+  adminUser?: string;
+  reportStats: boolean;
+  federationPort8448: boolean;
+  adminAllowedNetworks: string[];
+  trustedKeyServers: string[];
+}
+
+/** Raw values as Pulumi holds them: strings keyed by the bare key name; absent = unset. */
+export type RawConfig = Record<string, string | undefined>;
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; errors: string[] };
+
+export class ConfigError extends Error {
+  constructor(public readonly errors: string[]) {
+    super(`Invalid stack config (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n` +
+      errors.map((e) => `  - ${e}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+const dnsLabel = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const dnsName = new RegExp(`^(?=.{1,253}$)${dnsLabel}(?:\\.${dnsLabel})+$`);
+const privateKeyPem =
+  /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n(?:[A-Za-z0-9+/=:,\- ]*\r?\n)*[A-Za-z0-9+/=]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
+const certificatePem = /^(?:-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
+
+function isCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split("/");
+  const family = isIP(address ?? "");
+  if (rest.length > 0 || family === 0 || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const port = z.number().int().min(1, { error: "a port from 1 to 65535" }).max(65535, { error: "a port from 1 to 65535" });
+const hostAddress = z.string().regex(/^[A-Za-z0-9.:\-\[\]]+$/, { error: "a host name or IP address" });
+const optionalOverride = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal(""), z.literal(0), schema]);
+
+const schema = z.object({
+  serverName: z.string().regex(dnsName, {
+    error: "a lower-case DNS name with at least one dot, e.g. example.org (no scheme, port or path)",
+  }),
+  matrixHost: z.union([z.literal(""), z.string().regex(dnsName, { error: "a lower-case DNS name, e.g. matrix.example.org" })]),
+  tier: z.enum(tierNames, { error: `one of ${tierNames.join(", ")}` }),
+  host: hostAddress,
+  sshPort: port,
+  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" }),
+  sshPrivateKey: z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key (-----BEGIN … PRIVATE KEY----- … -----END … PRIVATE KEY-----)" }),
+  wellKnownHost: z.union([z.literal(""), hostAddress]),
+  wellKnownSshPort: z.union([z.literal(0), port]),
+  wellKnownSshUser: z.union([z.literal(""), z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" })]),
+  wellKnownSshPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key" })]),
+  packageSource: z.enum(["matrix-org", "debian"], { error: "matrix-org or debian" }),
+  tlsMode: z.enum(["acme", "provided", "self-signed"], { error: "acme, provided or self-signed" }),
+  acmeEmail: z.union([z.literal(""), z.email({ error: "an e-mail address" })]),
+  tlsCertificate: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
+  tlsPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM private key" })]),
+  enableRegistration: z.boolean(),
+  adminUser: z.union([z.literal(""), z.string().regex(/^[a-z0-9._=\-/]+$/, { error: "a Matrix localpart: a-z, 0-9 and ._=-/" })]),
+  reportStats: z.boolean(),
+  federationPort8448: z.boolean(),
+  adminAllowedNetworks: z.array(z.string().refine(isCidr, { error: "a CIDR such as 192.0.2.0/24 or 2001:db8::/32" })),
+  trustedKeyServers: z.array(z.string().regex(dnsName, { error: "a server name such as matrix.org" })),
+  cacheFactor: z.union([z.literal(""), z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })]),
+  dbPoolMin: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
+  dbPoolMax: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
+  maxUploadSize: z.union([z.literal(""), z.string().regex(uploadSizePattern, {
+    error: "digits with an optional K, M or G suffix, e.g. 50M (the sizes both nginx and Synapse understand)",
+  })]),
+  postgresSharedBuffers: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 256MB (kB, MB, GB or TB)" })]),
+  postgresEffectiveCacheSize: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 768MB" })]),
+  postgresWorkMem: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 8MB" })]),
+  postgresMaintenanceWorkMem: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 64MB" })]),
+  postgresMaxConnections: optionalOverride(z.number().int().min(10, { error: "an integer >= 10" })),
+});
+
+type Parsed = z.infer<typeof schema>;
+
+/** Turns Pulumi's strings into the key's declared type, or an error message. */
+function coerce(key: ConfigKey, raw: string | undefined): { value?: unknown; error?: string } {
+  if (raw === undefined) {
+    if (key.required) return { error: "is required but not set (pulumi config set " + key.name + (key.secret ? " --secret" : "") + ")" };
+    return { value: key.default };
+  }
+  switch (key.type) {
+    case "string":
+      return { value: raw };
+    case "integer":
+      return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw) } : { error: `expected an integer` };
+    case "boolean":
+      return raw === "true" || raw === "false" ? { value: raw === "true" } : { error: "expected true or false" };
+    case "array": {
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        if (Array.isArray(parsed) && parsed.every((v) => typeof v === "string")) return { value: parsed };
+      } catch { /* reported below */ }
+      return { error: "expected a list of strings" };
+    }
+  }
+}
+
+function shown(key: ConfigKey | undefined, raw: string | undefined): string {
+  if (raw === undefined) return "nothing";
+  if (key?.secret) return "a secret value";
+  return JSON.stringify(raw.length > 80 ? raw.slice(0, 77) + "..." : raw);
+}
+
+export function parseSettings(raw: RawConfig): SettingsResult {
+  const errors: string[] = [];
+  const coerced: Record<string, unknown> = {};
+  const byName = new Map(configKeys.map((k) => [k.name, k]));
+  for (const key of configKeys) {
+    const { value, error } = coerce(key, raw[key.name]);
+    if (error) errors.push(`${projectName}:${key.name}: given ${shown(key, raw[key.name])}, ${error}`);
+    else coerced[key.name] = value;
+  }
+  for (const name of Object.keys(raw)) {
+    if (!byName.has(name)) errors.push(`${projectName}:${name}: unknown key; see the config reference in README.md`);
+  }
+  const result = schema.safeParse(coerced);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0] ?? "");
+      if (!(name in coerced)) continue; // already reported by coerce
+      const where = issue.path.length > 1 ? `[${issue.path.slice(1).join(".")}]` : "";
+      errors.push(`${projectName}:${name}${where}: given ${shown(byName.get(name), raw[name])}, expected ${issue.message}`);
+    }
+  }
+  if (errors.length > 0 || !result.success) return { ok: false, errors };
+  const settings = toSettings(result.data, errors);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, settings };
+}
+
+/** Cross-key rules and defaults that depend on other keys. */
+function toSettings(c: Parsed, errors: string[]): Settings {
+  const base = tiers[c.tier];
+  const sizing: Sizing = {
+    cacheFactor: c.cacheFactor === "" ? base.cacheFactor : Number(c.cacheFactor),
+    dbPoolMin: c.dbPoolMin || base.dbPoolMin,
+    dbPoolMax: c.dbPoolMax || base.dbPoolMax,
+    maxUploadSize: c.maxUploadSize || base.maxUploadSize,
+    postgresSharedBuffers: c.postgresSharedBuffers || base.postgresSharedBuffers,
+    postgresEffectiveCacheSize: c.postgresEffectiveCacheSize || base.postgresEffectiveCacheSize,
+    postgresWorkMem: c.postgresWorkMem || base.postgresWorkMem,
+    postgresMaintenanceWorkMem: c.postgresMaintenanceWorkMem || base.postgresMaintenanceWorkMem,
+    postgresMaxConnections: c.postgresMaxConnections || base.postgresMaxConnections,
+  };
+  if (sizing.cacheFactor <= 0) errors.push(`${projectName}:cacheFactor: given ${JSON.stringify(c.cacheFactor)}, expected a number > 0`);
+  if (sizing.dbPoolMin > sizing.dbPoolMax) {
+    errors.push(`${projectName}:dbPoolMin: given ${sizing.dbPoolMin}, expected at most dbPoolMax (${sizing.dbPoolMax})`);
+  }
+  // Synapse's pool plus PostgreSQL's own reserved and maintenance connections must fit.
+  if (sizing.postgresMaxConnections < sizing.dbPoolMax + 10) {
+    errors.push(`${projectName}:postgresMaxConnections: given ${sizing.postgresMaxConnections}, ` +
+      `expected at least dbPoolMax + 10 (${sizing.dbPoolMax + 10})`);
+  }
+
+  let tls: TlsSettings = { mode: "self-signed" };
+  if (c.tlsMode === "acme") {
+    if (c.acmeEmail === "") errors.push(`${projectName}:acmeEmail: given nothing, expected an e-mail address (required when tlsMode is acme)`);
+    tls = { mode: "acme", email: c.acmeEmail };
+  } else if (c.tlsMode === "provided") {
+    if (c.tlsCertificate === "") errors.push(`${projectName}:tlsCertificate: given nothing, expected a PEM certificate (required when tlsMode is provided)`);
+    if (c.tlsPrivateKey === "") errors.push(`${projectName}:tlsPrivateKey: given nothing, expected a PEM private key (required when tlsMode is provided)`);
+    tls = { mode: "provided", certificate: c.tlsCertificate, privateKey: c.tlsPrivateKey };
+  }
+
+  const matrixHost = c.matrixHost || `matrix.${c.serverName}`;
+  const synapse: SshConnection = { host: c.host, port: c.sshPort, user: c.sshUser, privateKey: c.sshPrivateKey };
+  const wellKnown: SshConnection = {
+    host: c.wellKnownHost || c.host,
+    port: c.wellKnownSshPort || c.sshPort,
+    user: c.wellKnownSshUser || c.sshUser,
+    privateKey: c.wellKnownSshPrivateKey || c.sshPrivateKey,
+  };
+  return {
+    serverName: c.serverName,
+    matrixHost,
+    delegated: matrixHost !== c.serverName,
+    tier: c.tier,
+    sizing,
+    hosts: { synapse, database: synapse, wellKnown },
+    packageSource: c.packageSource,
+    tls,
+    enableRegistration: c.enableRegistration,
+    adminUser: c.adminUser || undefined,
+    reportStats: c.reportStats,
+    federationPort8448: c.federationPort8448,
+    adminAllowedNetworks: c.adminAllowedNetworks,
+    trustedKeyServers: c.trustedKeyServers,
+  };
+}

@@ -1,0 +1,75 @@
+// Sizing tiers. Each tier derives every sizing knob; each knob can be overridden in stack config.
+
+export const tierNames = ["solo", "community", "large"] as const;
+export type TierName = (typeof tierNames)[number];
+
+export interface Sizing {
+  /** Synapse caches.global_factor. */
+  cacheFactor: number;
+  /** Database connection pool per Synapse process. */
+  dbPoolMin: number;
+  dbPoolMax: number;
+  /** Synapse max_upload_size and nginx client_max_body_size (digits + K|M|G). */
+  maxUploadSize: string;
+  postgresSharedBuffers: string;
+  postgresEffectiveCacheSize: string;
+  postgresWorkMem: string;
+  postgresMaintenanceWorkMem: string;
+  postgresMaxConnections: number;
+}
+
+export const tiers: Record<TierName, Sizing> = {
+  // 2 GB RAM / 2 CPU: PostgreSQL gets about 1 GB of it, Synapse keeps small caches.
+  solo: {
+    cacheFactor: 0.5, dbPoolMin: 5, dbPoolMax: 10, maxUploadSize: "50M",
+    postgresSharedBuffers: "256MB", postgresEffectiveCacheSize: "768MB",
+    postgresWorkMem: "8MB", postgresMaintenanceWorkMem: "64MB", postgresMaxConnections: 50,
+  },
+  // 4-8 GB / 4 CPU.
+  community: {
+    cacheFactor: 1.0, dbPoolMin: 5, dbPoolMax: 20, maxUploadSize: "100M",
+    postgresSharedBuffers: "1GB", postgresEffectiveCacheSize: "3GB",
+    postgresWorkMem: "16MB", postgresMaintenanceWorkMem: "256MB", postgresMaxConnections: 100,
+  },
+  // 8+ GB; room for workers, which each take cp_max connections.
+  large: {
+    cacheFactor: 2.0, dbPoolMin: 10, dbPoolMax: 40, maxUploadSize: "200M",
+    postgresSharedBuffers: "2GB", postgresEffectiveCacheSize: "6GB",
+    postgresWorkMem: "32MB", postgresMaintenanceWorkMem: "512MB", postgresMaxConnections: 200,
+  },
+};
+
+const uploadUnits: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+const pgUnits: Record<string, number> = { kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+/** Digits with an optional K, M or G: the common ground of nginx's and Synapse's size syntax. */
+export const uploadSizePattern = /^([1-9][0-9]*)([KMG]?)$/;
+/** PostgreSQL memory settings, as written in postgresql.conf. */
+export const pgSizePattern = /^([1-9][0-9]*)(kB|MB|GB|TB)$/;
+
+export function uploadSizeBytes(size: string): number {
+  const m = uploadSizePattern.exec(size);
+  if (!m) throw new Error(`not an upload size: ${size}`);
+  return Number(m[1]) * uploadUnits[m[2]];
+}
+
+export function pgSizeBytes(size: string): number {
+  const m = pgSizePattern.exec(size);
+  if (!m) throw new Error(`not a PostgreSQL size: ${size}`);
+  return Number(m[1]) * pgUnits[m[2]];
+}
+
+/** A comparable number for each knob, so tiers can be ordered knob by knob. */
+export function sizingMagnitudes(s: Sizing): Record<keyof Sizing, number> {
+  return {
+    cacheFactor: s.cacheFactor,
+    dbPoolMin: s.dbPoolMin,
+    dbPoolMax: s.dbPoolMax,
+    maxUploadSize: uploadSizeBytes(s.maxUploadSize),
+    postgresSharedBuffers: pgSizeBytes(s.postgresSharedBuffers),
+    postgresEffectiveCacheSize: pgSizeBytes(s.postgresEffectiveCacheSize),
+    postgresWorkMem: pgSizeBytes(s.postgresWorkMem),
+    postgresMaintenanceWorkMem: pgSizeBytes(s.postgresMaintenanceWorkMem),
+    postgresMaxConnections: s.postgresMaxConnections,
+  };
+}

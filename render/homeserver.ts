@@ -1,0 +1,148 @@
+// homeserver.yaml, composed from parts that components contribute (the database section from
+// PostgresDatabase, later workers, media storage…). Secrets never go here: they live in
+// conf.d/secrets.yaml, so the preview diff of this file stays readable.
+import YAML from "yaml";
+import { Settings } from "../config";
+import { synapseConfigDir, synapseDataDir, synapseListen } from "./paths";
+
+export interface Listener {
+  port: number;
+  type: "http";
+  tls?: boolean;
+  x_forwarded?: boolean;
+  bind_addresses: string[];
+  resources: { names: string[]; compress?: boolean }[];
+}
+
+export interface DatabaseSection {
+  name: "psycopg2";
+  args: {
+    user: string;
+    dbname: string;
+    host: string;
+    port: number;
+    /** libpq reads the password from this 0600 file, so the section itself holds no secret. */
+    passfile: string;
+    cp_min: number;
+    cp_max: number;
+    keepalives_idle?: number;
+    keepalives_interval?: number;
+    keepalives_count?: number;
+  };
+}
+
+/** The keys this program sets; parts may add any other Synapse option. */
+export interface HomeserverConfig {
+  server_name: string;
+  public_baseurl: string;
+  listeners: Listener[];
+  database: DatabaseSection;
+  log_config: string;
+  media_store_path: string;
+  signing_key_path: string;
+  max_upload_size: string;
+  caches: { global_factor: number };
+  trusted_key_servers: { server_name: string }[];
+  suppress_key_server_warning: boolean;
+  report_stats: boolean;
+  enable_registration: boolean;
+  registration_requires_token?: boolean;
+  serve_server_wellknown: boolean;
+  allow_public_rooms_over_federation: boolean;
+  [key: string]: unknown;
+}
+
+export type HomeserverPart = Partial<HomeserverConfig>;
+
+/** What SynapseHost itself decides, from settings alone. */
+export function baseHomeserverPart(s: Settings): HomeserverPart {
+  return {
+    server_name: s.serverName,
+    public_baseurl: `https://${s.matrixHost}/`,
+    listeners: [{
+      port: synapseListen.port,
+      type: "http",
+      tls: false,
+      x_forwarded: true,
+      bind_addresses: [synapseListen.host],
+      resources: [{ names: ["client", "federation"], compress: false }],
+    }],
+    log_config: `${synapseConfigDir}/log.yaml`,
+    media_store_path: `${synapseDataDir}/media`,
+    signing_key_path: `${synapseConfigDir}/homeserver.signing.key`,
+    max_upload_size: s.sizing.maxUploadSize,
+    caches: { global_factor: s.sizing.cacheFactor },
+    trusted_key_servers: s.trustedKeyServers.map((server_name) => ({ server_name })),
+    suppress_key_server_warning: true,
+    report_stats: s.reportStats,
+    enable_registration: s.enableRegistration,
+    // Open registration without e-mail or captcha invites spam bots: require a token
+    // (created with the admin API) whenever registration is on.
+    ...(s.enableRegistration ? { registration_requires_token: true } : {}),
+    // nginx serves /.well-known (WellKnownSite), so Synapse need not.
+    serve_server_wellknown: false,
+    allow_public_rooms_over_federation: false,
+  };
+}
+
+/** Merges parts; two parts setting the same top-level key is a programming error. */
+export function composeHomeserver(parts: HomeserverPart[]): HomeserverConfig {
+  const merged: Record<string, unknown> = {};
+  const owner: Record<string, number> = {};
+  parts.forEach((part, i) => {
+    for (const [key, value] of Object.entries(part)) {
+      if (value === undefined) continue;
+      if (key in merged) throw new Error(`homeserver.yaml: key '${key}' set by part ${owner[key]} and part ${i}`);
+      merged[key] = value;
+      owner[key] = i;
+    }
+  });
+  for (const key of ["server_name", "listeners", "database"]) {
+    if (!(key in merged)) throw new Error(`homeserver.yaml: no part sets '${key}'`);
+  }
+  return merged as HomeserverConfig;
+}
+
+const header = "# Managed by the synapse Pulumi program; local edits are overwritten.\n";
+
+export function renderYaml(value: unknown): string {
+  return header + YAML.stringify(value, { lineWidth: 0, sortMapEntries: false });
+}
+
+export function renderHomeserver(parts: HomeserverPart[]): string {
+  return renderYaml(composeHomeserver(parts));
+}
+
+/** Synapse's logging: to stderr, which systemd hands to the journal. */
+export function renderLogConfig(): string {
+  return renderYaml({
+    version: 1,
+    formatters: { precise: { format: "%(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s" } },
+    filters: { context: { "()": "synapse.logging.context.LoggingContextFilter", request: "" } },
+    handlers: { console: { class: "logging.StreamHandler", formatter: "precise", filters: ["context"] } },
+    loggers: { "synapse.storage.SQL": { level: "INFO" } },
+    root: { level: "INFO", handlers: ["console"] },
+    disable_existing_loggers: false,
+  });
+}
+
+export interface SynapseSecrets {
+  registrationSharedSecret: string;
+  macaroonSecretKey: string;
+  formSecret: string;
+}
+
+/** conf.d/secrets.yaml: written 0600 through stdin, never shown in a diff. */
+export function renderSecrets(s: SynapseSecrets): string {
+  return renderYaml({
+    registration_shared_secret: s.registrationSharedSecret,
+    macaroon_secret_key: s.macaroonSecretKey,
+    form_secret: s.formSecret,
+  });
+}
+
+/** ~/.pgpass format: host:port:database:user:password. */
+export function renderPassfile(db: DatabaseSection["args"], password: string): string {
+  const esc = (v: string | number) => String(v).replace(/([:\\])/g, "\\$1");
+  return `${[db.host, db.port, db.dbname, db.user, password].map(esc).join(":")}\n`;
+}

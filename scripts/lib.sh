@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Shared helpers, prepended to every remote script when it is rendered (render/script.ts).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+umask 022
+
+# Overridable only so the unit tests can run these helpers against a scratch directory.
+STATE_DIR=${SYNAPSE_DEPLOY_STATE_DIR:-/var/lib/synapse-deploy}
+SYNAPSE_ETC=${SYNAPSE_DEPLOY_ETC_DIR:-/etc/matrix-synapse}
+SYNAPSE_DATA=${SYNAPSE_DEPLOY_DATA_DIR:-/var/lib/matrix-synapse}
+# shellcheck disable=SC2034 # used by the scripts this file is prepended to
+STAGED_DIR="$STATE_DIR/staged"
+
+log() { printf '[%s] %s\n' "${SCRIPT_NAME:-synapse-deploy}" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Package operations from several commands may run at once on one host: serialise them.
+apt_locked() { flock -w 900 /run/synapse-deploy-apt.lock apt-get -q -o DPkg::Lock::Timeout=600 "$@"; }
+apt_install() { apt_locked install -y --no-install-recommends "$@"; }
+# Updates the package lists unless they are fresher than an hour.
+apt_refresh() {
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -60 -print -quit 2>/dev/null)" ]; then
+    apt_locked update
+  fi
+}
+packages_missing() {
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  printf '%s\n' "${missing[@]+"${missing[@]}"}"
+}
+ensure_packages() {
+  local missing
+  missing=$(packages_missing "$@")
+  [ -n "$missing" ] || return 0
+  apt_refresh
+  # shellcheck disable=SC2086 # one package name per word
+  apt_install $missing
+}
+
+# install_file SRC DEST MODE OWNER — atomically replaces DEST when its content, mode or owner
+# differ; returns 0 when it changed something, 1 when DEST was already the same.
+install_file() {
+  local src=$1 dest=$2 mode=$3 owner=$4
+  if [ -f "$dest" ] && cmp -s "$src" "$dest" \
+    && [ "$(stat -c '%a %U:%G' "$dest")" = "${mode#0} $owner" ]; then
+    return 1
+  fi
+  install -d -m 0755 "$(dirname "$dest")"
+  local tmp
+  tmp=$(mktemp "$(dirname "$dest")/.synapse-deploy.XXXXXX")
+  cat "$src" >"$tmp"
+  chmod "$mode" "$tmp"
+  chown "$owner" "$tmp"
+  mv -f "$tmp" "$dest"
+  return 0
+}
+
+# The server name a host already serves, if it has any Synapse state: Synapse's config, the
+# Debian package's debconf answer, or what this program recorded. Empty when the host is new.
+existing_server_name() {
+  local f name=""
+  for f in "$STATE_DIR/server-name" "$SYNAPSE_ETC/conf.d/server_name.yaml" "$SYNAPSE_ETC/homeserver.yaml"; do
+    [ -f "$f" ] || continue
+    if [ "$f" = "$STATE_DIR/server-name" ]; then
+      name=$(cat "$f")
+    else
+      name=$(sed -n 's/^server_name:[[:space:]]*["'\'']\{0,1\}\([^"'\'' ]*\).*$/\1/p' "$f" | head -n 1)
+    fi
+    [ -z "$name" ] || break
+  done
+  printf '%s' "$name"
+}
+
+host_has_synapse_data() {
+  [ -s "$SYNAPSE_ETC/homeserver.signing.key" ] || [ -s "$SYNAPSE_DATA/homeserver.db" ] \
+    || [ -f "$STATE_DIR/server-name" ]
+}
+
+# server_name is permanent: refuse to turn a homeserver with data into another one.
+guard_server_name() {
+  local want=$1 have
+  have=$(existing_server_name)
+  if [ -n "$have" ] && [ "$have" != "$want" ] && host_has_synapse_data; then
+    die "this host already serves the Matrix server name '$have', and the stack asks for '$want'.
+A server name is permanent: user IDs, room IDs and federation signatures all embed it, so
+changing it means a new homeserver with no users or rooms. Set serverName back to '$have',
+or deploy '$want' to a fresh host. Nothing was changed."
+  fi
+}

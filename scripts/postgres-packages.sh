@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs PostgreSQL from the distribution and makes sure its cluster runs.
+ensure_packages postgresql
+systemctl enable --quiet postgresql
+systemctl start postgresql
+for _ in $(seq 1 60); do
+  runuser -u postgres -- pg_isready -q && break
+  sleep 1
+done
+runuser -u postgres -- pg_isready -q || die "PostgreSQL does not accept connections"
+runuser -u postgres -- psql -XAtc 'SHOW server_version'

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Checks the staged Synapse config with Synapse's own loader, and only when it passes puts it
+# live, restarts Synapse (only if something changed) and waits for /health.
+# Parameters: SERVER_NAME, PYTHON (the package's interpreter), FILES (space-separated paths
+# relative to /etc/matrix-synapse, staged under $STAGED_DIR/synapse), HEALTH_URL.
+: "${SERVER_NAME:?}" "${PYTHON:?}" "${FILES:?}" "${HEALTH_URL:?}"
+live=/etc/matrix-synapse
+staged="$STAGED_DIR/synapse"
+guard_server_name "$SERVER_NAME"
+
+# 1. A scratch copy of the live config with the staged files on top, owned by the service user
+#    so the check also proves Synapse can read its 0600 secrets.
+check=$(mktemp -d)
+trap 'rm -rf "$check"' EXIT
+cp -a "$live/." "$check/"
+for f in $FILES; do
+  [ -f "$staged/$f" ] || die "staged file $staged/$f is missing"
+  install -d "$(dirname "$check/$f")"
+  cp -p "$staged/$f" "$check/$f"
+done
+chown -R matrix-synapse: "$check"
+
+# 2. The signing key is the server's federation identity: generate it once, never overwrite.
+key=$live/homeserver.signing.key
+if [ ! -s "$key" ]; then
+  "$PYTHON" -m synapse.app.homeserver \
+    --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" --generate-keys >/dev/null
+  [ -s "$key" ] || die "Synapse did not generate $key"
+  chown matrix-synapse: "$key"
+  chmod 0600 "$key"
+  log "generated the signing key $key (back it up: it is the server's identity)"
+fi
+
+# 3. Synapse's own config loader is the judge; a failing config is never put live.
+if ! out=$(cd "$check" && runuser -u matrix-synapse -- "$PYTHON" -m synapse.config read server_name \
+  --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" 2>&1); then
+  die "Synapse rejected the new config; the running config is unchanged:
+$out"
+fi
+[ "$out" = "$SERVER_NAME" ] || die "the new config resolves server_name to '$out', expected '$SERVER_NAME' (is another file in $live/conf.d overriding it?); nothing was changed"
+
+# 4. Put changed files live.
+changed=0
+for f in $FILES; do
+  if install_file "$staged/$f" "$live/$f" "$(stat -c '%a' "$staged/$f")" "$(stat -c '%U:%G' "$staged/$f")"; then
+    log "updated $live/$f"
+    changed=1
+  fi
+done
+printf '%s\n' "$SERVER_NAME" >"$STATE_DIR/server-name"
+
+# 5. Restart only when needed; wait for health.
+systemctl enable --quiet matrix-synapse
+if [ "$changed" = 1 ] || ! systemctl is-active --quiet matrix-synapse; then
+  log "restarting matrix-synapse"
+  systemctl restart matrix-synapse
+  printf 'restarted\n'
+else
+  log "config unchanged; Synapse keeps running"
+  printf 'unchanged\n'
+fi
+for _ in $(seq 1 120); do
+  if curl -fsS -o /dev/null "$HEALTH_URL"; then
+    log "healthy"
+    exit 0
+  fi
+  sleep 1
+done
+journalctl -u matrix-synapse -n 40 --no-pager >&2 || true
+die "Synapse did not answer $HEALTH_URL within 120 s"

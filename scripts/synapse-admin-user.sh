@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Creates the first admin user through Synapse's shared-secret registration API (the secret is
+# read from the live config, the password from stdin) and prints {"user_id", "access_token"}.
+# An existing user is logged in instead, so re-running converges.
+# Parameters: ADMIN_USER (localpart), PYTHON, BASE_URL (Synapse's local listener).
+: "${ADMIN_USER:?}" "${PYTHON:?}" "${BASE_URL:?}"
+IFS= read -r ADMIN_PASSWORD || [ -n "${ADMIN_PASSWORD:-}" ] || die "no password on stdin"
+export ADMIN_USER ADMIN_PASSWORD BASE_URL
+"$PYTHON" - <<'PY'
+import hashlib, hmac, json, os, sys, urllib.error, urllib.request
+import yaml
+
+def call(method, path, body=None):
+    req = urllib.request.Request(os.environ["BASE_URL"] + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+secret = None
+for path in ("/etc/matrix-synapse/conf.d/secrets.yaml", "/etc/matrix-synapse/homeserver.yaml"):
+    with open(path) as f:
+        secret = (yaml.safe_load(f) or {}).get("registration_shared_secret") or secret
+if not secret:
+    sys.exit("no registration_shared_secret in the live config")
+user, password = os.environ["ADMIN_USER"], os.environ["ADMIN_PASSWORD"]
+_, nonce = call("GET", "/_synapse/admin/v1/register")
+mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
+for part in (nonce["nonce"], user, password, "admin"):
+    mac.update(part.encode())
+    if part != "admin":
+        mac.update(b"\x00")
+status, body = call("POST", "/_synapse/admin/v1/register", {
+    "nonce": nonce["nonce"], "username": user, "password": password, "admin": True, "mac": mac.hexdigest()})
+if status != 200:
+    if body.get("errcode") != "M_USER_IN_USE":
+        sys.exit(f"registering {user} failed: {status} {body}")
+    status, body = call("POST", "/_matrix/client/v3/login", {
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+        "password": password, "initial_device_display_name": "synapse-deploy"})
+    if status != 200:
+        sys.exit(f"{user} exists but logging in failed ({status} {body.get('errcode')}); "
+                 "its password was changed outside this program")
+print(json.dumps({"user_id": body["user_id"], "access_token": body["access_token"]}))
+PY

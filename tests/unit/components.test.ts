@@ -1,0 +1,178 @@
+import * as pulumi from "@pulumi/pulumi";
+import YAML from "yaml";
+import { testPrivateKey } from "../support/fixtures";
+import { adminToken, MockRun, runProgram, secretOf } from "../support/mockProgram";
+
+const stack = {
+  serverName: "example.org",
+  host: "203.0.113.10",
+  tlsMode: "self-signed",
+  packageSource: "debian",
+  adminUser: "admin",
+};
+
+let run: MockRun;
+beforeAll(async () => { run = await runProgram(stack); });
+
+const commands = () => run.resources.filter((r) => r.type === "command:remote:Command");
+
+describe("resources", () => {
+  it("builds the four components", () => {
+    const components = run.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`).sort();
+    expect(components).toEqual([
+      "synapse:index:NginxProxy nginx",
+      "synapse:index:PostgresDatabase postgres",
+      "synapse:index:SynapseHost synapse",
+      "synapse:index:WellKnownSite well-known",
+    ]);
+  });
+
+  it("runs these host steps", () => {
+    expect(commands().map((r) => r.name).sort()).toEqual([
+      "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site",
+      "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-tuning",
+      "synapse-activate", "synapse-admin-user", "synapse-packages", "synapse-preflight",
+      "synapse-staged-homeserver", "synapse-staged-log", "synapse-staged-passfile", "synapse-staged-secrets",
+      "well-known-activate", "well-known-certificate", "well-known-packages", "well-known-staged-site",
+    ]);
+  });
+
+  it("parents every child to its component", () => {
+    const parentType: Record<string, string> = {
+      postgres: "synapse:index:PostgresDatabase", synapse: "synapse:index:SynapseHost",
+      nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite",
+    };
+    for (const r of run.resources.filter((x) => x.custom)) {
+      const prefix = Object.keys(parentType).sort((a, b) => b.length - a.length).find((p) => r.name.startsWith(`${p}-`))!;
+      expect(r.urn).toContain(`${parentType[prefix]}$${r.type}::${r.name}`);
+      expect(r.parent).toMatch(new RegExp(`::${parentType[prefix]}::${prefix}$`));
+    }
+  });
+
+  it("declares the dependencies the engine orders by", () => {
+    const dependsOn = (name: string) => run.byName(name).dependencies.map((u) => u.split("::").pop());
+    expect(dependsOn("synapse-activate")).toEqual(expect.arrayContaining([
+      "synapse-staged-homeserver", "synapse-staged-log", "synapse-staged-secrets", "synapse-staged-passfile"]));
+    expect(dependsOn("postgres-sqlite-migration")).toContain("postgres-database");
+    expect(dependsOn("nginx-activate")).toEqual(expect.arrayContaining(["nginx-certificate", "nginx-staged-site"]));
+  });
+
+  it("orders steps on a host by their dependencies", () => {
+    const after = (later: string, earlier: string) =>
+      expect({ later, earlier, ok: run.byName(later).started > run.byName(earlier).finished }).toEqual({ later, earlier, ok: true });
+    after("postgres-tuning", "postgres-packages");
+    after("postgres-database", "postgres-tuning");
+    after("postgres-sqlite-migration", "postgres-database");
+    after("synapse-preflight", "postgres-sqlite-migration");
+    after("synapse-packages", "synapse-preflight");
+    after("synapse-staged-homeserver", "synapse-packages");
+    after("synapse-activate", "synapse-staged-homeserver");
+    after("synapse-activate", "synapse-staged-secrets");
+    after("synapse-admin-user", "synapse-activate");
+    after("nginx-packages", "synapse-activate");
+    after("nginx-activate", "nginx-certificate");
+    after("nginx-activate", "nginx-staged-site");
+  });
+
+  it("gives the admin user's token only as a secret output", async () => {
+    expect(run.outputs.adminUser).toBe("@admin:example.org");
+    expect(run.outputs.adminAccessToken).toBe(adminToken);
+    const token = run.program.adminAccessToken as pulumi.Output<string>;
+    expect(await (token as any).isSecret).toBe(true);
+    expect(await (run.program.adminUser as any).isSecret).toBe(false);
+  });
+
+  it("exports where the server is", () => {
+    expect(run.outputs).toMatchObject({
+      serverName: "example.org",
+      clientBaseUrl: "https://matrix.example.org",
+      federationUrl: "https://matrix.example.org:443",
+      databaseName: "synapse",
+      databaseHost: "203.0.113.10",
+      sqliteMigration: "done postgres-sqlite-migration",
+    });
+  });
+});
+
+describe("secrets", () => {
+  const secretValues = () => [
+    testPrivateKey.split("\n")[1],
+    adminToken,
+    ...run.resources.filter((r) => r.type.startsWith("random:")).map((r) => secretOf(r.name)),
+  ];
+
+  it("never appear in a command string", () => {
+    expect(secretValues().length).toBeGreaterThanOrEqual(6);
+    for (const r of commands()) {
+      const text = JSON.stringify([r.inputs.create, r.inputs.update, r.inputs.delete, r.inputs.triggers]);
+      for (const s of secretValues()) expect({ resource: r.name, leaks: text.includes(s) }).toEqual({ resource: r.name, leaks: false });
+    }
+  });
+
+  it("are marked secret where they enter a resource", () => {
+    for (const name of ["synapse-staged-secrets", "synapse-staged-passfile", "postgres-database", "postgres-sqlite-migration", "synapse-admin-user"]) {
+      expect({ name, secret: run.byName(name).secretInputs }).toEqual({ name, secret: expect.arrayContaining(["stdin", "connection"]) });
+    }
+    expect(run.byName("synapse-staged-homeserver").secretInputs).not.toContain("stdin");
+  });
+
+  it("reach the host only through stdin, to 0600 files", () => {
+    const secrets = run.byName("synapse-staged-secrets");
+    expect(secrets.inputs.stdin).toContain(secretOf("synapse-registration-secret"));
+    expect(secrets.inputs.create).toContain("MODE=0600");
+    const passfile = run.byName("synapse-staged-passfile");
+    expect(passfile.inputs.stdin).toBe(`127.0.0.1:5432:synapse:synapse_user:${secretOf("postgres-password")}\n`);
+    expect(passfile.inputs.create).toContain("MODE=0600");
+    expect(run.byName("postgres-database").inputs.stdin).toBe(secretOf("postgres-password"));
+  });
+
+  it("keep homeserver.yaml and the nginx site free of secrets, so their diffs stay readable", () => {
+    const homeserver = run.byName("synapse-staged-homeserver").inputs.stdin as string;
+    const site = run.byName("nginx-staged-site").inputs.stdin as string;
+    for (const s of secretValues()) {
+      expect(homeserver).not.toContain(s);
+      expect(site).not.toContain(s);
+    }
+    expect(YAML.parse(homeserver).database.args.passfile).toBe("/etc/matrix-synapse/pgpass");
+  });
+});
+
+describe("stability", () => {
+  it("renders byte-identical inputs from unchanged config (no spurious diffs)", async () => {
+    const again = await runProgram(stack);
+    const inputs = (r: MockRun) => Object.fromEntries(r.resources.map((x) => [x.name, JSON.stringify(x.inputs)]));
+    expect(inputs(again)).toEqual(inputs(run));
+  });
+
+  it("changes only the affected steps when the upload size changes", async () => {
+    const changed = await runProgram({ ...stack, maxUploadSize: "80M" });
+    const before = Object.fromEntries(run.resources.map((x) => [x.name, JSON.stringify(x.inputs)]));
+    const differing = changed.resources.filter((x) => before[x.name] !== JSON.stringify(x.inputs)).map((x) => x.name).sort();
+    expect(differing).toEqual(["nginx-activate", "nginx-staged-site", "synapse-activate", "synapse-staged-homeserver"]);
+  });
+});
+
+describe("variants", () => {
+  it("serves .well-known from the matrix site when the server name is the matrix host", async () => {
+    const r = await runProgram({ ...stack, matrixHost: "example.org" });
+    expect(r.resources.some((x) => x.type === "synapse:index:WellKnownSite")).toBe(false);
+    expect(r.byName("nginx-staged-site").inputs.stdin).toContain("location = /.well-known/matrix/server");
+  });
+
+  it("adds certbot issuance for ACME", async () => {
+    const r = await runProgram({ ...stack, tlsMode: "acme", acmeEmail: "ops@example.org" });
+    expect(r.byName("nginx-acme").inputs.create).toContain("EMAIL=ops@example.org");
+    expect(r.byName("well-known-acme").inputs.create).toContain("DOMAINS=example.org");
+  });
+
+  it("creates no admin when none is asked for", async () => {
+    const { adminUser: _none, ...noAdmin } = stack;
+    const r = await runProgram(noAdmin);
+    expect(r.resources.some((x) => x.name === "synapse-admin-user")).toBe(false);
+    expect(r.outputs.adminAccessToken).toBeUndefined();
+  });
+
+  it("fails with every config problem before registering a resource", async () => {
+    await expect(runProgram({ ...stack, tier: "huge", sshPort: "0" })).rejects.toThrow(/synapse:tier[\s\S]*synapse:sshPort/);
+  });
+});

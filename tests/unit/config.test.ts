@@ -1,0 +1,105 @@
+import { parseSettings, RawConfig, Settings, sizingMagnitudes, tierNames, tiers } from "../../config";
+import { testPrivateKey, validRaw } from "../support/fixtures";
+
+function errorsOf(raw: RawConfig): string[] {
+  const r = parseSettings(raw);
+  if (r.ok) throw new Error("expected the config to be rejected");
+  return r.errors;
+}
+
+function settingsOf(raw: RawConfig): Settings {
+  const r = parseSettings(raw);
+  if (!r.ok) throw new Error(r.errors.join("\n"));
+  return r.settings;
+}
+
+describe("valid config", () => {
+  it("derives defaults", () => {
+    const s = settingsOf(validRaw());
+    expect(s.matrixHost).toBe("matrix.example.org");
+    expect(s.delegated).toBe(true);
+    expect(s.tier).toBe("solo");
+    expect(s.sizing).toEqual(tiers.solo);
+    expect(s.packageSource).toBe("matrix-org");
+    expect(s.enableRegistration).toBe(false);
+    expect(s.hosts.synapse).toEqual({ host: "203.0.113.10", port: 22, user: "root", privateKey: testPrivateKey });
+    expect(s.hosts.wellKnown).toEqual(s.hosts.synapse);
+    expect(s.tls).toEqual({ mode: "acme", email: "admin@example.org" });
+    expect(s.trustedKeyServers).toEqual(["matrix.org"]);
+  });
+
+  it("lets each sizing knob be overridden", () => {
+    const s = settingsOf(validRaw({
+      tier: "community", cacheFactor: "1.5", dbPoolMax: "30", maxUploadSize: "1G",
+      postgresSharedBuffers: "2GB", postgresMaxConnections: "300",
+    }));
+    expect(s.sizing).toEqual({ ...tiers.community, cacheFactor: 1.5, dbPoolMax: 30, maxUploadSize: "1G",
+      postgresSharedBuffers: "2GB", postgresMaxConnections: 300 });
+  });
+
+  it("takes the well-known host's own connection", () => {
+    const s = settingsOf(validRaw({ wellKnownHost: "198.51.100.7", wellKnownSshUser: "deploy", wellKnownSshPort: "2222" }));
+    expect(s.hosts.wellKnown).toEqual({ host: "198.51.100.7", port: 2222, user: "deploy", privateKey: testPrivateKey });
+  });
+
+  it("serves .well-known from the matrix host when it is the server name", () => {
+    expect(settingsOf(validRaw({ matrixHost: "example.org" })).delegated).toBe(false);
+  });
+});
+
+describe("bad input", () => {
+  it.each<[string, RawConfig, RegExp]>([
+    ["a bad server name", { serverName: "https://Example.org" }, /synapse:serverName: given "https:\/\/Example.org", expected a lower-case DNS name/],
+    ["a server name with a port", { serverName: "example.org:8448" }, /synapse:serverName: .*no scheme, port or path/],
+    ["an unknown tier", { tier: "huge" }, /synapse:tier: given "huge", expected one of solo, community, large/],
+    ["a missing key", { serverName: undefined }, /synapse:serverName: given nothing, is required but not set \(pulumi config set serverName\)/],
+    ["a missing secret", { sshPrivateKey: undefined }, /synapse:sshPrivateKey: given nothing, is required .*--secret/],
+    ["a port out of range", { sshPort: "70000" }, /synapse:sshPort: given "70000", expected a port from 1 to 65535/],
+    ["a port that is not a number", { sshPort: "ssh" }, /synapse:sshPort: given "ssh", expected an integer/],
+    ["a malformed private key", { sshPrivateKey: "ssh-ed25519 AAAAC3Nza... me@laptop" }, /synapse:sshPrivateKey: given a secret value, expected a PEM or OpenSSH private key/],
+    ["an upload size nginx can't express", { maxUploadSize: "1T" }, /synapse:maxUploadSize: given "1T", expected digits with an optional K, M or G/],
+    ["an upload size in words", { maxUploadSize: "50MB" }, /synapse:maxUploadSize: given "50MB"/],
+    ["an unknown package source", { packageSource: "snap" }, /synapse:packageSource: given "snap", expected matrix-org or debian/],
+    ["ACME without an e-mail", { acmeEmail: undefined }, /synapse:acmeEmail: given nothing, expected an e-mail address \(required when tlsMode is acme\)/],
+    ["a provided certificate missing", { tlsMode: "provided" }, /synapse:tlsCertificate: given nothing/],
+    ["a bad CIDR", { adminAllowedNetworks: '["10.0.0.0/33"]' }, /synapse:adminAllowedNetworks\[0\]: given .*expected a CIDR/],
+    ["a list that is not a list", { adminAllowedNetworks: "10.0.0.0/8" }, /synapse:adminAllowedNetworks: given "10.0.0.0\/8", expected a list of strings/],
+    ["a boolean that is not one", { enableRegistration: "yes" }, /synapse:enableRegistration: given "yes", expected true or false/],
+    ["a pool that cannot fit", { dbPoolMin: "20", dbPoolMax: "10" }, /synapse:dbPoolMin: given 20, expected at most dbPoolMax \(10\)/],
+    ["connections below the pool", { postgresMaxConnections: "12" }, /synapse:postgresMaxConnections: given 12, expected at least dbPoolMax \+ 10/],
+    ["a bad PostgreSQL size", { postgresWorkMem: "8M" }, /synapse:postgresWorkMem: given "8M", expected a PostgreSQL size/],
+    ["an unknown key", { sererName: "typo.org" }, /synapse:sererName: unknown key/],
+  ])("rejects %s, naming the key, the value and the expected form", (_what, overrides, pattern) => {
+    const errors = errorsOf(validRaw(overrides));
+    expect(errors.join("\n")).toMatch(pattern);
+  });
+
+  it("reports every problem at once", () => {
+    const errors = errorsOf({ serverName: "bad name", tier: "huge", sshPort: "0", sshPrivateKey: "nope", host: "203.0.113.1", maxUploadSize: "5T" });
+    const keys = errors.map((e) => e.split(":")[1]);
+    expect(keys).toEqual(expect.arrayContaining(["serverName", "tier", "sshPort", "sshPrivateKey", "maxUploadSize"]));
+  });
+
+  it("never echoes a secret value", () => {
+    const secret = "-----BEGIN PRIVATE KEY-----\nnot base64 at all!!\n-----END PRIVATE KEY-----";
+    const errors = errorsOf(validRaw({ sshPrivateKey: secret, tlsMode: "provided", tlsPrivateKey: "hunter2" }));
+    expect(errors.join("\n")).not.toContain("hunter2");
+    expect(errors.join("\n")).not.toContain("not base64");
+  });
+});
+
+describe("tiers", () => {
+  it("never gives a bigger tier a smaller knob", () => {
+    for (let i = 1; i < tierNames.length; i++) {
+      const smaller = sizingMagnitudes(tiers[tierNames[i - 1]]);
+      const bigger = sizingMagnitudes(tiers[tierNames[i]]);
+      for (const knob of Object.keys(smaller) as (keyof typeof smaller)[]) {
+        expect({ knob, tier: tierNames[i], value: bigger[knob] >= smaller[knob] }).toEqual({ knob, tier: tierNames[i], value: true });
+      }
+    }
+  });
+
+  it.each(tierNames)("%s validates as its own defaults", (tier) => {
+    expect(settingsOf(validRaw({ tier })).sizing).toEqual(tiers[tier]);
+  });
+});

@@ -1,0 +1,110 @@
+// Every remote script as it is shipped (parameters + lib.sh + script) passes bash -n and
+// shellcheck; the shared guard refuses a second server name on a host with data.
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { remoteCommand, renderScript, scriptsDir, shellQuote } from "../../render/script";
+
+const scripts = fs.readdirSync(scriptsDir).filter((f) => f.endsWith(".sh")).map((f) => f.replace(/\.sh$/, ""));
+const shellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
+
+/** Placeholder values for each script's required parameters (the `: "${X:?}"` line). */
+function paramsOf(name: string): Record<string, string> {
+  const text = fs.readFileSync(path.join(scriptsDir, `${name}.sh`), "utf8");
+  const names = [...text.matchAll(/\$\{([A-Z][A-Z0-9_]*):\?\}/g)].map((m) => m[1]);
+  return Object.fromEntries(names.map((n) => [n, `value of ${n}`]));
+}
+
+describe.each(scripts.filter((s) => s !== "lib"))("%s.sh", (name) => {
+  const text = renderScript(name, paramsOf(name));
+
+  it("is a strict bash script", () => {
+    expect(text).toContain("set -euo pipefail");
+    expect(spawnSync("bash", ["-n"], { input: text }).status).toBe(0);
+  });
+
+  (shellcheck ? it : it.skip)("passes shellcheck as rendered", () => {
+    const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: text, encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("runs through bash -c with stdin left free", () => {
+    const cmd = remoteCommand(name, paramsOf(name), "root");
+    expect(cmd.startsWith(`bash -c "$(cat <<'SYNAPSE_DEPLOY_SCRIPT'\n`)).toBe(true);
+    expect(spawnSync("bash", ["-n", "-c", cmd]).status).toBe(0);
+  });
+});
+
+it("the source files themselves pass shellcheck", () => {
+  if (!shellcheck) return;
+  const files = scripts.map((s) => path.join(scriptsDir, `${s}.sh`));
+  const r = spawnSync("shellcheck", files, { encoding: "utf8" });
+  expect(r.stdout).toBe("");
+});
+
+it("uses sudo for a non-root user", () => {
+  expect(remoteCommand("stage-file", { DEST: "/x", MODE: "0644", OWNER: "root:root" }, "deploy")).toMatch(/^sudo -n bash -c /);
+});
+
+it("quotes parameters so that no value can break out", () => {
+  const hostile = `a'b"c $(touch /tmp/pwned) \`x\``;
+  const out = execFileSync("bash", ["-c", `X=${shellQuote(hostile)}; printf %s "$X"`]).toString();
+  expect(out).toBe(hostile);
+  expect(() => renderScript("stage-file", { lower: "x" })).toThrow(/upper-case/);
+});
+
+it("hands stdin to the script through the remote command", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stage-"));
+  const cmd = remoteCommand("stage-file", { DEST: `${dir}/out.txt`, MODE: "0640", OWNER: `${os.userInfo().username}:${os.userInfo().username === "root" ? "root" : os.userInfo().username}` }, "root")
+    .replace(/^bash -c/, "SYNAPSE_DEPLOY_STATE_DIR=" + dir + " bash -c");
+  const r = spawnSync("sh", ["-c", cmd], { input: "hello\n", encoding: "utf8" });
+  expect(r.stderr).toContain("staged");
+  expect(fs.readFileSync(`${dir}/out.txt`, "utf8")).toBe("hello\n");
+  expect((fs.statSync(`${dir}/out.txt`).mode & 0o777).toString(8)).toBe("640");
+  const again = spawnSync("sh", ["-c", cmd], { input: "hello\n", encoding: "utf8" });
+  expect(again.stderr).toContain("unchanged");
+});
+
+describe("server name guard", () => {
+  function guard(setup: (etc: string, data: string, state: string) => void, want: string) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "guard-"));
+    const [etc, data, state] = ["etc", "data", "state"].map((d) => path.join(root, d));
+    for (const d of [etc, `${etc}/conf.d`, data, state]) fs.mkdirSync(d, { recursive: true });
+    setup(etc, data, state);
+    const script = `${fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8")}\nguard_server_name ${shellQuote(want)}\necho passed`;
+    return spawnSync("bash", ["-c", script], {
+      encoding: "utf8",
+      env: { ...process.env, SYNAPSE_DEPLOY_ETC_DIR: etc, SYNAPSE_DEPLOY_DATA_DIR: data, SYNAPSE_DEPLOY_STATE_DIR: state },
+    });
+  }
+
+  it("lets a new host through", () => {
+    expect(guard(() => undefined, "example.org").stdout).toContain("passed");
+  });
+  it("lets the same name through", () => {
+    const r = guard((etc) => {
+      fs.writeFileSync(`${etc}/conf.d/server_name.yaml`, "server_name: example.org\n");
+      fs.writeFileSync(`${etc}/homeserver.signing.key`, "ed25519 a_abc xyz\n");
+    }, "example.org");
+    expect(r.status).toBe(0);
+  });
+  it("refuses another name on a host with a signing key, and explains why", () => {
+    const r = guard((etc) => {
+      fs.writeFileSync(`${etc}/conf.d/server_name.yaml`, "server_name: old.example\n");
+      fs.writeFileSync(`${etc}/homeserver.signing.key`, "ed25519 a_abc xyz\n");
+    }, "example.org");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("already serves the Matrix server name 'old.example'");
+    expect(r.stderr).toContain("permanent");
+  });
+  it("refuses another name recorded by an earlier deployment", () => {
+    const r = guard((_etc, _data, state) => fs.writeFileSync(`${state}/server-name`, "old.example\n"), "example.org");
+    expect(r.status).not.toBe(0);
+  });
+  it("ignores a debconf answer on a host without data (package installed, never run)", () => {
+    const r = guard((etc) => fs.writeFileSync(`${etc}/conf.d/server_name.yaml`, "server_name: 'localhost'\n"), "example.org");
+    expect(r.status).toBe(0);
+  });
+});
