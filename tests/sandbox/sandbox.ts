@@ -1,0 +1,142 @@
+// Typed wrapper around tests/sandbox/sandbox.sh for the e2e tests: throwaway Debian sid "VPS"es
+// (systemd-nspawn + overlayfs + veth), reachable as root@10.231.N.2 with a per-run ed25519 key.
+// Needs root; see README.md beside this file.
+import { execFile, execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+
+export const SANDBOX_SCRIPT = path.join(__dirname, "sandbox.sh");
+
+export type SandboxImage = "base" | "packages";
+
+export interface SandboxVps {
+  n: number;
+  host: string;
+  port: 22;
+  user: "root";
+  privateKeyPath: string;
+  privateKey: string;
+}
+
+export interface ExecResult {
+  /** Exit code of the remote command (255: ssh itself failed; -1: killed by a signal or timeout). */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SshExecOptions {
+  /** Kill ssh after this many milliseconds (default 10 minutes). */
+  timeoutMs?: number;
+}
+
+const MAX_BUFFER = 256 * 1024 * 1024;
+
+export function sandboxHome(): string {
+  return path.resolve(process.env.SANDBOX_HOME ?? "/var/lib/synapse-sandbox");
+}
+
+export function privateKeyPath(): string {
+  return path.join(sandboxHome(), "run", "id_ed25519");
+}
+
+export function vpsHost(n: number): string {
+  checkN(n);
+  return `10.231.${n}.2`;
+}
+
+function checkN(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 250) {
+    throw new RangeError(`sandbox VPS number must be an integer 1..250, got ${n}`);
+  }
+}
+
+/** Whether sandbox VPSes can run here (root, systemd-nspawn, nft, ssh, overlayfs, cgroup2...). */
+export function sandboxAvailable(): { ok: boolean; reason?: string } {
+  if (process.platform !== "linux") return { ok: false, reason: "the sandbox needs Linux" };
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    return { ok: false, reason: "the sandbox needs root (it mounts overlays, creates veths and nftables rules)" };
+  }
+  try {
+    execFileSync("bash", [SANDBOX_SCRIPT, "check"], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+    return { ok: true };
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    const reason = (e.stderr ?? "").trim() || e.message;
+    return { ok: false, reason };
+  }
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      "bash",
+      [SANDBOX_SCRIPT, ...args],
+      { encoding: "utf8", maxBuffer: MAX_BUFFER, timeout: opts.timeoutMs ?? 0, killSignal: "SIGKILL" },
+      (error, stdout, stderr) => {
+        let code = 0;
+        if (error) {
+          const c = (error as { code?: unknown }).code;
+          code = typeof c === "number" ? c : -1;
+        }
+        resolve({ code, stdout, stderr });
+      },
+    );
+    // Always close stdin, or a remote command reading it would wait forever.
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(opts.stdin ?? "");
+  });
+}
+
+async function runOk(args: string[], timeoutMs: number): Promise<RunResult> {
+  const r = await run(args, { timeoutMs });
+  if (r.code !== 0) {
+    throw new Error(`sandbox.sh ${args.join(" ")} failed (exit ${r.code}):\n${r.stderr.trim()}`);
+  }
+  return r;
+}
+
+/**
+ * Boots VPS n (a stale one from a crashed run is cleaned up first) and resolves once
+ * `ssh root@10.231.n.2` works. Builds the golden image first if it is missing (about 1 min each).
+ */
+export async function upVps(n: number, image: SandboxImage = "base"): Promise<SandboxVps> {
+  checkN(n);
+  const r = await runOk(["up", String(n), "--image", image], 15 * 60 * 1000);
+  const host = r.stdout.trim().split("\n").pop() ?? "";
+  if (host !== vpsHost(n)) {
+    throw new Error(`sandbox.sh up ${n} printed an unexpected address '${host}'`);
+  }
+  const keyPath = privateKeyPath();
+  return { n, host, port: 22, user: "root", privateKeyPath: keyPath, privateKey: readFileSync(keyPath, "utf8") };
+}
+
+/** Tears down the given VPSes, or all of them when called without arguments. Idempotent. */
+export async function downVps(...ns: number[]): Promise<void> {
+  ns.forEach(checkN);
+  await runOk(["down", ...ns.map(String)], 5 * 60 * 1000);
+}
+
+/**
+ * Runs `command` (a shell command line) as root on VPS n. Resolves with its exit code and
+ * output whatever the code; rejects only if the VPS is not running.
+ */
+export async function sshExec(
+  n: number,
+  command: string,
+  stdin?: string | Buffer,
+  opts: SshExecOptions = {},
+): Promise<ExecResult> {
+  checkN(n);
+  const r = await run(["ssh", String(n), command], { stdin, timeoutMs: opts.timeoutMs ?? 10 * 60 * 1000 });
+  if (r.code !== 0 && r.stderr.includes(`sandbox: error: vps${n} is not running`)) {
+    throw new Error(r.stderr.trim());
+  }
+  return r;
+}
