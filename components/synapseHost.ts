@@ -22,10 +22,12 @@ export interface SynapseHostArgs {
 
 /** Files under /etc/matrix-synapse this component owns, relative to it. */
 const files = {
-  homeserver: { path: "homeserver.yaml", mode: "0640", owner: "root:matrix-synapse" },
-  log: { path: "log.yaml", mode: "0640", owner: "root:matrix-synapse" },
-  secrets: { path: "conf.d/secrets.yaml", mode: "0600", owner: "matrix-synapse:matrix-synapse" },
-  passfile: { path: "pgpass", mode: "0600", owner: "matrix-synapse:matrix-synapse" },
+  // No secret in these two: world-readable like the package's own.
+  homeserver: { path: "homeserver.yaml", mode: "0644", owner: "root:root" },
+  log: { path: "log.yaml", mode: "0644", owner: "root:root" },
+  // "user:" = the service user's login group, which differs between the two packages.
+  secrets: { path: "conf.d/secrets.yaml", mode: "0600", owner: "matrix-synapse:" },
+  passfile: { path: "pgpass", mode: "0600", owner: "matrix-synapse:" },
 } as const;
 
 /**

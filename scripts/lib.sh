@@ -43,6 +43,8 @@ ensure_packages() {
 # differ; returns 0 when it changed something, 1 when DEST was already the same.
 install_file() {
   local src=$1 dest=$2 mode=$3 owner=$4
+  # "user:" means the user's login group (nogroup for Debian's matrix-synapse user).
+  case "$owner" in *:) owner="$owner$(id -gn "${owner%:}")" ;; esac
   if [ -f "$dest" ] && cmp -s "$src" "$dest" \
     && [ "$(stat -c '%a %U:%G' "$dest")" = "${mode#0} $owner" ]; then
     return 1

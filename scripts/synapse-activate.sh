@@ -32,11 +32,13 @@ if [ ! -s "$key" ]; then
 fi
 
 # 3. Synapse's own config loader is the judge; a failing config is never put live.
-if ! out=$(cd "$check" && runuser -u matrix-synapse -- "$PYTHON" -m synapse.config read server_name \
+# `read server.server_name` loads and validates everything, then prints "server.server_name: X".
+if ! out=$(cd "$check" && runuser -u matrix-synapse -- "$PYTHON" -m synapse.config read server.server_name \
   --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" 2>&1); then
   die "Synapse rejected the new config; the running config is unchanged:
 $out"
 fi
+out=$(printf '%s\n' "$out" | sed -n 's/^server\.server_name: //p' | tail -n 1)
 [ "$out" = "$SERVER_NAME" ] || die "the new config resolves server_name to '$out', expected '$SERVER_NAME' (is another file in $live/conf.d overriding it?); nothing was changed"
 
 # 4. Put changed files live.

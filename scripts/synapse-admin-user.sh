@@ -22,17 +22,15 @@ def call(method, path, body=None):
 
 secret = None
 for path in ("/etc/matrix-synapse/conf.d/secrets.yaml", "/etc/matrix-synapse/homeserver.yaml"):
-    with open(path) as f:
-        secret = (yaml.safe_load(f) or {}).get("registration_shared_secret") or secret
+    if not secret and os.path.exists(path):
+        with open(path) as f:
+            secret = (yaml.safe_load(f) or {}).get("registration_shared_secret")
 if not secret:
     sys.exit("no registration_shared_secret in the live config")
 user, password = os.environ["ADMIN_USER"], os.environ["ADMIN_PASSWORD"]
 _, nonce = call("GET", "/_synapse/admin/v1/register")
 mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
-for part in (nonce["nonce"], user, password, "admin"):
-    mac.update(part.encode())
-    if part != "admin":
-        mac.update(b"\x00")
+mac.update(b"\x00".join(p.encode() for p in (nonce["nonce"], user, password, "admin")))
 status, body = call("POST", "/_synapse/admin/v1/register", {
     "nonce": nonce["nonce"], "username": user, "password": password, "admin": True, "mac": mac.hexdigest()})
 if status != 200:

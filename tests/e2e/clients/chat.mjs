@@ -1,0 +1,46 @@
+// A real Matrix client (matrix-js-sdk): logs in, creates a room, sends COUNT messages and reads
+// them all back through /sync. Prints one JSON line with what it saw.
+// Env: BASE_URL, ADDRESS (the VPS), CA_FILE, USER_ID, PASSWORD, COUNT.
+import * as fs from "node:fs";
+import { Agent, fetch as undiciFetch } from "undici";
+import * as sdk from "matrix-js-sdk";
+import { logger } from "matrix-js-sdk/lib/logger.js";
+
+logger.setLevel?.("warn");
+const { BASE_URL, ADDRESS, CA_FILE, USER_ID, PASSWORD } = process.env;
+const count = Number(process.env.COUNT ?? 100);
+const agent = new Agent({
+  connect: {
+    ca: fs.readFileSync(CA_FILE, "utf8"),
+    lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: ADDRESS, family: 4 }]) : cb(null, ADDRESS, 4)),
+  },
+});
+const fetchFn = (url, init) => undiciFetch(url, { ...init, dispatcher: agent });
+
+const started = Date.now();
+const login = await sdk.createClient({ baseUrl: BASE_URL, fetchFn }).loginRequest({
+  type: "m.login.password", identifier: { type: "m.id.user", user: USER_ID }, password: PASSWORD,
+});
+const client = sdk.createClient({ baseUrl: BASE_URL, fetchFn, userId: login.user_id, accessToken: login.access_token, deviceId: login.device_id });
+const { room_id: roomId } = await client.createRoom({ name: `e2e ${new Date().toISOString()}`, preset: "private_chat" });
+const sent = [];
+for (let i = 0; i < count; i++) {
+  const body = `message ${i} of ${count}`;
+  await client.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body });
+  sent.push(body);
+}
+const sendSeconds = (Date.now() - started) / 1000;
+
+// Read back with the sync loop, as a client would.
+await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error("no sync within 60 s")), 60000);
+  client.on(sdk.ClientEvent.Sync, (state) => { if (state === "PREPARED") { clearTimeout(timer); resolve(); } });
+  client.startClient({ initialSyncLimit: count + 20 });
+});
+const room = client.getRoom(roomId);
+const received = room.getLiveTimeline().getEvents()
+  .filter((e) => e.getType() === "m.room.message").map((e) => e.getContent().body);
+client.stopClient();
+console.log(JSON.stringify({ roomId, sent: sent.length, received: received.length,
+  inOrder: JSON.stringify(received) === JSON.stringify(sent), sendSeconds, seconds: (Date.now() - started) / 1000 }));
+process.exit(0);
