@@ -46,7 +46,8 @@ if (settings.delegated) {
     serverName: settings.serverName,
     matrixHost: settings.matrixHost,
     tls: settings.tls,
-  });
+    // After Synapse: a refused deployment (say, a changed server name) must not touch nginx.
+  }, { dependsOn: [synapse] });
 }
 
 export const serverName = settings.serverName;

@@ -16,7 +16,13 @@ die() { log "ERROR: $*"; exit 1; }
 
 # Package operations from several commands may run at once on one host: serialise them.
 apt_locked() { flock -w 900 /run/synapse-deploy-apt.lock apt-get -q -o DPkg::Lock::Timeout=600 "$@"; }
-apt_install() { apt_locked install -y --no-install-recommends "$@"; }
+apt_install() {
+  # An install cut off mid-way leaves dpkg half-done ("run dpkg --configure -a"): finish it first.
+  if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ]; then
+    flock -w 900 /run/synapse-deploy-apt.lock dpkg --configure -a
+  fi
+  apt_locked install -y --no-install-recommends "$@"
+}
 # Updates the package lists unless they are fresher than an hour.
 apt_refresh() {
   if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -60 -print -quit 2>/dev/null)" ]; then
@@ -57,6 +63,22 @@ install_file() {
   chown "$owner" "$tmp"
   mv -f "$tmp" "$dest"
   return 0
+}
+
+# Whether a service has taken up its live files: their digest is recorded after each successful
+# (re)start or reload, so an apply cut off between "files live" and "restart" is finished by the
+# next one instead of leaving the service on the old config.
+files_digest() { cat "$@" 2>/dev/null | sha256sum | cut -d ' ' -f 1; }
+applied_differs() {
+  local name=$1
+  shift
+  [ "$(cat "$STATE_DIR/applied/$name" 2>/dev/null)" != "$(files_digest "$@")" ]
+}
+mark_applied() {
+  local name=$1
+  shift
+  install -d -m 0700 "$STATE_DIR/applied"
+  files_digest "$@" >"$STATE_DIR/applied/$name"
 }
 
 # The server name a host already serves, if it has any Synapse state: Synapse's config, the

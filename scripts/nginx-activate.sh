@@ -29,9 +29,10 @@ fi
 if ! systemctl is-active --quiet nginx; then
   systemctl start nginx
   printf 'started\n'
-elif [ "$changed" = 1 ]; then
+elif [ "$changed" = 1 ] || applied_differs "nginx-$SITE" "$available"; then
   systemctl reload nginx
   printf 'reloaded\n'
 else
   printf 'unchanged\n'
 fi
+mark_applied "nginx-$SITE" "$available"

@@ -11,7 +11,7 @@ read -r version cluster _ < <(pg_lsclusters --no-header | head -n 1)
 dest=/etc/postgresql/$version/$cluster/conf.d/$DROPIN
 had_old=0
 if [ -f "$dest" ]; then cp -p "$dest" "$tmp.old"; had_old=1; fi
-if install_file "$tmp" "$dest" 0644 postgres:postgres; then
+if install_file "$tmp" "$dest" 0644 postgres:postgres || applied_differs postgres-tuning "$dest"; then
   log "restarting PostgreSQL $version/$cluster for new settings"
   if ! pg_ctlcluster "$version" "$cluster" restart; then
     if [ "$had_old" = 1 ]; then cp -p "$tmp.old" "$dest"; else rm -f "$dest"; fi
@@ -19,6 +19,7 @@ if install_file "$tmp" "$dest" 0644 postgres:postgres; then
     die "PostgreSQL refused the new settings; the previous ones are back:
 $(tail -n 20 "/var/log/postgresql/postgresql-$version-$cluster.log" 2>/dev/null || true)"
   fi
+  mark_applied postgres-tuning "$dest"
   printf 'restarted\n'
 else
   printf 'unchanged\n'

@@ -23,10 +23,14 @@ python=$(head -n 1 "$port_db" | sed 's/^#!//')
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 chmod 0700 "$work"
-# synapse_port_db reads a homeserver config with the new database section.
+# synapse_port_db parses a whole homeserver config around the new database section; it signs
+# nothing, so a throwaway signing key satisfies the parser and the real one is never touched.
+"$python" -c 'import sys; from signedjson.key import generate_signing_key, write_signing_keys
+with open(sys.argv[1], "w") as f: write_signing_keys(f, [generate_signing_key("port")])' "$work/port.signing.key"
 cat >"$work/postgres.yaml" <<YAML
 server_name: "$SERVER_NAME"
 report_stats: false
+signing_key_path: "$work/port.signing.key"
 database:
   name: psycopg2
   args:
@@ -37,7 +41,24 @@ database:
     port: $DB_PORT
 YAML
 
-events=$("$python" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*) from events").fetchone()[0])' "$sqlite_db" 2>/dev/null || echo 0)
+sqlite_count() {
+  "$python" -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True); print(c.execute(sys.argv[2]).fetchone()[0])' "$sqlite_db" "$1" 2>/dev/null || echo 0
+}
+# synapse_port_db refuses a database with pending background updates: let Synapse (on its old
+# SQLite config) finish them first.
+pending=$(sqlite_count "select count(*) from background_updates")
+if [ "$pending" != 0 ]; then
+  log "waiting for Synapse to finish $pending background updates in SQLite before porting"
+  systemctl is-active --quiet matrix-synapse || systemctl start matrix-synapse \
+    || die "$sqlite_db has $pending pending background updates and Synapse does not start to finish them"
+  for _ in $(seq 1 600); do
+    pending=$(sqlite_count "select count(*) from background_updates")
+    [ "$pending" = 0 ] && break
+    sleep 1
+  done
+  [ "$pending" = 0 ] || die "Synapse still has $pending background updates pending in $sqlite_db after 10 minutes; apply again later"
+fi
+events=$(sqlite_count "select count(*) from events")
 log "stopping Synapse to port $sqlite_db ($events events) to PostgreSQL"
 systemctl stop matrix-synapse || true
 snapshot=$STATE_DIR/homeserver.db.snapshot-$(date -u +%Y%m%dT%H%M%SZ)

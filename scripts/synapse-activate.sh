@@ -43,7 +43,9 @@ out=$(printf '%s\n' "$out" | sed -n 's/^server\.server_name: //p' | tail -n 1)
 
 # 4. Put changed files live.
 changed=0
+live_files=()
 for f in $FILES; do
+  live_files+=("$live/$f")
   if install_file "$staged/$f" "$live/$f" "$(stat -c '%a' "$staged/$f")" "$(stat -c '%U:%G' "$staged/$f")"; then
     log "updated $live/$f"
     changed=1
@@ -53,9 +55,11 @@ printf '%s\n' "$SERVER_NAME" >"$STATE_DIR/server-name"
 
 # 5. Restart only when needed; wait for health.
 systemctl enable --quiet matrix-synapse
-if [ "$changed" = 1 ] || ! systemctl is-active --quiet matrix-synapse; then
+restarted=0
+if [ "$changed" = 1 ] || ! systemctl is-active --quiet matrix-synapse || applied_differs synapse "${live_files[@]}"; then
   log "restarting matrix-synapse"
   systemctl restart matrix-synapse
+  restarted=1
   printf 'restarted\n'
 else
   log "config unchanged; Synapse keeps running"
@@ -63,6 +67,7 @@ else
 fi
 for _ in $(seq 1 120); do
   if curl -fsS -o /dev/null "$HEALTH_URL"; then
+    [ "$restarted" = 0 ] || mark_applied synapse "${live_files[@]}"
     log "healthy"
     exit 0
   fi
