@@ -108,3 +108,21 @@ describe("server name guard", () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe("applied-state record", () => {
+  // An apply cut off after the files went live but before the restart must restart next time.
+  const lib = fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8");
+  const run = (state: string, body: string) =>
+    spawnSync("bash", ["-c", `${lib}\n${body}`], { encoding: "utf8", env: { ...process.env, SYNAPSE_DEPLOY_STATE_DIR: state } });
+
+  it("says 'differs' until the files are marked applied, and again after they change", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "applied-"));
+    fs.writeFileSync(`${dir}/a.yaml`, "one\n");
+    const differs = () => run(dir, `applied_differs svc ${dir}/a.yaml && echo yes || echo no`).stdout.trim();
+    expect(differs()).toBe("yes");
+    expect(run(dir, `mark_applied svc ${dir}/a.yaml`).status).toBe(0);
+    expect(differs()).toBe("no");
+    fs.writeFileSync(`${dir}/a.yaml`, "two\n");
+    expect(differs()).toBe("yes");
+  });
+});
