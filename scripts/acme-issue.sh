@@ -6,7 +6,7 @@
 : "${SITE:?}" "${DOMAINS:?}" "${EMAIL:?}"
 first=${DOMAINS%% *}
 live=/etc/letsencrypt/live/$first
-dir=/etc/synapse-deploy/tls/$SITE
+dir=$TLS_ROOT/$SITE
 args=()
 for d in $DOMAINS; do args+=(-d "$d"); done
 hook=/etc/letsencrypt/renewal-hooks/deploy/synapse-deploy-nginx.sh

@@ -9,6 +9,8 @@ STATE_DIR=${SYNAPSE_DEPLOY_STATE_DIR:-/var/lib/synapse-deploy}
 SYNAPSE_ETC=${SYNAPSE_DEPLOY_ETC_DIR:-/etc/matrix-synapse}
 SYNAPSE_DATA=${SYNAPSE_DEPLOY_DATA_DIR:-/var/lib/matrix-synapse}
 # shellcheck disable=SC2034 # used by the scripts this file is prepended to
+TLS_ROOT=${SYNAPSE_DEPLOY_TLS_DIR:-/etc/synapse-deploy/tls}
+# shellcheck disable=SC2034 # used by the scripts this file is prepended to
 STAGED_DIR="$STATE_DIR/staged"
 
 log() { printf '[%s] %s\n' "${SCRIPT_NAME:-synapse-deploy}" "$*" >&2; }

@@ -52,5 +52,11 @@ if [ -n "$missing" ]; then
 else
   log "packages already installed"
 fi
+# Debian's package writes report_stats from debconf into conf.d, where it overrides
+# homeserver.yaml: keep that file in line with the stack.
+stats_file=$SYNAPSE_ETC/conf.d/report_stats.yaml
+if [ -f "$stats_file" ] && [ "$(cat "$stats_file")" != "report_stats: $REPORT_STATS" ]; then
+  printf 'report_stats: %s\n' "$REPORT_STATS" >"$stats_file"
+fi
 install -d -m 0755 "$STATE_DIR"
 dpkg-query -W -f='${Package} ${Version}\n' "$package"

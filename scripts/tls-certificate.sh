@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Puts a certificate for SITE at /etc/synapse-deploy/tls/SITE/{fullchain,privkey}.pem.
+# Puts a certificate for SITE at $TLS_ROOT/SITE/{fullchain,privkey}.pem (/etc/synapse-deploy/tls).
 #  self-signed: made once, kept (the test client trusts it);
 #  provided:    stdin holds the private key then the certificate chain (PEM);
 #  acme:        a self-signed placeholder until certbot's certificate replaces it (acme-issue.sh).
 # Parameters: SITE, MODE, NAMES (space-separated DNS names, the first is the subject).
 : "${SITE:?}" "${MODE:?}" "${NAMES:?}"
-dir=/etc/synapse-deploy/tls/$SITE
-install -d -m 0755 /etc/synapse-deploy/tls
+dir=$TLS_ROOT/$SITE
+install -d -m 0755 "$TLS_ROOT"
 install -d -m 0750 "$dir"
 
 self_signed() {

@@ -126,3 +126,41 @@ describe("applied-state record", () => {
     expect(differs()).toBe("yes");
   });
 });
+
+describe("tls-certificate.sh", () => {
+  // Real openssl against a scratch TLS directory.
+  const openssl = spawnSync("openssl", ["version"]).status === 0;
+  const runTls = (dir: string, mode: string, stdin = "") => spawnSync("sh", ["-c",
+    remoteCommand("tls-certificate", { SITE: "matrix", MODE: mode, NAMES: "matrix.example.org example.org" }, "root")
+      .replace(/^bash -c/, `SYNAPSE_DEPLOY_TLS_DIR=${dir} bash -c`)], { input: stdin, encoding: "utf8" });
+  const keyAndCert = (dir: string) => {
+    spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=x", "-days", "2",
+      "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`], { encoding: "utf8" });
+    return { key: fs.readFileSync(`${dir}/k.pem`, "utf8"), cert: fs.readFileSync(`${dir}/c.pem`, "utf8") };
+  };
+
+  (openssl ? it : it.skip)("makes a self-signed certificate once and keeps it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
+    expect(runTls(dir, "self-signed").status).toBe(0);
+    const first = fs.readFileSync(`${dir}/matrix/fullchain.pem`, "utf8");
+    const text = execFileSync("openssl", ["x509", "-noout", "-text", "-in", `${dir}/matrix/fullchain.pem`]).toString();
+    expect(text).toContain("DNS:matrix.example.org, DNS:example.org");
+    expect((fs.statSync(`${dir}/matrix/privkey.pem`).mode & 0o777).toString(8)).toBe("600");
+    expect(runTls(dir, "self-signed").stdout).toContain("kept existing certificate");
+    expect(fs.readFileSync(`${dir}/matrix/fullchain.pem`, "utf8")).toBe(first);
+  });
+
+  (openssl ? it : it.skip)("installs a provided pair, and refuses a key that does not match", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
+    const a = keyAndCert(fs.mkdtempSync(path.join(os.tmpdir(), "pair-")));
+    const b = keyAndCert(fs.mkdtempSync(path.join(os.tmpdir(), "pair-")));
+    const ok = runTls(dir, "provided", `${a.key}\n${a.cert}\n`);
+    expect(ok.status).toBe(0);
+    expect(fs.readFileSync(`${dir}/matrix/fullchain.pem`, "utf8").trim()).toBe(a.cert.trim());
+    expect((fs.statSync(`${dir}/matrix/privkey.pem`).mode & 0o777).toString(8)).toBe("600");
+    const bad = runTls(dir, "provided", `${b.key}\n${a.cert}\n`);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("does not match");
+    expect(fs.readFileSync(`${dir}/matrix/fullchain.pem`, "utf8").trim()).toBe(a.cert.trim());
+  });
+});
