@@ -3,6 +3,7 @@
 // ts-jest transpiles only (isolatedModules in tsconfig.json); `tsc --noEmit` type-checks.
 const tsJest = ["ts-jest", {}];
 module.exports = {
+  reporters: ["default", "<rootDir>/tests/support/summary-reporter.js"],
   projects: [
     {
       displayName: "unit",
