@@ -41,7 +41,7 @@ suite("an existing SQLite install", () => {
   beforeAll(async () => { vps = await bootVps(2, "base"); }, minutes(5));
   afterAll(async () => { if (process.env.E2E_KEEP !== "1") await downVps(2); }, minutes(2));
 
-  test("6. is migrated to PostgreSQL with every message kept", () => timed("6 SQLite to PostgreSQL", async () => {
+  test("6. is migrated to PostgreSQL with every message kept (applied as a sudo user)", () => timed("6 SQLite to PostgreSQL", async () => {
     // The state the package leaves: Synapse on SQLite, with a user and a room with messages.
     await vps.sh([
       "export DEBIAN_FRONTEND=noninteractive",
@@ -58,9 +58,16 @@ suite("an existing SQLite install", () => {
     const roomId = (await vps.sh("python3 -", { stdin: postMessages })).stdout.trim();
     const key = (await vps.sh("sha256sum /etc/matrix-synapse/homeserver.signing.key")).stdout;
 
+    // This time the program logs in as an ordinary user with passwordless sudo, as many VPS
+    // providers set up, instead of root.
+    await vps.sh("useradd -m -s /bin/bash deploy && install -d -m 0700 -o deploy -g deploy /home/deploy/.ssh"
+      + " && install -m 0600 -o deploy -g deploy /root/.ssh/authorized_keys /home/deploy/.ssh/authorized_keys"
+      + " && echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy && chmod 0440 /etc/sudoers.d/deploy");
     const stack = new StackRunner(vps, "vps2-sqlite");
-    const r = await stack.apply("migrate");
+    const asDeploy = { sshUser: "deploy" };
+    const r = await stack.apply("migrate", asDeploy);
     expectApplied(r);
+    expect(r.resources.find((x) => x.name === "synapse-activate")?.inputs?.create).toMatch(/^sudo -n bash -c/);
     expect(r.outputs.sqliteMigration).toMatch(/^migrated \d+ events from SQLite to PostgreSQL/);
     expect((await vps.sh("test -e /var/lib/matrix-synapse/homeserver.db.migrated-to-postgres && ! test -e /var/lib/matrix-synapse/homeserver.db")).code).toBe(0);
     expect((await vps.sh("sha256sum /etc/matrix-synapse/homeserver.signing.key")).stdout).toBe(key);
@@ -84,7 +91,7 @@ suite("an existing SQLite install", () => {
     expect(Number(inPostgres.stdout.trim())).toBe(5);
 
     // A second apply finds nothing left to migrate and changes nothing.
-    const again = await stack.apply("steady");
+    const again = await stack.apply("steady", asDeploy);
     expectApplied(again);
     expect(again.resources.filter((x) => x.custom && x.op !== "unchanged")).toEqual([]);
   }), minutes(12));
