@@ -69,6 +69,16 @@ describe("bad input", () => {
     ["connections below the pool", { postgresMaxConnections: "12" }, /synapse:postgresMaxConnections: given 12, expected at least dbPoolMax \+ 10/],
     ["a bad PostgreSQL size", { postgresWorkMem: "8M" }, /synapse:postgresWorkMem: given "8M", expected a PostgreSQL size/],
     ["an unknown key", { sererName: "typo.org" }, /synapse:sererName: unknown key/],
+    ["a bad matrix host", { matrixHost: "Matrix Host" }, /synapse:matrixHost: given "Matrix Host", expected a lower-case DNS name/],
+    ["a cache factor that is not a number", { cacheFactor: "fast" }, /synapse:cacheFactor: given "fast", expected a positive number/],
+    ["a cache factor of zero", { cacheFactor: "0" }, /synapse:cacheFactor: given "0", expected a number > 0/],
+    ["an admin localpart with capitals", { adminUser: "Admin!" }, /synapse:adminUser: given "Admin!", expected a Matrix localpart/],
+    ["a trusted key server that is no server name", { trustedKeyServers: '["not a name"]' }, /synapse:trustedKeyServers\[0\]: given .*expected a server name/],
+    ["a well-known SSH user that is no user name", { wellKnownSshUser: "Deploy User" }, /synapse:wellKnownSshUser: given "Deploy User", expected a Unix user name/],
+    ["a well-known SSH port out of range", { wellKnownSshPort: "99999" }, /synapse:wellKnownSshPort: given "99999", expected a port from 1 to 65535/],
+    ["a negative pool size", { dbPoolMax: "-1" }, /synapse:dbPoolMax: given "-1", expected an integer >= 1/],
+    ["a provided certificate that is no PEM", { tlsMode: "provided", tlsCertificate: "cert", tlsPrivateKey: "key" }, /synapse:tlsCertificate: given "cert", expected one or more PEM certificates[\s\S]*synapse:tlsPrivateKey: given a secret value, expected a PEM private key/],
+    ["an ACME e-mail that is no address", { acmeEmail: "admin at example" }, /synapse:acmeEmail: given "admin at example", expected an e-mail address/],
   ])("rejects %s, naming the key, the value and the expected form", (_what, overrides, pattern) => {
     const errors = errorsOf(validRaw(overrides));
     expect(errors.join("\n")).toMatch(pattern);
