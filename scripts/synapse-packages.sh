@@ -32,6 +32,12 @@ printf '%s\n' \
   "$package matrix-synapse/server-name string $SERVER_NAME" \
   "$package matrix-synapse/report-stats boolean $REPORT_STATS" | debconf-set-selections
 
+policy=/usr/sbin/policy-rc.d
+policy_marker="# synapse-deploy: keeps services down during the install"
+# An earlier run cut off mid-install may have left ours behind; it would stop every later
+# package upgrade from restarting its service.
+if grep -qxF "$policy_marker" "$policy" 2>/dev/null; then rm -f "$policy"; fi
+
 extra=()
 # Debian's package only recommends the PostgreSQL driver; the matrix.org venv bundles it.
 [ "$SOURCE" = debian ] && extra+=(python3-psycopg2)
@@ -39,9 +45,8 @@ missing=$(packages_missing "$package" "${extra[@]+"${extra[@]}"}")
 if [ -n "$missing" ]; then
   # The packaged default config must never start: policy-rc.d keeps services down during the
   # install; our homeserver.yaml is activated (and checked) later.
-  policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    printf '#!/bin/sh\n%s\nexit 101\n' "$policy_marker" >"$policy"
     chmod 0755 "$policy"
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi

@@ -1,6 +1,6 @@
 // End-to-end: the real program applied by the harness to a real Debian VPS (systemd-nspawn),
 // checked with real clients. Scenarios run in order on one VPS; each builds on the last.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sandboxAvailable, downVps } from "../sandbox/sandbox";
@@ -227,24 +227,8 @@ suite("a homeserver on one sandbox VPS", () => {
 
   test("5c. an apply killed mid-way (SSH cut) converges on the next apply", () => timed("5c interrupted apply", async () => {
     const change = { tier: "community", maxUploadSize: "70M" };
-    const config = stack.configFile(change);
-    // Kill the whole apply (harness and its ssh processes) as soon as Synapse's activation starts.
-    const child = spawn(process.execPath, [
-      path.join(path.dirname(require.resolve("tsx/package.json")), "dist", "cli.mjs"),
-      path.join(__dirname, "harness", "apply.ts"),
-      "--program", path.join(root, "index.ts"), "--config", config, "--state", stack.stateFile,
-    ], { cwd: root, detached: true, stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    const killed = await new Promise<boolean>((resolve) => {
-      child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-        log += d;
-        if (/\+ update command:remote:Command synapse-activate/.test(log)) {
-          setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ } resolve(true); }, 300);
-        }
-      });
-      child.on("exit", () => resolve(false));
-    });
-    fs.writeFileSync(path.join(stack.dir, "killed-apply.log"), log);
+    // Kill the whole apply as soon as Synapse's activation starts.
+    const killed = await stack.applyKilled("killed", change, /\+ update command:remote:Command synapse-activate/, 300);
     expect(killed).toBe(true);
 
     const r = await stack.apply("after-interruption", change);

@@ -1,5 +1,6 @@
 // The e2e suite's view of one sandbox VPS: the dev stack pointed at it, applied with the harness,
 // plus ssh and HTTPS clients and a record of how long each scenario took.
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
@@ -72,6 +73,35 @@ export class StackRunner {
     });
     fs.writeFileSync(path.join(this.dir, `${String(this.step).padStart(2, "0")}-${label}.log`), result.log);
     return result;
+  }
+
+  /**
+   * Starts an apply and kills it (the harness and every ssh process it started) `delayMs` after
+   * its progress log first matches `when`, as a dropped connection or a killed laptop would.
+   * Resolves to whether the kill happened before the apply ended by itself.
+   */
+  async applyKilled(label: string, overrides: Record<string, unknown>, when: RegExp, delayMs: number): Promise<boolean> {
+    this.step++;
+    const child = spawn(process.execPath, [
+      path.join(path.dirname(require.resolve("tsx/package.json")), "dist", "cli.mjs"),
+      path.join(__dirname, "..", "harness", "apply.ts"),
+      "--program", path.join(root, "index.ts"), "--config", this.configFile(overrides), "--state", this.stateFile,
+    ], { cwd: root, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    const killed = await new Promise<boolean>((resolve) => {
+      let armed = false;
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+        log += d;
+        if (armed || !when.test(log)) return;
+        armed = true;
+        setTimeout(() => {
+          try { process.kill(-child.pid!, "SIGKILL"); resolve(true); } catch { resolve(false); }
+        }, delayMs);
+      });
+      child.on("exit", () => resolve(false));
+    });
+    fs.writeFileSync(path.join(this.dir, `${String(this.step).padStart(2, "0")}-${label}.log`), log);
+    return killed;
   }
 
   state(): StateFile {
