@@ -38,6 +38,8 @@ export class SynapseHost extends pulumi.ComponentResource {
   public readonly homeserverYaml: pulumi.Output<string>;
   public readonly adminUserId: pulumi.Output<string | undefined>;
   public readonly adminAccessToken: pulumi.Output<string | undefined>;
+  /** The first admin's password (secret), when one is created. */
+  public readonly adminPassword?: pulumi.Output<string>;
   /** Synapse runs and is healthy on the current config. */
   public readonly activated: command.remote.Command;
 
@@ -117,7 +119,4 @@ export class SynapseHost extends pulumi.ComponentResource {
     this.adminAccessToken = adminAccessToken;
     this.registerOutputs({ homeserverYaml: this.homeserverYaml, adminUserId, adminAccessToken });
   }
-
-  /** The first admin's password (secret), when one is created. */
-  public readonly adminPassword?: pulumi.Output<string>;
 }

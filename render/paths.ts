@@ -2,14 +2,12 @@
 export type PackageSource = "matrix-org" | "debian";
 
 export interface SynapsePaths {
-  package: string;
+  /** The interpreter that has the installed Synapse (its config loader and tools). */
   python: string;
 }
 
 export function synapsePaths(source: PackageSource): SynapsePaths {
-  return source === "matrix-org"
-    ? { package: "matrix-synapse-py3", python: "/opt/venvs/matrix-synapse/bin/python" }
-    : { package: "matrix-synapse", python: "/usr/bin/python3" };
+  return { python: source === "matrix-org" ? "/opt/venvs/matrix-synapse/bin/python" : "/usr/bin/python3" };
 }
 
 export const synapseConfigDir = "/etc/matrix-synapse";

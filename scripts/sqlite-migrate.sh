@@ -27,7 +27,8 @@ chmod 0700 "$work"
 # nothing, so a throwaway signing key satisfies the parser and the real one is never touched.
 "$python" -c 'import sys; from signedjson.key import generate_signing_key, write_signing_keys
 with open(sys.argv[1], "w") as f: write_signing_keys(f, [generate_signing_key("port")])' "$work/port.signing.key"
-cat >"$work/postgres.yaml" <<YAML
+# It holds the database password: 0600 like every other secret file.
+(umask 077 && cat >"$work/postgres.yaml") <<YAML
 server_name: "$SERVER_NAME"
 report_stats: false
 signing_key_path: "$work/port.signing.key"

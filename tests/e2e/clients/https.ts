@@ -1,6 +1,5 @@
 // An HTTPS client for the sandbox: trusts the VPS's self-signed certificate and sends a host
 // name to the VPS's address (no DNS here), as a real client resolving the name would.
-import * as fs from "node:fs";
 import { Agent, fetch as undiciFetch } from "undici";
 
 export interface SandboxTarget {
@@ -43,8 +42,4 @@ export async function request(agent: Agent, url: string, init: { method?: string
   const headers: Record<string, string> = {};
   res.headers.forEach((v, k) => { headers[k] = v; });
   return { status: res.status, headers, text, json: () => JSON.parse(text) };
-}
-
-export function readCa(file: string): string {
-  return fs.readFileSync(file, "utf8");
 }
