@@ -17,6 +17,7 @@ const database = new PostgresDatabase("postgres", {
   synapseConnection: hosts.synapse,
   serverName: settings.serverName,
   sizing: settings.sizing,
+  deleteDataOnDestroy: settings.destroyDeletesData,
 });
 
 const synapse = new SynapseHost("synapse", {
@@ -27,6 +28,7 @@ const synapse = new SynapseHost("synapse", {
   homeserverParts: [baseHomeserverPart(settings), database.homeserverPart],
   databasePassword: database.password,
   adminUser: settings.adminUser,
+  deleteDataOnDestroy: settings.destroyDeletesData,
 }, { dependsOn: [database] });
 
 const proxy = new NginxProxy("nginx", {
@@ -50,13 +52,22 @@ if (settings.delegated) {
   }, { dependsOn: [synapse] });
 }
 
-export const serverName = settings.serverName;
-export const clientBaseUrl = proxy.clientBaseUrl;
-export const federationUrl = `https://${settings.matrixHost}:443`;
-export const adminUser = synapse.adminUserId;
-export const adminAccessToken = synapse.adminAccessToken;
-export const adminPassword = synapse.adminPassword;
-export const databaseName = database.databaseName;
-export const databaseHost = pulumi.output(hosts.database.host);
-export const sqliteMigration = database.migration;
-export const tier = settings.tier;
+// Stack outputs. The admin's are exported only when there is an admin: an undefined output
+// makes the engine warn on every run.
+const outputs: Record<string, unknown> = {
+  serverName: settings.serverName,
+  clientBaseUrl: proxy.clientBaseUrl,
+  federationUrl: `https://${settings.matrixHost}:443`,
+  databaseName: database.databaseName,
+  databaseHost: pulumi.output(hosts.database.host),
+  sqliteMigration: database.migration,
+  tier: settings.tier,
+};
+if (settings.adminUser) {
+  Object.assign(outputs, {
+    adminUser: synapse.adminUserId,
+    adminAccessToken: synapse.adminAccessToken,
+    adminPassword: synapse.adminPassword,
+  });
+}
+export = outputs;

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { TlsSettings } from "../config";
 import { NginxSite, renderSite } from "../render/nginx";
 import { stagedDir } from "../render/paths";
-import { scriptStep, sha256, stagedFile, SshConnectionArgs } from "./remote";
+import { scriptStep, sha256, stagedFile, SshConnectionArgs, teardownStep } from "./remote";
 
 export interface NginxSiteArgs {
   connection: SshConnectionArgs;
@@ -18,6 +18,7 @@ export interface NginxSiteArgs {
 export function deployNginxSite(parent: pulumi.Resource, name: string, args: NginxSiteArgs): command.remote.Command {
   const site = pulumi.output(args.site);
   const names = site.apply((s) => s.serverNames.join(" "));
+  teardownStep(`${name}-teardown`, { connection: args.connection, script: "nginx-teardown", params: { SITE: args.siteName } }, { parent });
   const packages = scriptStep(`${name}-packages`, {
     connection: args.connection, script: "nginx-packages", params: { ACME: args.tls.mode === "acme" },
   }, { parent });

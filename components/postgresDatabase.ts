@@ -5,7 +5,7 @@ import { Sizing } from "../config";
 import { DatabaseSection, HomeserverPart } from "../render/homeserver";
 import { synapseConfigDir } from "../render/paths";
 import { postgresDropIn, renderPostgresTuning } from "../render/postgres";
-import { scriptStep, SshConnectionArgs } from "./remote";
+import { scriptStep, SshConnectionArgs, teardownStep } from "./remote";
 
 export interface PostgresDatabaseArgs {
   /** The host that runs PostgreSQL. */
@@ -18,6 +18,8 @@ export interface PostgresDatabaseArgs {
   user?: pulumi.Input<string>;
   /** Address Synapse connects to; 127.0.0.1 when both share a host. */
   address?: pulumi.Input<string>;
+  /** `pulumi destroy` drops the database and role (otherwise they are kept). */
+  deleteDataOnDestroy?: pulumi.Input<boolean>;
 }
 
 /**
@@ -47,6 +49,12 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
     const secretPassword = pulumi.secret(password.result);
 
+    teardownStep(`${name}-teardown`, {
+      connection: args.connection, script: "postgres-teardown",
+      params: pulumi.all([databaseName, user, args.deleteDataOnDestroy ?? false]).apply(([db, u, deleteData]) => ({
+        DB_NAME: db, DB_USER: u, DELETE_DATA: deleteData,
+      })),
+    }, { parent: this });
     const packages = scriptStep(`${name}-packages`, { connection: args.connection, script: "postgres-packages" }, { parent: this });
     const tuning = scriptStep(`${name}-tuning`, {
       connection: args.connection,

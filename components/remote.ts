@@ -46,7 +46,34 @@ export function scriptStep(name: string, args: ScriptStepArgs, opts: pulumi.Cust
     create,
     stdin: args.stdin,
     logging: args.secretStdout ? "stderr" : "stdoutAndStderr",
+    // No script reads its previous output; sending it (possibly a token) as SSH environment
+    // requests only leaks it to the host and draws a warning from every stock sshd.
+    addPreviousOutputInEnv: false,
   }, { ...opts, additionalSecretOutputs: args.secretStdout ? ["stdout"] : undefined });
+}
+
+export interface TeardownStepArgs {
+  connection: SshConnectionArgs;
+  /** Script in scripts/ (without .sh), run only when the resource is deleted. */
+  script: string;
+  params?: pulumi.Input<ScriptParams>;
+}
+
+/**
+ * What `pulumi destroy` (or a component leaving the program) does on a host: a command with only
+ * a `delete`. Creating or updating it runs nothing, so it can exist from the first step on, and
+ * its parent's place in the dependency graph orders it (nginx before Synapse before PostgreSQL).
+ */
+export function teardownStep(name: string, args: TeardownStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  const del = pulumi
+    .all([pulumi.output(args.connection.user ?? "root"), pulumi.output(args.params ?? {})])
+    .apply(([user, params]) => remoteCommand(args.script, params, user));
+  return new command.remote.Command(name, {
+    connection: connectionOf(args.connection),
+    delete: del,
+    logging: "stdoutAndStderr",
+    addPreviousOutputInEnv: false,
+  }, opts);
 }
 
 export interface StagedFileArgs {

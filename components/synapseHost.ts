@@ -5,7 +5,7 @@ import {
   DatabaseSection, HomeserverPart, renderHomeserver, renderLogConfig, renderPassfile, renderSecrets,
 } from "../render/homeserver";
 import { PackageSource, stagedDir, synapseLocalUrl, synapsePaths } from "../render/paths";
-import { fingerprint, scriptStep, sha256, stagedFile, SshConnectionArgs } from "./remote";
+import { fingerprint, scriptStep, sha256, stagedFile, SshConnectionArgs, teardownStep } from "./remote";
 
 export interface SynapseHostArgs {
   connection: SshConnectionArgs;
@@ -18,6 +18,8 @@ export interface SynapseHostArgs {
   databasePassword: pulumi.Input<string>;
   /** Localpart of a first admin user to create; none when unset. */
   adminUser?: pulumi.Input<string | undefined>;
+  /** `pulumi destroy` deletes the signing key, media and config (otherwise only stops Synapse). */
+  deleteDataOnDestroy?: pulumi.Input<boolean>;
 }
 
 /** Files under /etc/matrix-synapse this component owns, relative to it. */
@@ -48,6 +50,10 @@ export class SynapseHost extends pulumi.ComponentResource {
     const conn = args.connection;
     const paths = pulumi.output(args.packageSource).apply(synapsePaths);
 
+    teardownStep(`${name}-teardown`, {
+      connection: conn, script: "synapse-teardown",
+      params: pulumi.output(args.deleteDataOnDestroy ?? false).apply((deleteData) => ({ DELETE_DATA: deleteData })),
+    }, { parent: this });
     const preflight = scriptStep(`${name}-preflight`, {
       connection: conn, script: "synapse-preflight",
       params: pulumi.output(args.serverName).apply((s) => ({ SERVER_NAME: s })),

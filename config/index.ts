@@ -1,10 +1,30 @@
 import * as pulumi from "@pulumi/pulumi";
 import { configKeys } from "./keys";
-import { ConfigError, parseSettings, projectName, RawConfig, Settings } from "./settings";
+import { formatConfigErrors, parseSettings, projectName, RawConfig, Settings } from "./settings";
 
 export * from "./keys";
 export * from "./settings";
 export * from "./tiers";
+
+/**
+ * A bad stack config. A RunError, so the CLI prints just the list of problems: no stack trace,
+ * no program source.
+ */
+export class ConfigError extends pulumi.RunError {
+  constructor(public readonly errors: string[]) {
+    super(formatConfigErrors(errors));
+    this.name = "ConfigError";
+  }
+}
+
+/** The keys the stack holds encrypted, as the language host passes them (undefined if unknown). */
+function configSecretKeys(): Set<string> | undefined {
+  // Not in the typings (@internal), but what Config.get consults to warn about secrets.
+  const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  if (typeof isSecret !== "function") return undefined;
+  const prefix = `${projectName}:`;
+  return new Set(Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(prefix) && isSecret(k)).map((k) => k.slice(prefix.length)));
+}
 
 /** Reads the stack's `synapse:*` config and validates it; throws one ConfigError listing every problem. */
 export function loadSettings(): Settings {
@@ -17,7 +37,7 @@ export function loadSettings(): Settings {
     if (fullKey.startsWith(prefix)) raw[fullKey.slice(prefix.length)] = value;
   }
   for (const key of configKeys) if (!(key.name in raw)) raw[key.name] = undefined;
-  const result = parseSettings(raw);
+  const result = parseSettings(raw, configSecretKeys());
   if (!result.ok) throw new ConfigError(result.errors);
   return result.settings;
 }

@@ -7,11 +7,21 @@ export interface ConfigKey {
   name: string;
   type: ConfigType;
   description: string;
-  /** Default as Pulumi.yaml declares it; undefined = required (or optional without default). */
+  /** Default as Pulumi.yaml declares it; undefined = required, or an optional secret (see below). */
   default?: string | number | boolean | string[];
   secret?: boolean;
   /** Set only by `pulumi config set`; has no default and the program fails without it. */
   required?: boolean;
+}
+
+/**
+ * Whether Pulumi.yaml can declare the key. The engine refuses a `secret: true` key with a plain
+ * default ("must be encrypted as it's secret") and demands a value for a key without one, so an
+ * optional secret cannot be declared: the program validates it (and that it was set with
+ * --secret) instead.
+ */
+export function declaredInProject(key: ConfigKey): boolean {
+  return !(key.secret && !key.required);
 }
 
 /** The roles a host plays. Today `database` shares the Synapse host's connection. */
@@ -36,8 +46,8 @@ export const configKeys: ConfigKey[] = [
     description: "SSH address of the host that serves https://<serverName>/.well-known/matrix/*; empty means the Synapse VPS." },
   { name: "wellKnownSshPort", type: "integer", default: 0, description: "SSH port of the well-known host; 0 means sshPort." },
   { name: "wellKnownSshUser", type: "string", default: "", description: "SSH user of the well-known host; empty means sshUser." },
-  { name: "wellKnownSshPrivateKey", type: "string", secret: true, default: "",
-    description: "Private key for the well-known host; empty means sshPrivateKey." },
+  { name: "wellKnownSshPrivateKey", type: "string", secret: true,
+    description: "Private key for the well-known host; unset means sshPrivateKey." },
 
   { name: "packageSource", type: "string", default: "matrix-org",
     description: "matrix-org (packages.matrix.org, matrix-synapse-py3) or debian (the distribution's matrix-synapse)." },
@@ -46,7 +56,7 @@ export const configKeys: ConfigKey[] = [
   { name: "acmeEmail", type: "string", default: "", description: "Contact e-mail for ACME; required when tlsMode is acme." },
   { name: "tlsCertificate", type: "string", default: "",
     description: "PEM certificate chain covering matrixHost and serverName; required when tlsMode is provided." },
-  { name: "tlsPrivateKey", type: "string", secret: true, default: "",
+  { name: "tlsPrivateKey", type: "string", secret: true,
     description: "PEM private key of tlsCertificate; required when tlsMode is provided (set with --secret)." },
 
   { name: "enableRegistration", type: "boolean", default: false, description: "Open public registration (off by default)." },
@@ -59,6 +69,9 @@ export const configKeys: ConfigKey[] = [
     description: "CIDRs allowed to reach /_synapse/admin through nginx; the host itself always is." },
   { name: "trustedKeyServers", type: "array", default: ["matrix.org"],
     description: "Server names trusted to vouch for other servers' signing keys." },
+
+  { name: "destroyDeletesData", type: "boolean", default: false,
+    description: "pulumi destroy also deletes the database, media, signing key and config; off: it only stops the homeserver and keeps its data." },
 
   { name: "cacheFactor", type: "string", default: "",
     description: "Override: Synapse caches.global_factor (a number; tier default)." },

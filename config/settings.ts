@@ -37,6 +37,8 @@ export interface Settings {
   federationPort8448: boolean;
   adminAllowedNetworks: string[];
   trustedKeyServers: string[];
+  /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
+  destroyDeletesData: boolean;
 }
 
 /** Raw values as Pulumi holds them: strings keyed by the bare key name; absent = unset. */
@@ -44,12 +46,10 @@ export type RawConfig = Record<string, string | undefined>;
 
 export type SettingsResult = { ok: true; settings: Settings } | { ok: false; errors: string[] };
 
-export class ConfigError extends Error {
-  constructor(public readonly errors: string[]) {
-    super(`Invalid stack config (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n` +
-      errors.map((e) => `  - ${e}`).join("\n"));
-    this.name = "ConfigError";
-  }
+/** The one message a bad stack config produces: every problem, one per line. */
+export function formatConfigErrors(errors: string[]): string {
+  return `Invalid stack config (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n` +
+    errors.map((e) => `  - ${e}`).join("\n");
 }
 
 const dnsLabel = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
@@ -94,6 +94,7 @@ const schema = z.object({
   federationPort8448: z.boolean(),
   adminAllowedNetworks: z.array(z.string().refine(isCidr, { error: "a CIDR such as 192.0.2.0/24 or 2001:db8::/32" })),
   trustedKeyServers: z.array(z.string().regex(dnsName, { error: "a server name such as matrix.org" })),
+  destroyDeletesData: z.boolean(),
   cacheFactor: z.union([z.literal(""), z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })]),
   dbPoolMin: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
   dbPoolMax: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
@@ -113,7 +114,7 @@ type Parsed = z.infer<typeof schema>;
 function coerce(key: ConfigKey, raw: string | undefined): { value?: unknown; error?: string } {
   if (raw === undefined) {
     if (key.required) return { error: "is required but not set (pulumi config set " + key.name + (key.secret ? " --secret" : "") + ")" };
-    return { value: key.default };
+    return { value: key.default ?? "" };
   }
   switch (key.type) {
     case "string":
@@ -138,7 +139,11 @@ function shown(key: ConfigKey | undefined, raw: string | undefined): string {
   return JSON.stringify(raw.length > 80 ? raw.slice(0, 77) + "..." : raw);
 }
 
-export function parseSettings(raw: RawConfig): SettingsResult {
+/**
+ * @param secretKeys the keys the stack holds encrypted, when known: a secret key set in plain
+ * text (without --secret) is refused, since its value would sit readable in Pulumi.<stack>.yaml.
+ */
+export function parseSettings(raw: RawConfig, secretKeys?: ReadonlySet<string>): SettingsResult {
   const errors: string[] = [];
   const coerced: Record<string, unknown> = {};
   const byName = new Map(configKeys.map((k) => [k.name, k]));
@@ -146,6 +151,10 @@ export function parseSettings(raw: RawConfig): SettingsResult {
     const { value, error } = coerce(key, raw[key.name]);
     if (error) errors.push(`${projectName}:${key.name}: given ${shown(key, raw[key.name])}, ${error}`);
     else coerced[key.name] = value;
+    if (key.secret && secretKeys && raw[key.name] !== undefined && !secretKeys.has(key.name)) {
+      errors.push(`${projectName}:${key.name}: given a plain-text value, expected a secret ` +
+        `(pulumi config set --secret ${key.name} …; the plain value is readable in Pulumi.<stack>.yaml: replace it)`);
+    }
   }
   for (const name of Object.keys(raw)) {
     if (!byName.has(name)) errors.push(`${projectName}:${name}: unknown key; see the config reference in README.md`);
@@ -221,5 +230,6 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     federationPort8448: c.federationPort8448,
     adminAllowedNetworks: c.adminAllowedNetworks,
     trustedKeyServers: c.trustedKeyServers,
+    destroyDeletesData: c.destroyDeletesData,
   };
 }

@@ -29,12 +29,31 @@ describe("resources", () => {
 
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
-      "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site",
-      "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-tuning",
+      "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site", "nginx-teardown",
+      "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
       "synapse-activate", "synapse-admin-user", "synapse-packages", "synapse-preflight",
-      "synapse-staged-homeserver", "synapse-staged-log", "synapse-staged-passfile", "synapse-staged-secrets",
-      "well-known-activate", "well-known-certificate", "well-known-packages", "well-known-staged-site",
+      "synapse-staged-homeserver", "synapse-staged-log", "synapse-staged-passfile", "synapse-staged-secrets", "synapse-teardown",
+      "well-known-activate", "well-known-certificate", "well-known-packages", "well-known-staged-site", "well-known-teardown",
     ]);
+  });
+
+  it("gives each component a teardown that runs only on delete, keeping data unless asked", async () => {
+    const teardowns = commands().filter((r) => r.name.endsWith("-teardown"));
+    expect(teardowns).toHaveLength(4);
+    for (const t of teardowns) {
+      expect({ name: t.name, create: t.inputs.create, update: t.inputs.update }).toEqual({ name: t.name, create: undefined, update: undefined });
+      expect(t.inputs.delete).toMatch(/^bash -c "\$\(cat <<'SYNAPSE_DEPLOY_SCRIPT'/);
+    }
+    expect(run.byName("synapse-teardown").inputs.delete).toContain("DELETE_DATA=false");
+    expect(run.byName("postgres-teardown").inputs.delete).toContain("DELETE_DATA=false");
+    expect(run.byName("nginx-teardown").inputs.delete).toContain("SITE=matrix\n");
+    const deleting = await runProgram({ ...stack, destroyDeletesData: "true" });
+    expect(deleting.byName("synapse-teardown").inputs.delete).toContain("DELETE_DATA=true");
+    expect(deleting.byName("postgres-teardown").inputs.delete).toContain("DELETE_DATA=true");
+    // Flipping the choice changes only the teardowns' delete commands (an update that runs nothing).
+    const before = Object.fromEntries(run.resources.map((x) => [x.name, JSON.stringify(x.inputs)]));
+    expect(deleting.resources.filter((x) => before[x.name] !== JSON.stringify(x.inputs)).map((x) => x.name).sort())
+      .toEqual(["postgres-teardown", "synapse-teardown"]);
   });
 
   it("parents every child to its component", () => {
@@ -100,6 +119,11 @@ describe("secrets", () => {
     adminToken,
     ...run.resources.filter((r) => r.type.startsWith("random:")).map((r) => secretOf(r.name)),
   ];
+
+  it("are never sent back to the host as SSH environment requests (addPreviousOutputInEnv off)", () => {
+    expect(commands().length).toBeGreaterThan(10);
+    for (const r of commands()) expect({ name: r.name, env: r.inputs.addPreviousOutputInEnv }).toEqual({ name: r.name, env: false });
+  });
 
   it("never appear in a command string", () => {
     expect(secretValues().length).toBeGreaterThanOrEqual(6);
@@ -172,7 +196,15 @@ describe("variants", () => {
     expect(r.outputs.adminAccessToken).toBeUndefined();
   });
 
-  it("fails with every config problem before registering a resource", async () => {
-    await expect(runProgram({ ...stack, tier: "huge", sshPort: "0" })).rejects.toThrow(/synapse:tier[\s\S]*synapse:sshPort/);
+  it("fails with every config problem before registering a resource, as a RunError (no stack trace)", async () => {
+    const error = await runProgram({ ...stack, tier: "huge", sshPort: "0" }).then(() => undefined, (e: unknown) => e);
+    expect(String(error)).toMatch(/synapse:tier[\s\S]*synapse:sshPort/);
+    expect(pulumi.RunError.isInstance(error)).toBe(true);
+  });
+
+  it("refuses an optional secret set without --secret", async () => {
+    const pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+    await expect(runProgram({ ...stack, wellKnownSshPrivateKey: pem })).rejects.toThrow(/synapse:wellKnownSshPrivateKey: given a plain-text value/);
+    await expect(runProgram({ ...stack, wellKnownSshPrivateKey: pem }, ["sshPrivateKey", "wellKnownSshPrivateKey"])).resolves.toBeDefined();
   });
 });

@@ -90,6 +90,20 @@ describe("bad input", () => {
     expect(keys).toEqual(expect.arrayContaining(["serverName", "tier", "sshPort", "sshPrivateKey", "maxUploadSize"]));
   });
 
+  it("refuses a secret key set in plain text (without --secret), and accepts it encrypted", () => {
+    const raw = validRaw({ tlsMode: "provided", tlsCertificate: undefined, tlsPrivateKey: undefined });
+    const pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+    const plain = parseSettings({ ...raw, tlsPrivateKey: pem }, new Set(["sshPrivateKey"]));
+    expect(plain.ok ? [] : plain.errors).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^synapse:tlsPrivateKey: given a plain-text value, expected a secret \(pulumi config set --secret tlsPrivateKey/),
+    ]));
+    expect(JSON.stringify(plain)).not.toContain("MC4CAQAw");
+    const encrypted = parseSettings({ ...raw, tlsPrivateKey: pem }, new Set(["sshPrivateKey", "tlsPrivateKey"]));
+    expect(encrypted.ok ? [] : encrypted.errors.filter((e) => e.includes("plain-text"))).toEqual([]);
+    // An optional secret left unset is no problem.
+    expect(parseSettings(validRaw(), new Set(["sshPrivateKey"])).ok).toBe(true);
+  });
+
   it("never echoes a secret value", () => {
     const secret = "-----BEGIN PRIVATE KEY-----\nnot base64 at all!!\n-----END PRIVATE KEY-----";
     const errors = errorsOf(validRaw({ sshPrivateKey: secret, tlsMode: "provided", tlsPrivateKey: "hunter2" }));

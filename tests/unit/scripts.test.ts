@@ -37,9 +37,12 @@ describe.each(scripts.filter((s) => s !== "lib"))("%s.sh", (name) => {
   });
 });
 
-it("the source files themselves pass shellcheck", () => {
+it("the source files themselves, and the test tooling's scripts, pass shellcheck", () => {
   if (!shellcheck) return;
-  const files = scripts.map((s) => path.join(scriptsDir, `${s}.sh`));
+  const root = path.join(scriptsDir, "..");
+  const tooling = ["tests/sandbox/sandbox.sh", "tests/engine/build.sh", "tests/engine/random/build.sh",
+    "tests/engine/command-provider/build.sh", ".ci/run"].map((f) => path.join(root, f));
+  const files = [...scripts.map((s) => path.join(scriptsDir, `${s}.sh`)), ...tooling];
   const r = spawnSync("shellcheck", files, { encoding: "utf8" });
   expect(r.stdout).toBe("");
 });
