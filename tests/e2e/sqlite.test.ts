@@ -2,9 +2,10 @@
 // moved to PostgreSQL by the program, and every message is still there afterwards.
 import { remoteCommand } from "../../render/script";
 import { downVps, sandboxAvailable } from "../sandbox/sandbox";
-import { bootVps, expectApplied, httpsClient, StackRunner, timed, Vps } from "./support/stack";
+import { engineAvailable } from "./support/pulumi";
+import { bootVps, changes, commandResource, devStack, expectClean, httpsClient, timed, Vps } from "./support/stack";
 
-const available = sandboxAvailable();
+const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
 const suite = available.ok ? describe : describe.skip;
 const server = "sandbox.test";
 const minutes = (n: number) => n * 60_000;
@@ -63,12 +64,11 @@ suite("an existing SQLite install", () => {
     await vps.sh("useradd -m -s /bin/bash deploy && install -d -m 0700 -o deploy -g deploy /home/deploy/.ssh"
       + " && install -m 0600 -o deploy -g deploy /root/.ssh/authorized_keys /home/deploy/.ssh/authorized_keys"
       + " && echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy && chmod 0440 /etc/sudoers.d/deploy");
-    const stack = new StackRunner(vps, "vps2-sqlite");
-    const asDeploy = { sshUser: "deploy" };
-    const r = await stack.apply("migrate", asDeploy);
-    expectApplied(r);
-    expect(r.resources.find((x) => x.name === "synapse-activate")?.inputs?.create).toMatch(/^sudo -n bash -c/);
-    expect(r.outputs.sqliteMigration).toMatch(/^migrated \d+ events from SQLite to PostgreSQL/);
+    const ws = await devStack(vps, "vps2-sqlite", { sshUser: "deploy" });
+    const r = await ws.update("up");
+    expectClean(r);
+    expect((await commandResource(ws, "synapse-activate")).inputs.create).toMatch(/^sudo -n bash -c/);
+    expect((await ws.outputs()).sqliteMigration).toMatch(/^migrated \d+ events from SQLite to PostgreSQL/);
     expect((await vps.sh("test -e /var/lib/matrix-synapse/homeserver.db.migrated-to-postgres && ! test -e /var/lib/matrix-synapse/homeserver.db")).code).toBe(0);
     expect((await vps.sh("sha256sum /etc/matrix-synapse/homeserver.signing.key")).stdout).toBe(key);
 
@@ -91,8 +91,8 @@ suite("an existing SQLite install", () => {
     expect(Number(inPostgres.stdout.trim())).toBe(5);
 
     // A second apply finds nothing left to migrate and changes nothing.
-    const again = await stack.apply("steady", asDeploy);
-    expectApplied(again);
-    expect(again.resources.filter((x) => x.custom && x.op !== "unchanged")).toEqual([]);
+    const again = await ws.update("up");
+    expectClean(again);
+    expect(changes(again)).toEqual([]);
   }), minutes(12));
 });

@@ -1,12 +1,17 @@
-// End-to-end: the real program applied by the harness to a real Debian VPS (systemd-nspawn),
-// checked with real clients. Scenarios run in order on one VPS; each builds on the last.
+// End-to-end: a user's checkout with the dev stack, applied by the real Pulumi CLI to a real
+// Debian VPS (systemd-nspawn), checked with real clients. Scenarios run in order on one VPS; each
+// builds on the last.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { sandboxAvailable, downVps } from "../sandbox/sandbox";
-import { bootVps, expectApplied, httpsClient, root, StackRunner, timed, Vps } from "./support/stack";
+import { downVps, sandboxAvailable } from "../sandbox/sandbox";
+import { engineAvailable, PulumiWorkspace } from "./support/pulumi";
+import {
+  bootVps, changes, commandResource, devStack, expectClean, exportedState, httpsClient, outputDir, record,
+  recoverFromInterruptedUpdate, root, timed, Vps,
+} from "./support/stack";
 
-const available = sandboxAvailable();
+const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
 if (!available.ok) console.warn(`e2e suite skipped: ${available.reason}`);
 const suite = available.ok ? describe : describe.skip;
 
@@ -15,7 +20,7 @@ const matrix = `https://matrix.${server}`;
 const minutes = (n: number) => n * 60_000;
 
 let vps: Vps;
-let stack: StackRunner;
+let ws: PulumiWorkspace;
 let https: Awaited<ReturnType<typeof httpsClient>>;
 
 async function synapsePid(): Promise<string> {
@@ -38,23 +43,34 @@ async function synapseStartsSince(since: string): Promise<number> {
 async function hostTime(): Promise<string> {
   return (await vps.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
 }
+async function loginAsAdmin(password: string) {
+  return https.post(`${matrix}/_matrix/client/v3/login`, {
+    type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password,
+  });
+}
 
-/** Runs every command of the last apply again over SSH, in the order the apply ran them. */
+/** A value of `pulumi stack export --show-secrets`: secrets come as {<sig>, plaintext: JSON}. */
+function plain(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (value && typeof value === "object" && "plaintext" in value) return JSON.parse(String((value as { plaintext: string }).plaintext));
+  return undefined;
+}
+
+/** Runs every command of the state again over SSH, in the order the update ran them. */
 async function rerunEveryScript(): Promise<Record<string, string>> {
-  const state = stack.state();
+  const state = await exportedState(ws, true);
   const out: Record<string, string> = {};
-  const commands = Object.values(state.resources).filter((r) => r.type === "command:remote:Command");
-  for (const r of commands) {
-    const res = await vps.sh(String(r.inputs.create), { stdin: typeof r.inputs.stdin === "string" ? r.inputs.stdin : undefined });
-    out[r.name] = res.stdout.trim();
+  for (const r of state.deployment.resources.filter((x: any) => x.type === "command:remote:Command" && x.inputs.create)) {
+    const res = await vps.sh(String(r.inputs.create), { stdin: plain(r.inputs.stdin) });
+    out[r.urn.split("::").pop()] = res.stdout.trim();
   }
   return out;
 }
 
-suite("a homeserver on one sandbox VPS", () => {
+suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
   beforeAll(async () => {
     vps = await bootVps(1, "base");
-    stack = new StackRunner(vps, "vps1");
+    ws = await devStack(vps, "vps1");
   }, minutes(10));
 
   afterAll(async () => {
@@ -62,10 +78,13 @@ suite("a homeserver on one sandbox VPS", () => {
     if (process.env.E2E_KEEP !== "1") await downVps(1);
   }, minutes(2));
 
-  test("1. solo tier on a bare VPS: federating Synapse on PostgreSQL behind nginx with TLS", () => timed("1 solo on a bare VPS", async () => {
-    const r = await stack.apply("first-apply");
-    expectApplied(r);
-    expect(r.resources.filter((x) => x.custom).every((x) => x.op === "create")).toBe(true);
+  test("1. pulumi up on a bare VPS: federating Synapse on PostgreSQL behind nginx with TLS, no warning", () => timed("1 solo on a bare VPS", async () => {
+    const preview = await ws.pulumi(["preview", "--diff"]);
+    expect(preview.stdout).toMatch(/server_name\s*: "sandbox\.test"/);
+    const r = await ws.update("up");
+    expectClean(r);
+    record("pulumi", "first pulumi up (bare VPS to homeserver)", r.seconds);
+    expect(new Set(changes(r).map((c) => c.split(":")[1]))).toEqual(new Set(["create"]));
     https = await httpsClient(vps);
 
     const versions = await https.get(`${matrix}/_matrix/client/versions`);
@@ -109,21 +128,21 @@ suite("a homeserver on one sandbox VPS", () => {
     expect(http.stdout).toBe(`301 https://matrix.${server}/_matrix/client/versions`);
 
     // The first admin logs in, and the token the stack exported works on the admin API.
-    const out = stack.outputs();
+    const out = await ws.outputs();
     expect(out.adminUser).toBe(`@admin:${server}`);
-    const login = await https.post(`${matrix}/_matrix/client/v3/login`, {
-      type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: out.adminPassword,
-    });
-    expect(login.status).toBe(200);
+    expect((await loginAsAdmin(out.adminPassword)).status).toBe(200);
     const users = await vps.sh(`curl -sf -H @- http://127.0.0.1:8008/_synapse/admin/v2/users`, { stdin: `Authorization: Bearer ${out.adminAccessToken}\n` });
     expect(JSON.parse(users.stdout).users.map((u: { name: string }) => u.name)).toContain(`@admin:${server}`);
-    expect(r.outputs.sqliteMigration).toBe("nothing to migrate (no SQLite database)");
+    expect(out.sqliteMigration).toBe("nothing to migrate (no SQLite database)");
+    const shown = await ws.outputs(false);
+    expect(shown.adminAccessToken).toBe("[secret]");
+    expect(shown.adminPassword).toBe("[secret]");
   }), minutes(12));
 
   test("2. a real Matrix client sends 100 messages and reads them all back with /sync", () => timed("2 matrix-js-sdk 100 messages", async () => {
-    const caFile = path.join(stack.dir, "ca.pem");
+    const caFile = path.join(outputDir, "vps1", "ca.pem");
     fs.writeFileSync(caFile, https.ca);
-    const out = stack.outputs();
+    const out = await ws.outputs();
     // Synapse's default rc_message (0.2/s, burst 10) would make the client wait ~5 s per message:
     // exempt this user through the admin API, as an admin would for a bot.
     await vps.sh(`curl -sf -X POST -H @- -d '{"messages_per_second": 0, "burst_count": 0}' 'http://127.0.0.1:8008/_synapse/admin/v1/users/@admin:${server}/override_ratelimit'`,
@@ -134,22 +153,24 @@ suite("a homeserver on one sandbox VPS", () => {
     });
     if (child.status !== 0) throw new Error(`chat client failed: ${child.stderr}\n${child.stdout}`);
     const result = JSON.parse(child.stdout.trim().split("\n").pop()!);
-    fs.writeFileSync(path.join(stack.dir, "chat.json"), JSON.stringify(result, null, 2));
+    fs.writeFileSync(path.join(outputDir, "vps1", "chat.json"), JSON.stringify(result, null, 2));
     expect(result).toMatchObject({ sent: 100, received: 100, inOrder: true });
     expect(await messageCount()).toBe(100);
   }), minutes(5));
 
-  test("3. re-applying unchanged config changes nothing, and neither does running every script again", () => timed("3 unchanged re-apply", async () => {
+  test("3. an unchanged pulumi up changes nothing in seconds, and neither does running every script again", () => timed("3 unchanged re-apply", async () => {
     const before = { key: await signingKeyHash(), synapse: await synapsePid(), nginx: await nginxPid(), messages: await messageCount() };
 
-    const preview = await stack.apply("preview-unchanged", {}, true);
-    expectApplied(preview);
-    const ops = preview.resources.filter((x) => x.custom).map((x) => `${x.name}:${x.op}`);
-    expect(ops.filter((o) => !o.endsWith(":unchanged"))).toEqual([]);
+    const plan = await ws.plan();
+    expect(plan.code).toBe(0);
+    expect(changes(plan)).toEqual([]);
 
-    const again = await stack.apply("apply-unchanged");
-    expectApplied(again);
-    expect(again.resources.filter((x) => x.custom && (x.op !== "unchanged" || x.seconds > 0))).toEqual([]);
+    const again = await ws.update("up");
+    expectClean(again);
+    expect(changes(again)).toEqual([]);
+    expect(Object.keys(again.summary)).toEqual(["same"]);
+    record("pulumi", "unchanged pulumi up", again.seconds);
+    expect(again.seconds).toBeLessThan(60);
 
     const outputs = await rerunEveryScript();
     expect(outputs["synapse-activate"]).toBe("unchanged");
@@ -163,26 +184,37 @@ suite("a homeserver on one sandbox VPS", () => {
     expect(after).toEqual(before);
   }), minutes(5));
 
-  test("4. a tier change touches only what it affects, restarts Synapse once and keeps the data", () => timed("4 tier solo to community", async () => {
+  test("4. a tier change previews readably, touches only what it affects, restarts Synapse once and keeps the data", () => timed("4 tier solo to community", async () => {
     const messages = await messageCount();
     const key = await signingKeyHash();
     const since = await hostTime();
-    const change = { tier: "community", maxUploadSize: "60M" };
+    await ws.configSet("tier", "community");
+    await ws.configSet("maxUploadSize", "60M");
 
-    const preview = await stack.apply("preview-community", change, true);
-    expectApplied(preview);
-    const changed = preview.resources.filter((x) => x.custom && x.op !== "unchanged").map((x) => `${x.name}:${x.op}`).sort();
-    expect(changed).toEqual([
+    // What a reviewer sees in the pull request (kept for the README's operations section).
+    const diff = await ws.pulumi(["preview", "--diff"]);
+    fs.writeFileSync(path.join(outputDir, "vps1", "tier-change-preview.txt"), diff.stdout);
+    expect(diff.stdout).toMatch(/~ global_factor\s*: 0\.5 => 1\n/);
+    expect(diff.stdout).toMatch(/~ max_upload_size\s*: "50M" => "60M"\n/);
+    expect(diff.stdout).toMatch(/~ cp_max\s*: 10 => 20\n/);
+    expect(diff.stdout).toMatch(/- shared_buffers = '256MB'\n[\s\S]*\+ shared_buffers = '1GB'\n/);
+    expect(diff.stdout).toMatch(/client_max_body_size 60M;/);
+
+    const plan = await ws.plan();
+    expect(changes(plan)).toEqual([
       "nginx-activate:update", "nginx-staged-site:update", "postgres-tuning:update",
       "synapse-activate:update", "synapse-staged-homeserver:update",
     ]);
 
-    expectApplied(await stack.apply("apply-community", change));
+    const r = await ws.update("up");
+    expectClean(r);
+    expect(changes(r)).toEqual(changes(plan));
+    record("pulumi", "pulumi up after a tier change (5 steps)", r.seconds);
     expect(await synapseStartsSince(since)).toBe(1);
     expect(await messageCount()).toBe(messages);
     expect(await signingKeyHash()).toBe(key);
     expect((await vps.sh("runuser -u postgres -- psql -XAtc 'SHOW shared_buffers'")).stdout.trim()).toBe("1GB");
-    const token = stack.outputs().adminAccessToken;
+    const token = (await ws.outputs()).adminAccessToken;
     const media = await https.get(`${matrix}/_matrix/client/v1/media/config`, token);
     expect(media.status).toBe(200);
     expect(media.json()["m.upload.size"]).toBe(60 * 1024 * 1024);
@@ -190,28 +222,37 @@ suite("a homeserver on one sandbox VPS", () => {
   }), minutes(5));
 
   test("5a. a broken stack config is rejected before any SSH connection", () => timed("5a bad config", async () => {
-    const r = await stack.apply("bad-config", { tier: "huge", sshPort: "70000" });
-    expect(r.ok).toBe(false);
-    expect(r.error).toMatch(/synapse:tier: given "huge"[\s\S]*synapse:sshPort: given "70000"/);
-    expect(r.resources.filter((x) => x.custom && x.seconds > 0)).toEqual([]);
+    const logins = async () => Number((await vps.sh("journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey' || true")).stdout.trim());
+    const before = await logins();
+    await ws.configSet("tier", "huge");
+    await ws.configSet("sshPort", "70000");
+    try {
+      const r = await ws.update("up");
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toMatch(/synapse:tier: given "huge"[\s\S]*synapse:sshPort: given "70000"/);
+      expect(changes(r)).toEqual([]);
+      expect(await logins()).toBe(before + 1); // the count's own login, none by pulumi
+    } finally {
+      await ws.configSet("tier", "community");
+      await ws.pulumi(["config", "rm", "sshPort"]);
+    }
   }), minutes(2));
 
   test("5b. a broken nginx site or Synapse config is never activated; the old one keeps serving", () => timed("5b broken configs", async () => {
-    const state = stack.state();
-    const cmd = (name: string) => Object.values(state.resources).find((r) => r.name === name)!;
+    const create = async (name: string) => String((await commandResource(ws, name)).inputs.create);
     const liveSite = (await vps.sh("sha256sum /etc/nginx/sites-available/matrix.conf")).stdout;
     const liveHomeserver = (await vps.sh("sha256sum /etc/matrix-synapse/homeserver.yaml")).stdout;
     const pid = await synapsePid();
 
     await vps.sh("echo 'this is not nginx;' >> /var/lib/synapse-deploy/staged/nginx/matrix.conf");
-    const nginxFail = await vps.sh(String(cmd("nginx-activate").inputs.create), { allowFail: true });
+    const nginxFail = await vps.sh(await create("nginx-activate"), { allowFail: true });
     expect(nginxFail.code).not.toBe(0);
     expect(nginxFail.stderr).toContain("nginx -t rejected the new site matrix");
     expect((await vps.sh("sha256sum /etc/nginx/sites-available/matrix.conf")).stdout).toBe(liveSite);
     expect((await https.get(`${matrix}/_matrix/client/versions`)).status).toBe(200);
 
     await vps.sh("sed -i 's/^max_upload_size: .*/max_upload_size: lots/' /var/lib/synapse-deploy/staged/synapse/homeserver.yaml");
-    const synapseFail = await vps.sh(String(cmd("synapse-activate").inputs.create), { allowFail: true });
+    const synapseFail = await vps.sh(await create("synapse-activate"), { allowFail: true });
     expect(synapseFail.code).not.toBe(0);
     expect(synapseFail.stderr).toContain("Synapse rejected the new config; the running config is unchanged");
     expect((await vps.sh("sha256sum /etc/matrix-synapse/homeserver.yaml")).stdout).toBe(liveHomeserver);
@@ -220,34 +261,115 @@ suite("a homeserver on one sandbox VPS", () => {
 
     // The staged files are the program's: re-running their steps puts them back.
     for (const name of ["nginx-staged-site", "synapse-staged-homeserver"]) {
-      await vps.sh(String(cmd(name).inputs.create), { stdin: String(cmd(name).inputs.stdin) });
+      const { inputs } = await commandResource(ws, name);
+      await vps.sh(String(inputs.create), { stdin: String(inputs.stdin) });
     }
-    expect((await vps.sh(String(cmd("synapse-activate").inputs.create))).stdout.trim()).toBe("unchanged");
+    expect((await vps.sh(await create("synapse-activate"))).stdout.trim()).toBe("unchanged");
   }), minutes(3));
 
-  test("5c. an apply killed mid-way (SSH cut) converges on the next apply", () => timed("5c interrupted apply", async () => {
-    const change = { tier: "community", maxUploadSize: "70M" };
-    // Kill the whole apply as soon as Synapse's activation starts.
-    const killed = await stack.applyKilled("killed", change, /\+ update command:remote:Command synapse-activate/, 300);
+  test("5c. an update killed mid-way (CLI, providers and SSH sessions gone) converges on the next pulumi up", () => timed("5c interrupted update", async () => {
+    await ws.configSet("maxUploadSize", "70M");
+    // Kill the whole CLI as soon as Synapse's activation starts.
+    const killed = await ws.upKilled(/synapse-activate\s+updating/, 300);
     expect(killed).toBe(true);
 
-    const r = await stack.apply("after-interruption", change);
-    expectApplied(r);
-    const token = stack.outputs().adminAccessToken;
+    // The dead CLI's lock stays; the README's recovery clears it and the pending operation.
+    const locked = await ws.update("up");
+    expect(locked.code).not.toBe(0);
+    expect(locked.stderr).toContain("the stack is currently locked");
+    await recoverFromInterruptedUpdate(ws);
+    const r = await ws.update("up");
+    fs.writeFileSync(path.join(outputDir, "vps1", "after-interruption.txt"), r.stdout + r.stderr);
+    expectClean(r);
+    const token = (await ws.outputs()).adminAccessToken;
     const media = await https.get(`${matrix}/_matrix/client/v1/media/config`, token);
     expect(media.json()["m.upload.size"]).toBe(70 * 1024 * 1024);
     expect(await messageCount()).toBe(100);
-    const steady = await stack.apply("steady-after-interruption", change);
-    expect(steady.resources.filter((x) => x.custom && x.op !== "unchanged")).toEqual([]);
+    const steady = await ws.update("up");
+    expectClean(steady);
+    expect(changes(steady)).toEqual([]);
   }), minutes(5));
 
   test("5d. changing serverName of a host that serves another name is refused, nothing changes", () => timed("5d server name change refused", async () => {
     const key = await signingKeyHash();
-    const r = await stack.apply("rename", { serverName: "other.test", tier: "community", maxUploadSize: "70M" });
-    expect(r.ok).toBe(false);
-    expect(r.error).toContain("already serves the Matrix server name 'sandbox.test'");
-    expect(await signingKeyHash()).toBe(key);
-    expect((await vps.sh("grep '^server_name' /etc/matrix-synapse/homeserver.yaml")).stdout.trim()).toBe("server_name: sandbox.test");
-    expect((await https.get(`${matrix}/_matrix/client/versions`)).status).toBe(200);
+    await ws.configSet("serverName", "other.test");
+    try {
+      const r = await ws.update("up");
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toContain("already serves the Matrix server name 'sandbox.test'");
+      expect(await signingKeyHash()).toBe(key);
+      expect((await vps.sh("grep '^server_name' /etc/matrix-synapse/homeserver.yaml")).stdout.trim()).toBe("server_name: sandbox.test");
+      expect((await https.get(`${matrix}/_matrix/client/versions`)).status).toBe(200);
+    } finally {
+      await ws.configSet("serverName", server);
+    }
+    expectClean(await ws.update("up"));
+  }), minutes(5));
+
+  test("6. no secret in plain text in the state, the CLI's output, the stack file or the host's logs", () => timed("6 secrets nowhere", async () => {
+    const out = await ws.outputs();
+    const onHost = (await vps.sh("cat /etc/matrix-synapse/conf.d/secrets.yaml /etc/matrix-synapse/pgpass")).stdout;
+    const secrets = [
+      ...vps.privateKey.split("\n").filter((l) => l.length > 40),
+      out.adminAccessToken, out.adminPassword,
+      ...[...onHost.matchAll(/^\w+: (\S{20,})$/gm)].map((m) => m[1]), // registration, macaroon, form secrets
+      onHost.trim().split("\n").pop()!.split(":").pop()!, // the database password
+    ];
+    expect(secrets.length).toBeGreaterThanOrEqual(8);
+    const hostLogs = (await vps.sh("journalctl --no-pager -o cat; cat /var/log/nginx/*.log /var/log/postgresql/*.log 2>/dev/null || true")).stdout;
+    const places: Record<string, string> = {
+      "state backend": ws.stateText(),
+      "CLI output": ws.transcript(),
+      "Pulumi.dev.yaml": fs.readFileSync(path.join(ws.dir, "Pulumi.dev.yaml"), "utf8"),
+      "host logs": hostLogs,
+    };
+    for (const [place, text] of Object.entries(places)) {
+      expect(text.length).toBeGreaterThan(1000);
+      for (const s of secrets) expect({ place, leaks: text.includes(s) }).toEqual({ place, leaks: false });
+    }
   }), minutes(3));
+
+  test("7. pulumi destroy stops the homeserver and keeps its data; pulumi up brings the same server back", () => timed("7 destroy keeps data", async () => {
+    const key = await signingKeyHash();
+    const r = await ws.update("destroy");
+    expectClean(r);
+    record("pulumi", "pulumi destroy (data kept)", r.seconds);
+    expect((await vps.sh("systemctl is-active matrix-synapse", { allowFail: true })).stdout.trim()).toBe("inactive");
+    expect((await vps.sh("systemctl is-enabled matrix-synapse", { allowFail: true })).stdout.trim()).toBe("disabled");
+    expect((await vps.sh("ls /etc/nginx/sites-enabled/")).stdout).not.toMatch(/matrix/);
+    expect((await vps.sh(`curl -sk -o /dev/null -w '%{http_code}' --resolve matrix.${server}:443:127.0.0.1 https://matrix.${server}/_matrix/client/versions`, { allowFail: true })).stdout).not.toBe("200");
+    expect(await messageCount()).toBe(100);
+    expect(await signingKeyHash()).toBe(key);
+    // The engine deletes dependents first: nginx's sites, then Synapse, then PostgreSQL.
+    const deleted = r.steps.filter((s) => s.op === "delete").map((s) => s.name);
+    const at = (name: string) => deleted.indexOf(name);
+    expect(at("nginx-teardown")).toBeGreaterThanOrEqual(0);
+    expect(at("nginx-teardown")).toBeLessThan(at("synapse-teardown"));
+    expect(at("well-known-teardown")).toBeLessThan(at("synapse-teardown"));
+    expect(at("synapse-teardown")).toBeLessThan(at("postgres-teardown"));
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toContain("stopped Synapse; its data was kept");
+
+    const back = await ws.update("up");
+    expectClean(back);
+    expect(await signingKeyHash()).toBe(key);
+    expect(await messageCount()).toBe(100);
+    const out = await ws.outputs();
+    expect((await loginAsAdmin(out.adminPassword)).status).toBe(200);
+    expect((await https.get(`${matrix}/_matrix/client/versions`)).status).toBe(200);
+  }), minutes(8));
+
+  test("8. with destroyDeletesData, pulumi destroy deletes the database, media and signing key", () => timed("8 destroy deletes data", async () => {
+    await ws.configSet("destroyDeletesData", "true");
+    const plan = await ws.plan();
+    expect(changes(plan)).toEqual(["postgres-teardown:update", "synapse-teardown:update"]);
+    const up = await ws.update("up");
+    expectClean(up);
+    const r = await ws.update("destroy");
+    expectClean(r);
+    const db = await vps.sh(`runuser -u postgres -- psql -XAtc "SELECT count(*) FROM pg_database WHERE datname = 'synapse'"`);
+    expect(db.stdout.trim()).toBe("0");
+    expect((await vps.sh("test -e /etc/matrix-synapse/homeserver.signing.key", { allowFail: true })).code).not.toBe(0);
+    expect((await vps.sh("test -e /var/lib/matrix-synapse/media", { allowFail: true })).code).not.toBe(0);
+    expect((await ws.pulumi(["stack", "output", "--json"])).stdout.trim()).toBe("{}");
+  }), minutes(5));
 });

@@ -1,26 +1,20 @@
-// The e2e suite's view of one sandbox VPS: the dev stack pointed at it, applied with the harness,
-// plus ssh and HTTPS clients and a record of how long each scenario took.
-import { spawn } from "node:child_process";
+// The e2e suite's view of one sandbox VPS and of a user's checkout of this program pointed at
+// it: the real Pulumi CLI typing the README's commands, plus ssh and HTTPS clients and a record
+// of how long each scenario took.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import YAML from "yaml";
-import { applyProgram, ApplyResult, readState, StateFile, writeConfig } from "../harness/apply";
 import { sshExec, upVps } from "../../sandbox/sandbox";
 import { request, sandboxAgent } from "../clients/https";
+import { PulumiWorkspace, repoRoot, UpdateResult } from "./pulumi";
 
-export const root = path.join(__dirname, "..", "..", "..");
+export const root = repoRoot;
 export const outputDir = path.join(root, "test-output", "e2e");
-
-/** The dev stack's config (Pulumi.dev.yaml), as the harness takes it. */
-export function devStackConfig(): Record<string, unknown> {
-  const doc = YAML.parse(fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8"));
-  return { ...doc.config };
-}
 
 export interface Vps {
   n: number;
   host: string;
   privateKey: string;
+  privateKeyPath: string;
   /** Runs a command as root on the VPS; throws with its output unless it exits 0 (or `allowFail`). */
   sh(command: string, opts?: { stdin?: string; allowFail?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -28,7 +22,7 @@ export interface Vps {
 export async function bootVps(n: number, image: "base" | "packages" = "base"): Promise<Vps> {
   const v = await upVps(n, image);
   return {
-    n, host: v.host, privateKey: v.privateKey,
+    n, host: v.host, privateKey: v.privateKey, privateKeyPath: v.privateKeyPath,
     async sh(command, opts = {}) {
       const r = await sshExec(n, command, opts.stdin);
       if (r.code !== 0 && !opts.allowFail) {
@@ -39,86 +33,59 @@ export async function bootVps(n: number, image: "base" | "packages" = "base"): P
   };
 }
 
-/** Applies (or previews) the real program (index.ts) to a VPS with the dev stack plus overrides. */
-export class StackRunner {
-  readonly dir: string;
-  readonly stateFile: string;
-  private step = 0;
-
-  constructor(readonly vps: Vps, readonly name: string) {
-    this.dir = path.join(outputDir, name);
-    fs.rmSync(this.dir, { recursive: true, force: true });
-    fs.mkdirSync(this.dir, { recursive: true });
-    this.stateFile = path.join(this.dir, "state.json");
-  }
-
-  configFile(overrides: Record<string, unknown> = {}): string {
-    const file = path.join(this.dir, `config-${this.step}.json`);
-    const config: Record<string, unknown> = { ...devStackConfig(), "synapse:host": this.vps.host, "synapse:sshPrivateKey": this.vps.privateKey };
-    for (const [k, v] of Object.entries(overrides)) config[`synapse:${k}`] = v;
-    writeConfig(file, { config, secrets: ["synapse:sshPrivateKey"], stack: "dev" });
-    return file;
-  }
-
-  async apply(label: string, overrides: Record<string, unknown> = {}, preview = false): Promise<ApplyResult> {
-    this.step++;
-    const result = await applyProgram({
-      program: path.join(root, "index.ts"),
-      configFile: this.configFile(overrides),
-      stateFile: this.stateFile,
-      preview,
-      reportFile: path.join(this.dir, `${String(this.step).padStart(2, "0")}-${label}.json`),
-      timeoutSeconds: 900,
-      echo: process.env.E2E_ECHO === "1",
-    });
-    fs.writeFileSync(path.join(this.dir, `${String(this.step).padStart(2, "0")}-${label}.log`), result.log);
-    return result;
-  }
-
-  /**
-   * Starts an apply and kills it (the harness and every ssh process it started) `delayMs` after
-   * its progress log first matches `when`, as a dropped connection or a killed laptop would.
-   * Resolves to whether the kill happened before the apply ended by itself.
-   */
-  async applyKilled(label: string, overrides: Record<string, unknown>, when: RegExp, delayMs: number): Promise<boolean> {
-    this.step++;
-    const child = spawn(process.execPath, [
-      path.join(path.dirname(require.resolve("tsx/package.json")), "dist", "cli.mjs"),
-      path.join(__dirname, "..", "harness", "apply.ts"),
-      "--program", path.join(root, "index.ts"), "--config", this.configFile(overrides), "--state", this.stateFile,
-    ], { cwd: root, detached: true, stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    const killed = await new Promise<boolean>((resolve) => {
-      let armed = false;
-      child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-        log += d;
-        if (armed || !when.test(log)) return;
-        armed = true;
-        setTimeout(() => {
-          try { process.kill(-child.pid!, "SIGKILL"); resolve(true); } catch { resolve(false); }
-        }, delayMs);
-      });
-      child.on("exit", () => resolve(false));
-    });
-    fs.writeFileSync(path.join(this.dir, `${String(this.step).padStart(2, "0")}-${label}.log`), log);
-    return killed;
-  }
-
-  state(): StateFile {
-    const s = readState(this.stateFile);
-    if (!s) throw new Error("no state yet");
-    return s;
-  }
-
-  /** Stack outputs with secrets in clear (like `pulumi stack output --show-secrets`). */
-  outputs(): Record<string, any> {
-    return this.state().outputs ?? {};
-  }
+/**
+ * A user's checkout with the dev stack (Pulumi.dev.yaml) pointed at a sandbox VPS, set up with
+ * the README's commands: `pulumi stack init dev`, `pulumi config set --secret sshPrivateKey <
+ * key`, and `pulumi config set host` when the VPS is not the dev stack's 10.231.1.2.
+ */
+export async function devStack(vps: Vps, name: string, config: Record<string, string> = {}): Promise<PulumiWorkspace> {
+  const dir = path.join(outputDir, name);
+  const ws = await PulumiWorkspace.create(path.join(dir, "checkout"), { logDir: dir });
+  await ws.pulumi(["stack", "init", "dev"]);
+  await ws.pulumi(["config", "set", "--secret", "sshPrivateKey"], { stdin: fs.readFileSync(vps.privateKeyPath, "utf8") });
+  if (vps.host !== "10.231.1.2") await ws.configSet("host", vps.host);
+  for (const [k, v] of Object.entries(config)) await ws.configSet(k, v);
+  return ws;
 }
 
-/** Fails the test with the apply's error and log unless it succeeded. */
-export function expectApplied(r: ApplyResult): void {
-  if (!r.ok) throw new Error(`apply failed (exit ${r.exitCode}): ${r.error}\n--- log ---\n${r.log.slice(-6000)}`);
+/** The resources an update changed (anything but "same"), as `name:op`, sorted. */
+export function changes(r: { steps: { op: string; name: string; type: string }[] }): string[] {
+  return r.steps
+    .filter((s) => s.op !== "same" && s.type !== "pulumi:pulumi:Stack" && !s.type.startsWith("pulumi:providers:"))
+    .map((s) => `${s.name}:${s.op}`)
+    .sort();
+}
+
+/** Fails the test with the CLI's output unless the update succeeded without a warning. */
+export function expectClean(r: UpdateResult): void {
+  if (r.code !== 0) throw new Error(`pulumi exited ${r.code}\n${r.stdout.slice(-8000)}\n${r.stderr.slice(-4000)}`);
+  const noisy = r.diagnostics.filter((d) => d.severity === "warning" || d.severity === "error");
+  if (noisy.length > 0) throw new Error(`the update printed warnings:\n${noisy.map((d) => `${d.severity}: ${d.message}`).join("\n")}`);
+}
+
+/**
+ * What the README tells users after an interrupted update: the dead CLI's lock goes with
+ * `pulumi cancel`, and operations it left pending with `pulumi refresh --clear-pending-creates`
+ * (an interrupted create would otherwise be warned about on every later update; the next
+ * `pulumi up` runs it again, and every step is safe to repeat).
+ */
+export async function recoverFromInterruptedUpdate(ws: PulumiWorkspace): Promise<void> {
+  await ws.pulumi(["cancel", "--yes"]);
+  await ws.pulumi(["refresh", "--clear-pending-creates", "--yes", "--skip-preview"]);
+}
+
+/** The state as `pulumi stack export` gives it (secrets in clear with showSecrets). */
+export async function exportedState(ws: PulumiWorkspace, showSecrets = false): Promise<any> {
+  const r = await ws.pulumi(["stack", "export", ...(showSecrets ? ["--show-secrets"] : [])]);
+  return JSON.parse(r.stdout);
+}
+
+/** A command resource of the state, by name: its inputs (create, stdin…) and outputs. */
+export async function commandResource(ws: PulumiWorkspace, name: string, showSecrets = false): Promise<{ inputs: any; outputs: any }> {
+  const state = await exportedState(ws, showSecrets);
+  const r = state.deployment.resources.find((x: any) => x.type === "command:remote:Command" && x.urn.endsWith(`::${name}`));
+  if (!r) throw new Error(`no command ${name} in the state`);
+  return { inputs: r.inputs, outputs: r.outputs };
 }
 
 /** An HTTPS client that trusts the VPS's certificates and resolves every name to it. */
@@ -140,14 +107,17 @@ export async function timed<T>(scenario: string, fn: () => Promise<T>): Promise<
   try {
     return await fn();
   } finally {
-    fs.mkdirSync(outputDir, { recursive: true });
-    const file = path.join(outputDir, "timings.json");
-    const all = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
-    all[scenario] = (Date.now() - t0) / 1000;
-    fs.writeFileSync(file, JSON.stringify(all, null, 2) + "\n");
-    const rows = Object.entries(all).map(([s, sec]) => `| ${s} | ${(sec as number).toFixed(1)} |`);
-    const total = Object.values(all).reduce((a: number, b) => a + (b as number), 0);
-    fs.writeFileSync(path.join(outputDir, "timings.md"),
-      `| scenario | seconds |\n|---|---|\n${rows.join("\n")}\n| **total** | ${total.toFixed(1)} |\n`);
+    record("timings", scenario, (Date.now() - t0) / 1000);
   }
+}
+
+/** Adds one measured figure (seconds) to test-output/e2e/<table>.{json,md}. */
+export function record(table: string, what: string, seconds: number): void {
+  fs.mkdirSync(outputDir, { recursive: true });
+  const file = path.join(outputDir, `${table}.json`);
+  const all = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+  all[what] = seconds;
+  fs.writeFileSync(file, JSON.stringify(all, null, 2) + "\n");
+  const rows = Object.entries(all).map(([s, sec]) => `| ${s} | ${(sec as number).toFixed(1)} |`);
+  fs.writeFileSync(path.join(outputDir, `${table}.md`), `| what | seconds |\n|---|---|\n${rows.join("\n")}\n`);
 }
