@@ -36,14 +36,18 @@ export interface ScriptStepArgs {
   secretStdout?: boolean;
 }
 
+/** The command string running `script` with `params` (sudo for a non-root user). */
+function scriptCommand(connection: SshConnectionArgs, script: string, params?: pulumi.Input<ScriptParams>): pulumi.Output<string> {
+  // Only the user name goes into the command string: never the key.
+  return pulumi
+    .all([pulumi.output(connection.user ?? "root"), pulumi.output(params ?? {})])
+    .apply(([user, p]) => remoteCommand(script, p, user));
+}
+
 export function scriptStep(name: string, args: ScriptStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-  // Only the user name goes into the command string (sudo for non-root): never the key.
-  const create = pulumi
-    .all([pulumi.output(args.connection.user ?? "root"), pulumi.output(args.params ?? {})])
-    .apply(([user, params]) => remoteCommand(args.script, params, user));
   return new command.remote.Command(name, {
     connection: connectionOf(args.connection),
-    create,
+    create: scriptCommand(args.connection, args.script, args.params),
     stdin: args.stdin,
     logging: args.secretStdout ? "stderr" : "stdoutAndStderr",
     // No script reads its previous output; sending it (possibly a token) as SSH environment
@@ -65,12 +69,9 @@ export interface TeardownStepArgs {
  * its parent's place in the dependency graph orders it (nginx before Synapse before PostgreSQL).
  */
 export function teardownStep(name: string, args: TeardownStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-  const del = pulumi
-    .all([pulumi.output(args.connection.user ?? "root"), pulumi.output(args.params ?? {})])
-    .apply(([user, params]) => remoteCommand(args.script, params, user));
   return new command.remote.Command(name, {
     connection: connectionOf(args.connection),
-    delete: del,
+    delete: scriptCommand(args.connection, args.script, args.params),
     logging: "stdoutAndStderr",
     addPreviousOutputInEnv: false,
   }, opts);

@@ -11,13 +11,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${SYNAPSE_ENGINE_CACHE:-/var/cache/synapse-engine}
-export GOPATH=${GOPATH_OVERRIDE:-$cache/go}
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$cache/gocache
-export GOFLAGS=-mod=mod
-export GOTOOLCHAIN=local
-export GONOSUMDB=github.com/terraform-providers/terraform-provider-random
+# shellcheck source=tests/engine/go-env.sh
+. "$here/go-env.sh"
+cache=$engine_cache
 
 cli_version=3.274.1
 language_host_version=3.68.0 # the newest served: later versions moved it to a module the proxy refuses
@@ -27,7 +23,6 @@ command_version=1.2.1
 log() { printf '[engine] %s\n' "$*" >&2; }
 fail() { log "ERROR: $*"; exit 1; }
 
-command -v go >/dev/null || fail "Go is not installed (the engine is built from the Go module proxy)"
 mkdir -p "$cache/bin" "$cache/plugins" "$cache/builds"
 
 # A key for a recipe: its version, the Go version and every file of its directory.
@@ -36,7 +31,7 @@ recipe_key() {
   {
     printf '%s\n' "$version" "$(go env GOVERSION)"
     (cd "$dir" && find . -type f ! -name '*.md' -print0 | sort -z | xargs -0 sha256sum)
-    sha256sum "$here/build.sh"
+    sha256sum "$here/build.sh" "$here/go-env.sh"
   } | sha256sum | cut -c1-16
 }
 
@@ -64,6 +59,8 @@ build() {
   # A hard link, not a symlink: the CLI looks for its language host next to its own resolved
   # path, and warns ("using … from $PATH") when the one on PATH resolves elsewhere.
   ln -f "$out" "$cache/$link_dir/$name"
+  # Older builds of this binary are only disk use now.
+  find "$cache/builds" -maxdepth 1 -name "$name-[0-9]*" ! -name "$(basename "$out")" -delete
 }
 
 # go_main MODULE_DIR PACKAGE VERSION_LDFLAGS OUTPUT: builds a main package from a wrapper

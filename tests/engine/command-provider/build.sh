@@ -21,19 +21,14 @@ case $output in
   *) output="$PWD/$output" ;;
 esac
 
-cache=${SYNAPSE_ENGINE_CACHE:-/var/cache/synapse-engine}
-export GOPATH=${GOPATH_OVERRIDE:-$cache/go}
-export GOMODCACHE=$GOPATH/pkg/mod
-export GOCACHE=$cache/gocache
-export GOFLAGS=-mod=mod
-export GOTOOLCHAIN=local
+# shellcheck source=tests/engine/go-env.sh
+. "$here/../go-env.sh"
 
 fail() {
   printf '[command-provider] ERROR: %s\n' "$*" >&2
   exit 1
 }
 
-command -v go >/dev/null || fail "Go is not installed (the stand-in is built with Go from the Go module proxy)"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

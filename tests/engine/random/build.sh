@@ -10,9 +10,8 @@
 #   1. build and run pulumi-tfgen-random, which writes the package schema and the bridge metadata;
 #   2. build pulumi-resource-random, which embeds them, to OUTPUT_PATH.
 #
-# Environment: SYNAPSE_ENGINE_CACHE (default /var/cache/synapse-engine) provides the defaults for
-# GOPATH ($cache/go), GOMODCACHE ($GOPATH/pkg/mod) and GOCACHE ($cache/gocache); values already
-# set are kept. GOFLAGS defaults to -mod=mod and GOTOOLCHAIN to local.
+# Environment: SYNAPSE_ENGINE_CACHE (default /var/cache/synapse-engine) holds the Go module and
+# build caches (../go-env.sh).
 set -euo pipefail
 
 log() { printf '[random] %s\n' "$*" >&2; }
@@ -29,14 +28,8 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 version=4.21.2
-cache=${SYNAPSE_ENGINE_CACHE:-/var/cache/synapse-engine}
-export GOPATH=${GOPATH:-$cache/go}
-export GOMODCACHE=${GOMODCACHE:-$GOPATH/pkg/mod}
-export GOCACHE=${GOCACHE:-$cache/gocache}
-export GOFLAGS=${GOFLAGS:--mod=mod}
-export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
-
-command -v go >/dev/null || fail "Go is not installed (the plugin is built from the Go module proxy)"
+# shellcheck source=tests/engine/go-env.sh
+. "$here/../go-env.sh"
 mkdir -p "$(dirname "$output")" || fail "cannot create the directory of $output"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pulumi-random-build.XXXXXX")
