@@ -591,7 +591,7 @@ func TestAgent(t *testing.T) {
 
 func TestMissingTypesFailClearly(t *testing.T) {
 	h := newHarness(t)
-	for _, tk := range []string{"command:remote:CopyFile", "command:local:Command"} {
+	for _, tk := range []string{"command:remote:CopyToRemote", "command:remote:CopyFile", "command:local:Command"} {
 		urn := strings.Replace(string(urnOf("x")), string(commandType), tk, 1)
 		_, err := h.server.Check(p.CheckRequest{Urn: presource.URN(urn), Inputs: property.Map{}})
 		if err == nil || !strings.Contains(err.Error(), tk+" is not implemented by the test stand-in") {

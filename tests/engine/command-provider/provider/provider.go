@@ -1,5 +1,5 @@
 // Package provider assembles the test stand-in for pulumi-command 1.2.1: the `command` package
-// with command:remote:Command and command:remote:CopyToRemote only.
+// with command:remote:Command only.
 package provider
 
 import (
@@ -23,14 +23,15 @@ const (
 
 // missing are the types of pulumi-command 1.2.1 the stand-in does not implement.
 var missing = map[tokens.Type]bool{
-	"command:local:Command":   true,
-	"command:remote:CopyFile": true,
-	"command:local:run":       true,
+	"command:local:Command":       true,
+	"command:remote:CopyToRemote": true,
+	"command:remote:CopyFile":     true,
+	"command:local:run":           true,
 }
 
 func notImplemented(tk tokens.Type) error {
 	return fmt.Errorf("%s is not implemented by the test stand-in for pulumi-command %s "+
-		"(tests/engine/command-provider implements command:remote:Command and command:remote:CopyToRemote only; see its README)", tk, Version)
+		"(tests/engine/command-provider implements command:remote:Command only; see its README)", tk, Version)
 }
 
 // New returns the stand-in provider.
@@ -38,7 +39,7 @@ func New() p.Provider {
 	prov := infer.Provider(infer.Options{
 		Metadata: schema.Metadata{
 			DisplayName: "Command (test stand-in)",
-			Description: "A test stand-in for the Pulumi Command provider 1.2.1: remote.Command and remote.CopyToRemote only.",
+			Description: "A test stand-in for the Pulumi Command provider 1.2.1: remote.Command only.",
 			Keywords:    []string{"pulumi", "command", "category/utility", "kind/native"},
 			Homepage:    "https://pulumi.com",
 			License:     "Apache-2.0",
@@ -47,7 +48,6 @@ func New() p.Provider {
 		},
 		Resources: []infer.InferredResource{
 			infer.Resource(&remote.Command{}),
-			infer.Resource(&remote.CopyToRemote{}),
 		},
 	})
 

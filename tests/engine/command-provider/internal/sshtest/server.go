@@ -1,6 +1,5 @@
 // Package sshtest is a small SSH server for the stand-in's tests: it listens on 127.0.0.1, runs
-// `exec` requests with /bin/sh, serves the sftp subsystem (on the local file system), accepts or
-// refuses `env` requests like OpenSSH's AcceptEnv, forwards `direct-tcpip` channels (for proxy
+// `exec` requests with /bin/sh, accepts or refuses `env` requests like OpenSSH's AcceptEnv, forwards `direct-tcpip` channels (for proxy
 // tests), and records what it was asked.
 package sshtest
 
@@ -22,7 +21,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -63,7 +61,6 @@ type Server struct {
 	envReqs   []EnvRequest
 	forwards  []string
 
-	sftpSessions int
 }
 
 // NewKey returns a fresh ed25519 key as an OpenSSH private key, its signer and the raw key.
@@ -213,23 +210,6 @@ func (s *Server) session(newCh ssh.NewChannel) {
 				env[kv.Name] = kv.Value
 			}
 			_ = req.Reply(ok, nil)
-		case "subsystem":
-			var sub struct{ Name string }
-			if err := ssh.Unmarshal(req.Payload, &sub); err != nil || sub.Name != "sftp" {
-				_ = req.Reply(false, nil)
-				continue
-			}
-			_ = req.Reply(true, nil)
-			s.mu.Lock()
-			s.sftpSessions++
-			s.mu.Unlock()
-			server, err := sftp.NewServer(ch)
-			if err != nil {
-				return
-			}
-			_ = server.Serve()
-			_ = server.Close()
-			return
 		case "exec":
 			var cmd struct{ Command string }
 			if err := ssh.Unmarshal(req.Payload, &cmd); err != nil {
@@ -329,13 +309,6 @@ func (s *Server) Accepts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accepts
-}
-
-// SFTPSessions is the number of sftp subsystem sessions so far.
-func (s *Server) SFTPSessions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sftpSessions
 }
 
 // Forwards lists the direct-tcpip targets requested so far.
