@@ -1,6 +1,7 @@
 // The synapse program: one stack = one Matrix homeserver. Reads and validates the stack config
 // first (nothing is created when it is wrong), then composes the components.
 import * as pulumi from "@pulumi/pulumi";
+import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
 import { SynapseHost } from "./components/synapseHost";
@@ -20,15 +21,21 @@ const database = new PostgresDatabase("postgres", {
   deleteDataOnDestroy: settings.destroyDeletesData,
 });
 
+// Media in a bucket: the bucket (or its coordinates) and what the Synapse host needs for it.
+const media = settings.media.storage === "s3"
+  ? new MediaBucket("media", { media: settings.media, packageSource: settings.packageSource })
+  : undefined;
+
 const synapse = new SynapseHost("synapse", {
   connection: hosts.synapse,
   serverName: settings.serverName,
   packageSource: settings.packageSource,
   reportStats: settings.reportStats,
-  homeserverParts: [baseHomeserverPart(settings), database.homeserverPart],
+  homeserverParts: [baseHomeserverPart(settings), database.homeserverPart, ...(media ? [media.homeserverPart] : [])],
   databasePassword: database.password,
   adminUser: settings.adminUser,
   deleteDataOnDestroy: settings.destroyDeletesData,
+  extensions: media ? [media.synapseExtension] : [],
 }, { dependsOn: [database] });
 
 const proxy = new NginxProxy("nginx", {
@@ -63,6 +70,14 @@ const outputs: Record<string, unknown> = {
   sqliteMigration: database.migration,
   tier: settings.tier,
 };
+if (media) {
+  Object.assign(outputs, {
+    mediaBucket: media.bucket,
+    mediaEndpoint: media.endpoint,
+    mediaAccessKeyId: media.accessKeyId,
+    mediaSecretAccessKey: media.secretAccessKey,
+  });
+}
 if (settings.adminUser) {
   Object.assign(outputs, {
     adminUser: synapse.adminUserId,

@@ -34,6 +34,8 @@ export interface ScriptStepArgs {
   stdin?: pulumi.Input<string>;
   /** The command's stdout carries a secret (e.g. an access token). */
   secretStdout?: boolean;
+  /** Run when the step leaves the program (or on `pulumi destroy`). */
+  teardown?: { script: string; params?: pulumi.Input<ScriptParams> };
 }
 
 /** The command string running `script` with `params` (sudo for a non-root user). */
@@ -48,6 +50,7 @@ export function scriptStep(name: string, args: ScriptStepArgs, opts: pulumi.Cust
   return new command.remote.Command(name, {
     connection: connectionOf(args.connection),
     create: scriptCommand(args.connection, args.script, args.params),
+    delete: args.teardown ? scriptCommand(args.connection, args.teardown.script, args.teardown.params) : undefined,
     stdin: args.stdin,
     logging: args.secretStdout ? "stderr" : "stdoutAndStderr",
     // No script reads its previous output; sending it (possibly a token) as SSH environment

@@ -6,6 +6,7 @@ import {
 } from "../render/homeserver";
 import { PackageSource, stagedDir, synapseLocalUrl, synapsePaths } from "../render/paths";
 import { fingerprint, scriptStep, sha256, stagedFile, SshConnectionArgs, teardownStep } from "./remote";
+import { HostStep, SynapseConfigFile, SynapseExtension } from "./synapseExtension";
 
 export interface SynapseHostArgs {
   connection: SshConnectionArgs;
@@ -20,6 +21,8 @@ export interface SynapseHostArgs {
   adminUser?: pulumi.Input<string | undefined>;
   /** `pulumi destroy` deletes the signing key, media and config (otherwise only stops Synapse). */
   deleteDataOnDestroy?: pulumi.Input<boolean>;
+  /** What other components add to this host (MediaBucket…). */
+  extensions?: SynapseExtension[];
 }
 
 /** Files under /etc/matrix-synapse this component owns, relative to it. */
@@ -84,25 +87,46 @@ export class SynapseHost extends pulumi.ComponentResource {
     const contents: Record<keyof typeof files, pulumi.Input<string>> = {
       homeserver: this.homeserverYaml, log: logYaml, secrets: secretsYaml, passfile,
     };
-    const staged = (Object.keys(files) as (keyof typeof files)[]).map((key) =>
-      stagedFile(`${name}-staged-${key}`, {
-        connection: conn, path: `${stagedDir}/synapse/${files[key].path}`,
-        content: contents[key], mode: files[key].mode, owner: files[key].owner,
+    const extensions = args.extensions ?? [];
+    const configFiles: SynapseConfigFile[] = [
+      ...(Object.keys(files) as (keyof typeof files)[]).map((key) => ({ ...files[key], name: key, content: contents[key] })),
+      ...extensions.flatMap((e) => e.configFiles ?? []),
+    ];
+    const staged = configFiles.map((f) =>
+      stagedFile(`${name}-staged-${f.name}`, {
+        connection: conn, path: `${stagedDir}/synapse/${f.path}`, content: f.content, mode: f.mode, owner: f.owner,
       }, { parent: this, dependsOn: [packages] }));
+    const extensionStaged = extensions.flatMap((e) => e.stagedFiles ?? []).map((f) =>
+      stagedFile(`${name}-staged-${f.name}`, {
+        connection: conn, path: `${stagedDir}/${f.path}`, content: f.content, mode: "0644", owner: "root:root",
+      }, { parent: this, dependsOn: [packages] }));
+    const hostStep = (step: HostStep, dependsOn: pulumi.Resource[]) => scriptStep(`${name}-${step.name}`, {
+      connection: conn, script: step.script, params: step.params, stdin: step.stdin, teardown: step.teardown,
+    }, { parent: this, dependsOn });
+    const before = extensions.flatMap((e) => e.beforeActivation ?? []).map((step) => hostStep(step, [packages, ...extensionStaged]));
 
+    // The extensions' staged files and steps count as config: a change re-runs the activation.
+    const extensionDigest = pulumi.unsecret(pulumi.all([
+      ...extensions.flatMap((e) => e.stagedFiles ?? []).map((f) => f.content),
+      ...extensions.flatMap((e) => e.beforeActivation ?? []).map((st) => pulumi.output(st.params ?? {}).apply((p) => JSON.stringify(p))),
+    ]).apply((parts) => sha256(parts.join("\0")).slice(0, 16)));
+    const plainConfig = [this.homeserverYaml, logYaml];
     this.activated = scriptStep(`${name}-activate`, {
       connection: conn, script: "synapse-activate",
-      params: pulumi.all([args.serverName, paths, this.homeserverYaml, fingerprint([secretsYaml, passfile])])
-        .apply(([serverName, p, yaml, secretsFingerprint]) => ({
+      params: pulumi.all([args.serverName, paths, pulumi.all(plainConfig),
+        fingerprint([secretsYaml, passfile, ...configFiles.slice(Object.keys(files).length).map((f) => f.content)]), extensionDigest])
+        .apply(([serverName, p, plain, secretsFingerprint, extensionsFingerprint]) => ({
           SERVER_NAME: serverName,
           PYTHON: p.python,
-          FILES: Object.values(files).map((f) => f.path).join(" "),
+          FILES: configFiles.map((f) => f.path).join(" "),
           HEALTH_URL: `${synapseLocalUrl}/health`,
           // Re-run (and restart) whenever any staged file changes.
-          CONFIG_SHA256: sha256(yaml + logYaml).slice(0, 16),
+          CONFIG_SHA256: sha256(plain.join("")).slice(0, 16),
           SECRETS_SHA256: secretsFingerprint,
+          ...(extensions.length > 0 ? { EXTENSIONS_SHA256: extensionsFingerprint } : {}),
         })),
-    }, { parent: this, dependsOn: staged });
+    }, { parent: this, dependsOn: [...staged, ...before] });
+    extensions.flatMap((e) => e.afterActivation ?? []).forEach((step) => hostStep(step, [this.activated, ...extensionStaged]));
 
     let adminUserId: pulumi.Output<string | undefined> = pulumi.output(undefined);
     let adminAccessToken: pulumi.Output<string | undefined> = pulumi.output(undefined);

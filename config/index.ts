@@ -3,6 +3,7 @@ import { configKeys } from "./keys";
 import { formatConfigErrors, parseSettings, projectName, RawConfig, Settings } from "./settings";
 
 export * from "./keys";
+export * from "./media";
 export * from "./settings";
 export * from "./tiers";
 

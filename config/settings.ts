@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { ConfigKey, configKeys, HostRole } from "./keys";
+import { bucketNamePattern, calendarPattern, mediaBucketModes, MediaSettings, mediaSettings } from "./media";
 import { pgSizePattern, Sizing, TierName, tierNames, tiers, uploadSizePattern } from "./tiers";
 
 export const projectName = "synapse";
@@ -37,6 +38,7 @@ export interface Settings {
   federationPort8448: boolean;
   adminAllowedNetworks: string[];
   trustedKeyServers: string[];
+  media: MediaSettings;
   /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
   destroyDeletesData: boolean;
 }
@@ -94,6 +96,19 @@ const schema = z.object({
   federationPort8448: z.boolean(),
   adminAllowedNetworks: z.array(z.string().refine(isCidr, { error: "a CIDR such as 192.0.2.0/24 or 2001:db8::/32" })),
   trustedKeyServers: z.array(z.string().regex(dnsName, { error: "a server name such as matrix.org" })),
+  mediaStorage: z.enum(["local", "s3"], { error: "local or s3" }),
+  mediaBucketMode: z.enum(mediaBucketModes, { error: mediaBucketModes.join(", ") }),
+  mediaBucket: z.union([z.literal(""), z.string().regex(bucketNamePattern, { error: "an S3 bucket name: 3-63 of a-z, 0-9, . and -" })]),
+  mediaRegion: z.string().regex(/^[a-z0-9-]+$/, { error: "a region such as us-east-1" }),
+  mediaEndpoint: z.union([z.literal(""), z.url({ protocol: /^https?$/, error: "an http(s):// URL such as https://s3.us-west-004.backblazeb2.com" })]),
+  mediaAccessKeyId: z.union([z.literal(""), z.string().regex(/^[A-Za-z0-9+/=_-]+$/, { error: "an access key ID" })]),
+  mediaSecretAccessKey: z.union([z.literal(""), z.string().regex(/^\S+$/, { error: "a secret access key (no spaces)" })]),
+  mediaBucketVersioning: z.boolean(),
+  mediaStoreLocal: z.boolean(),
+  mediaStoreRemote: z.boolean(),
+  mediaStoreSynchronous: z.boolean(),
+  mediaKeepLocalCopy: z.boolean(),
+  mediaUploadSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily or *-*-* 03:30" }),
   destroyDeletesData: z.boolean(),
   cacheFactor: z.union([z.literal(""), z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })]),
   dbPoolMin: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
@@ -230,6 +245,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     federationPort8448: c.federationPort8448,
     adminAllowedNetworks: c.adminAllowedNetworks,
     trustedKeyServers: c.trustedKeyServers,
+    media: mediaSettings(c, errors, projectName),
     destroyDeletesData: c.destroyDeletesData,
   };
 }

@@ -19,11 +19,14 @@ for f in $FILES; do
   cp -p "$staged/$f" "$check/$f"
 done
 chown -R matrix-synapse: "$check"
+# Synapse's loader runs with the service's environment: a drop-in may put modules that
+# homeserver.yaml names (the S3 storage provider) on PYTHONPATH.
+read -r -a service_env <<<"$(systemctl show -p Environment --value matrix-synapse 2>/dev/null || true)"
 
 # 2. The signing key is the server's federation identity: generate it once, never overwrite.
 key=$live/homeserver.signing.key
 if [ ! -s "$key" ]; then
-  "$PYTHON" -m synapse.app.homeserver \
+  env "${service_env[@]}" "$PYTHON" -m synapse.app.homeserver \
     --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" --generate-keys >/dev/null
   [ -s "$key" ] || die "Synapse did not generate $key"
   chown matrix-synapse: "$key"
@@ -33,7 +36,7 @@ fi
 
 # 3. Synapse's own config loader is the judge; a failing config is never put live.
 # `read server.server_name` loads and validates everything, then prints "server.server_name: X".
-if ! out=$(cd "$check" && runuser -u matrix-synapse -- "$PYTHON" -m synapse.config read server.server_name \
+if ! out=$(cd "$check" && runuser -u matrix-synapse -- env "${service_env[@]}" "$PYTHON" -m synapse.config read server.server_name \
   --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" 2>&1); then
   die "Synapse rejected the new config; the running config is unchanged:
 $out"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real Pulumi engine the end-to-end tests run, from the Go module proxy (no Pulumi
 # installer works offline): the CLI, the Node.js language host, the random provider, and the
-# test stand-in for the command provider. Each binary is cached outside the clone, keyed by its
+# test stand-in for the command provider; and the real servers the tests need (tests/servers/):
+# the Versity S3 gateway as the sandbox's S3-compatible store. Each binary is cached outside the clone, keyed by its
 # version and a hash of its recipe, so a second run only checks the keys (a few seconds).
 #
 #   tests/engine/build.sh            # builds what is missing, links it into $SYNAPSE_ENGINE_CACHE/bin
@@ -19,11 +20,12 @@ cli_version=3.274.1
 language_host_version=3.68.0 # the newest served: later versions moved it to a module the proxy refuses
 random_version=4.21.2
 command_version=1.2.1
+versitygw_version=1.8.0
 
 log() { printf '[engine] %s\n' "$*" >&2; }
 fail() { log "ERROR: $*"; exit 1; }
 
-mkdir -p "$cache/bin" "$cache/plugins" "$cache/builds"
+mkdir -p "$cache/bin" "$cache/plugins" "$cache/servers" "$cache/builds"
 
 # A key for a recipe: its version, the Go version and every file of its directory.
 recipe_key() {
@@ -83,5 +85,9 @@ build bin pulumi-language-nodejs "$language_host_version" "$here/language-host" 
 build plugins pulumi-resource-random "$random_version" "$here/random" bash "$here/random/build.sh"
 build plugins pulumi-resource-command "$command_version" "$here/command-provider" bash "$here/command-provider/build.sh"
 
+servers=$(cd "$here/../servers" && pwd)
+build servers versitygw "$versitygw_version" "$servers/versitygw" go_main "$servers/versitygw" \
+  github.com/versity/versitygw/cmd/versitygw ""
+
 "$cache/bin/pulumi" version >/dev/null || fail "the built pulumi CLI does not run"
-log "ready: $cache/bin (CLI, language host) and $cache/plugins (random, command)"
+log "ready: $cache/bin (CLI, language host), $cache/plugins (random, command), $cache/servers (versitygw)"

@@ -3,7 +3,7 @@
 #
 # Each VPS is a systemd-nspawn container booting systemd as PID 1 on an overlayfs over a cached
 # golden rootfs, reachable over SSH at 10.231.N.2 on its own veth /30 link (host side 10.231.N.1),
-# with NAT to the Debian package mirror only. See tests/sandbox/README.md.
+# with NAT to the Debian package mirror and PyPI only. See tests/sandbox/README.md.
 #
 #   sandbox.sh golden [base|packages] [--force]   build the cached golden image(s) (default: both)
 #   sandbox.sh up N [--image base|packages]       boot VPS N (1..250), print its address
@@ -15,7 +15,8 @@
 # Environment: SANDBOX_HOME (default /var/lib/synapse-sandbox), SANDBOX_MIRROR
 # (default http://deb.debian.org/debian), SANDBOX_BOOT_TIMEOUT (s, default 90),
 # SANDBOX_STOP_TIMEOUT (s, default 20), SANDBOX_EGRESS_ALLOW (extra IPv4 addresses/CIDRs a VPS
-# may reach on ports 80/443, space separated), SANDBOX_KEEP_FAILED=1 (leave a VPS that failed to
+# may reach on ports 80/443, space separated), SANDBOX_REGISTRY_HOSTS (names a VPS may reach on
+# 80/443 through /etc/hosts, default "pypi.org files.pythonhosted.org"), SANDBOX_KEEP_FAILED=1 (leave a VPS that failed to
 # come up running, for debugging).
 set -euo pipefail
 
@@ -25,6 +26,7 @@ SANDBOX_MIRROR=${SANDBOX_MIRROR:-http://deb.debian.org/debian}
 SANDBOX_BOOT_TIMEOUT=${SANDBOX_BOOT_TIMEOUT:-90}
 SANDBOX_STOP_TIMEOUT=${SANDBOX_STOP_TIMEOUT:-20}
 SANDBOX_EGRESS_ALLOW=${SANDBOX_EGRESS_ALLOW:-}
+SANDBOX_REGISTRY_HOSTS=${SANDBOX_REGISTRY_HOSTS-pypi.org files.pythonhosted.org}
 
 readonly SUITE=sid
 readonly GOLDEN_FORMAT=1 # bump to force a rebuild of the golden images after changing their recipe
@@ -339,6 +341,9 @@ mirror_addresses() {
 
 mirror_host() { sed -E 's#^[a-z]+://([^/:]+).*#\1#' <<<"$SANDBOX_MIRROR"; }
 
+# IPv4 addresses of one name as this host resolves it.
+host_addresses() { getent ahostsv4 "$1" | awk '{ print $1 }' | sort -u || true; }
+
 # NAT for 10.231.0.0/16 plus a filter: a VPS may reach other VPSes and the package mirror
 # (tcp 80/443), nothing else. The host may not send to a 10.231.x address off the VPS links.
 # Everything lives in one table, removed when the last VPS goes.
@@ -347,6 +352,7 @@ ensure_network() {
   allow=$(
     {
       mirror_addresses
+      for h in $SANDBOX_REGISTRY_HOSTS; do host_addresses "$h"; done
       tr ' ' '\n' <<<"$SANDBOX_EGRESS_ALLOW"
     } | awk 'NF' | sort -u | paste -sd, -
   )
@@ -538,7 +544,19 @@ personalize() {
       echo "# sandbox: the package mirror, as the host resolves it (the VPS has no DNS)"
       for addr in $(mirror_addresses); do printf '%s\t%s\n' "$addr" "$mhost"; done
     fi
+    echo "# sandbox: the language registries a VPS may reach (PyPI), as the host resolves them"
+    for h in $SANDBOX_REGISTRY_HOSTS; do
+      for addr in $(host_addresses "$h"); do printf '%s\t%s\n' "$addr" "$h"; done
+    done
   } >"$r/etc/hosts"
+  # The host's own extra CAs (an egress proxy's, say) are the VPS's too, so HTTPS to the
+  # registries verifies there as it does here.
+  local ca
+  for ca in /usr/local/share/ca-certificates/*.crt; do
+    [[ -f $ca ]] || continue
+    install -D -m 644 "$ca" "$r/usr/local/share/ca-certificates/sandbox-host/$(basename "$ca")"
+    cat "$ca" >>"$r/etc/ssl/certs/ca-certificates.crt"
+  done
   tr -d - </proc/sys/kernel/random/uuid >"$r/etc/machine-id"
   # No DNS server on the link: lookups fail fast instead of leaving the machine.
   rm -f "$r/etc/resolv.conf"

@@ -13,12 +13,17 @@ export interface Recorded {
   dependencies: string[];
   /** Inputs that arrived marked secret. */
   secretInputs: string[];
+  /** Resource options as the runtime sent them. */
+  protect: boolean;
+  /** URN::ID of an explicit provider, or "" for the default one. */
+  provider: string;
   /** Order in which registrations finished (each takes a few ms, so dependents come later). */
   finished: number;
   started: number;
 }
 
 export const adminToken = "syt_mock_admin_token_do_not_leak";
+export const awsSecretKey = "mock-aws-secret-access-key-do-not-leak";
 
 export function secretOf(name: string): string {
   return `mock-random-${name}-0123456789abcdef`;
@@ -43,7 +48,7 @@ export interface MockRun {
 
 export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["sshPrivateKey"]): Promise<MockRun> {
   const resources: Recorded[] = [];
-  const requests = new Map<string, { urn: string; parent: string; dependencies: string[] }>();
+  const requests = new Map<string, { urn: string; parent: string; dependencies: string[]; protect: boolean; provider: string }>();
   let clock = 0;
   await pulumi.runtime.setMocks({
     newResource: async (args) => {
@@ -51,17 +56,20 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
       await new Promise((r) => setTimeout(r, 5));
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "random:index/randomPassword:RandomPassword") state.result = secretOf(args.name);
+      if (args.type === "aws:s3/bucket:Bucket") state.arn = `arn:aws:s3:::${args.inputs.bucket}`;
+      if (args.type === "aws:iam/accessKey:AccessKey") state.secret = awsSecretKey;
       if (args.type === "command:remote:Command") {
         state.stdout = args.name.endsWith("admin-user")
           ? JSON.stringify({ user_id: "@admin:example.org", access_token: adminToken })
           : `done ${args.name}`;
         state.stderr = "";
       }
-      const req = requests.get(`${args.type}::${args.name}`) ?? { urn: "", parent: "", dependencies: [] };
+      const req = requests.get(`${args.type}::${args.name}`) ?? { urn: "", parent: "", dependencies: [], protect: false, provider: "" };
       const secretInputs = Object.keys(args.inputs).filter((k) => isSecretValue(args.inputs[k]));
       const inputs = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, unwrapSecret(v)]));
       resources.push({ type: args.type, name: args.name, ...req, custom: args.custom ?? true, inputs, secretInputs, started, finished: clock++ });
-      return { id: `${args.name}-id`, state };
+      const id = args.type === "aws:iam/accessKey:AccessKey" ? "AKIAMOCKKEYID" : `${args.name}-id`;
+      return { id, state };
     },
     call: (args) => args.inputs,
   }, "synapse", "test", false);
@@ -77,6 +85,8 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
       urn: `urn:pulumi:test::synapse::${parentType}${type}::${req.getName()}`,
       parent,
       dependencies: req.getDependenciesList(),
+      protect: Boolean(req.getProtect()),
+      provider: req.getProvider(),
     });
     return register(req, callback);
   };

@@ -56,6 +56,7 @@ describe("stacks", () => {
     const raw: Record<string, string> = { sshPrivateKey: testPrivateKey };
     for (const [k, v] of Object.entries(config)) raw[k.replace(/^synapse:/, "")] = typeof v === "string" ? v : JSON.stringify(v);
     if (raw.tlsMode === "provided") Object.assign(raw, { tlsMode: "self-signed" }); // its PEMs are set by the user
+    if (raw.mediaAccessKeyId) raw.mediaSecretAccessKey = "set-with-pulumi-config-set-secret"; // likewise
     const r = parseSettings(raw);
     expect(r.ok ? [] : r.errors).toEqual([]);
   });

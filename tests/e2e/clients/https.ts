@@ -25,21 +25,33 @@ export interface Response {
   status: number;
   headers: Record<string, string>;
   text: string;
+  bytes: Buffer;
   json<T = any>(): T;
 }
 
-export async function request(agent: Agent, url: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<Response> {
+export interface RequestInit {
+  method?: string;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Sent as is, with `contentType` (media uploads). */
+  raw?: { bytes: Buffer; contentType: string };
+  token?: string;
+}
+
+export async function request(agent: Agent, url: string, init: RequestInit = {}): Promise<Response> {
+  const hasBody = init.body !== undefined || init.raw !== undefined;
   const res = await undiciFetch(url, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    method: init.method ?? (hasBody ? "POST" : "GET"),
+    body: init.raw ? init.raw.bytes : init.body === undefined ? undefined : JSON.stringify(init.body),
     headers: {
-      ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+      ...(init.raw ? { "content-type": init.raw.contentType } : init.body === undefined ? {} : { "content-type": "application/json" }),
       ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
     },
     dispatcher: agent,
   });
-  const text = await res.text();
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const text = bytes.toString("utf8");
   const headers: Record<string, string> = {};
   res.headers.forEach((v, k) => { headers[k] = v; });
-  return { status: res.status, headers, text, json: () => JSON.parse(text) };
+  return { status: res.status, headers, text, bytes, json: () => JSON.parse(text) };
 }

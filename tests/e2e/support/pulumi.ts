@@ -14,6 +14,8 @@ const engineCache = () => process.env.SYNAPSE_ENGINE_CACHE ?? "/var/cache/synaps
 export const engineBinDir = () => path.join(engineCache(), "bin");
 /** …and the provider plugins: never on PATH, where the CLI would prefer them (with a warning). */
 export const enginePluginDir = () => path.join(engineCache(), "plugins");
+/** …and the real servers the tests run (tests/servers/): the S3 store. */
+export const serverBinary = (name: string) => path.join(engineCache(), "servers", name);
 
 /** The plugins the program needs, at the versions its package.json resolves to. */
 export const plugins = [

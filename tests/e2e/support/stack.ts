@@ -16,7 +16,7 @@ export interface Vps {
   privateKey: string;
   privateKeyPath: string;
   /** Runs a command as root on the VPS; throws with its output unless it exits 0 (or `allowFail`). */
-  sh(command: string, opts?: { stdin?: string; allowFail?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
+  sh(command: string, opts?: { stdin?: string | Buffer; allowFail?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 export async function bootVps(n: number, image: "base" | "packages" = "base"): Promise<Vps> {
@@ -97,6 +97,7 @@ export async function httpsClient(vps: Vps) {
     get: (url: string, token?: string) => request(agent, url, { token }),
     post: (url: string, body: unknown, token?: string) => request(agent, url, { body, token }),
     put: (url: string, body: unknown, token?: string) => request(agent, url, { method: "PUT", body, token }),
+    upload: (url: string, bytes: Buffer, contentType: string, token: string) => request(agent, url, { raw: { bytes, contentType }, token }),
     close: () => agent.close(),
   };
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Makes sure Synapse's Python imports synapse-s3-storage-provider VERSION, installing it when it
+# does not: into the matrix.org package's venv, or, for Debian's package (whose Python is
+# externally managed), into a venv of its own that sees the system's packages, exposed to Synapse
+# as PYTHONPATH=$PREFIX/site (the drop-in). Installed as Synapse's ExecStartPre, so a package
+# upgrade that replaced the venv is repaired before Synapse needs the module, and a failure stops
+# the start with the reason in the journal instead of a Synapse that cannot load its config.
+# Parameters: SOURCE (matrix-org|debian), VERSION, PREFIX (Debian's venv lives in $PREFIX/venv).
+: "${SOURCE:?}" "${VERSION:?}" "${PREFIX:?}"
+unset PYTHONPATH
+case "$SOURCE" in
+  matrix-org) python=/opt/venvs/matrix-synapse/bin/python pythonpath="" ;;
+  debian) python=/usr/bin/python3 pythonpath=$PREFIX/site ;;
+  *) die "unknown package source '$SOURCE'" ;;
+esac
+
+importable() {
+  PYTHONPATH=$pythonpath "$python" -c "
+import importlib.metadata, s3_storage_provider
+raise SystemExit(importlib.metadata.version('synapse-s3-storage-provider') != '$VERSION')" 2>/dev/null
+}
+
+if importable; then
+  printf 'synapse-s3-storage-provider %s is installed\n' "$VERSION"
+  exit 0
+fi
+log "installing synapse-s3-storage-provider $VERSION for Synapse ($SOURCE package)"
+if [ "$SOURCE" = matrix-org ]; then
+  [ -x /opt/venvs/matrix-synapse/bin/pip ] || die "no /opt/venvs/matrix-synapse/bin/pip: is matrix-synapse-py3 installed?"
+  /opt/venvs/matrix-synapse/bin/pip install --quiet --disable-pip-version-check "synapse-s3-storage-provider==$VERSION"
+else
+  # What Debian packages itself comes from apt; pip adds only what is missing or too old (boto3).
+  ensure_packages python3-venv python3-yaml python3-psycopg2 python3-humanize python3-tqdm python3-twisted
+  venv=$PREFIX/venv
+  # A Python upgrade leaves the old venv's interpreter behind: make the venv anew.
+  if ! "$venv/bin/python" -c '' 2>/dev/null; then
+    rm -rf "$venv"
+    install -d -m 0755 "$PREFIX"
+    python3 -m venv --system-site-packages "$venv"
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "synapse-s3-storage-provider==$VERSION"
+  ln -sfn "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" "$PREFIX/site"
+fi
+importable || die "synapse-s3-storage-provider $VERSION is still not importable by $python after installing it"
+log "installed synapse-s3-storage-provider $VERSION"
+printf 'installed synapse-s3-storage-provider %s\n' "$VERSION"
