@@ -1,4 +1,7 @@
-import * as aws from "@pulumi/aws";
+// Per-service imports: type-checking the whole of @pulumi/aws would slow every `pulumi up`.
+import * as iam from "@pulumi/aws/iam";
+import { Provider } from "@pulumi/aws/provider";
+import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
 import { S3MediaSettings } from "../config";
 import {
@@ -64,9 +67,9 @@ export class MediaBucket extends pulumi.ComponentResource {
   /** The bucket (protected: `pulumi destroy` never deletes users' media) and, on AWS, Synapse's own key. */
   private makeBucket(name: string, m: S3MediaSettings) {
     const provider = m.mode === "aws"
-      ? new aws.Provider(`${name}-aws`, { region: m.region as aws.Region }, { parent: this })
-      : new aws.Provider(`${name}-endpoint`, {
-        region: m.region as aws.Region,
+      ? new Provider(`${name}-aws`, { region: m.region }, { parent: this })
+      : new Provider(`${name}-endpoint`, {
+        region: m.region,
         accessKey: m.accessKeyId,
         secretKey: pulumi.secret(m.secretAccessKey),
         endpoints: [{ s3: m.endpoint }],
@@ -78,21 +81,21 @@ export class MediaBucket extends pulumi.ComponentResource {
         skipMetadataApiCheck: true,
       }, { parent: this });
     const child = { parent: this, provider };
-    const bucket = new aws.s3.Bucket(`${name}-bucket`, { bucket: m.bucket, forceDestroy: false }, { ...child, protect: true });
+    const bucket = new s3.Bucket(`${name}-bucket`, { bucket: m.bucket, forceDestroy: false }, { ...child, protect: true });
     if (m.versioning) {
-      new aws.s3.BucketVersioning(`${name}-versioning`, {
+      new s3.BucketVersioning(`${name}-versioning`, {
         bucket: bucket.id, versioningConfiguration: { status: "Enabled" },
       }, child);
     }
     if (m.mode !== "aws") return { bucket };
 
-    new aws.s3.BucketPublicAccessBlock(`${name}-public-access-block`, {
+    new s3.BucketPublicAccessBlock(`${name}-public-access-block`, {
       bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
     }, child);
-    new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
+    new s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
       bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
     }, child);
-    new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
+    new s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
       bucket: bucket.id,
       rules: [{
         id: "abort-incomplete-multipart-uploads",
@@ -102,9 +105,9 @@ export class MediaBucket extends pulumi.ComponentResource {
         abortIncompleteMultipartUpload: { daysAfterInitiation: 3 },
       }],
     }, child);
-    const user = new aws.iam.User(`${name}-synapse`, { name: `${m.bucket}-synapse` }, child);
-    new aws.iam.UserPolicy(`${name}-synapse-policy`, { user: user.name, policy: bucket.arn.apply(mediaBucketPolicy) }, child);
-    const key = new aws.iam.AccessKey(`${name}-synapse-key`, { user: user.name }, { ...child, additionalSecretOutputs: ["secret"] });
+    const user = new iam.User(`${name}-synapse`, { name: `${m.bucket}-synapse` }, child);
+    new iam.UserPolicy(`${name}-synapse-policy`, { user: user.name, policy: bucket.arn.apply(mediaBucketPolicy) }, child);
+    const key = new iam.AccessKey(`${name}-synapse-key`, { user: user.name }, { ...child, additionalSecretOutputs: ["secret"] });
     return { bucket, key };
   }
 }
