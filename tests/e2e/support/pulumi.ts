@@ -116,6 +116,9 @@ export class PulumiWorkspace {
       PULUMI_HOME: pulumiHome(),
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_CONFIG_PASSPHRASE: this.passphrase,
+      // PULUMI_HOME (and with it the current login) is shared by the run's checkouts: each one
+      // names its own backend, whatever `pulumi login` another checkout typed last.
+      PULUMI_BACKEND_URL: `file://${this.stateDir}`,
       PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
       // Tests run several CLIs over the project's lifetime; never prompt.
       PULUMI_NONINTERACTIVE: "true",
