@@ -5,6 +5,7 @@ import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
 import { SynapseHost } from "./components/synapseHost";
+import { SynapseExtension } from "./components/synapseExtension";
 import { WellKnownSite } from "./components/wellKnownSite";
 import { loadSettings } from "./config";
 import { baseHomeserverPart } from "./render/homeserver";
@@ -26,6 +27,11 @@ const media = settings.media.storage === "s3"
   ? new MediaBucket("media", { media: settings.media, packageSource: settings.packageSource })
   : undefined;
 
+// A private federation's CA, next to homeserver.yaml (federation_custom_ca_list names it).
+const federationCa: SynapseExtension[] = settings.federation.caCertificates
+  ? [{ configFiles: [{ name: "federation-ca", path: "federation-ca.pem", mode: "0644", owner: "root:root", content: settings.federation.caCertificates }] }]
+  : [];
+
 const synapse = new SynapseHost("synapse", {
   connection: hosts.synapse,
   serverName: settings.serverName,
@@ -35,7 +41,7 @@ const synapse = new SynapseHost("synapse", {
   databasePassword: database.password,
   adminUser: settings.adminUser,
   deleteDataOnDestroy: settings.destroyDeletesData,
-  extensions: media ? [media.synapseExtension] : [],
+  extensions: [...federationCa, ...(media ? [media.synapseExtension] : [])],
 }, { dependsOn: [database] });
 
 const proxy = new NginxProxy("nginx", {
@@ -45,8 +51,10 @@ const proxy = new NginxProxy("nginx", {
   maxUploadSize: settings.sizing.maxUploadSize,
   adminAllowedNetworks: settings.adminAllowedNetworks,
   federationPort8448: settings.federationPort8448,
-  // Without delegation the matrix host is the server name: it answers .well-known itself.
-  extraLocations: settings.delegated ? [] : wellKnownLocations(wellKnownDocuments(settings.matrixHost)),
+  // Without delegation the matrix host is the server name: it answers .well-known itself, except
+  // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
+  extraLocations: settings.delegated ? []
+    : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.federationPort8448 ? ["client"] : ["server", "client"]),
 }, { dependsOn: [synapse] });
 
 if (settings.delegated) {

@@ -37,9 +37,11 @@ export function deployNginxSite(parent: pulumi.Resource, name: string, args: Ngi
     params: text.apply((t) => ({ SITE: args.siteName, CONTENT_SHA256: sha256(t).slice(0, 16) })),
   }, { parent, dependsOn: [certificate, staged] });
   if (args.tls.mode !== "acme") return activated;
-  const email = args.tls.email;
+  const { email, server, caBundle } = args.tls;
   return scriptStep(`${name}-acme`, {
     connection: args.connection, script: "acme-issue",
-    params: names.apply((n) => ({ SITE: args.siteName, DOMAINS: n, EMAIL: email })),
+    params: names.apply((n) => ({ SITE: args.siteName, DOMAINS: n, EMAIL: email, SERVER: server })),
+    // The private ACME server's root, if any (a certificate: no secret, readable in the diff).
+    stdin: caBundle || undefined,
   }, { parent, dependsOn: [activated] });
 }

@@ -18,7 +18,7 @@ export interface SshConnection {
 }
 
 export type TlsSettings =
-  | { mode: "acme"; email: string }
+  | { mode: "acme"; email: string; server: string; caBundle: string }
   | { mode: "provided"; certificate: string; privateKey: string }
   | { mode: "self-signed" };
 
@@ -38,10 +38,25 @@ export interface Settings {
   federationPort8448: boolean;
   adminAllowedNetworks: string[];
   trustedKeyServers: string[];
+  federation: FederationSettings;
   media: MediaSettings;
   /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
   destroyDeletesData: boolean;
 }
+
+/** Closed or private federations. */
+export interface FederationSettings {
+  /** PEM roots replacing the system's for federation; empty: the system's. */
+  caCertificates: string;
+  ipRangeAllowlist: string[];
+  /** Empty: federate with anyone. */
+  domainWhitelist: string[];
+}
+
+export const acmeDirectories: Record<string, string> = {
+  production: "https://acme-v02.api.letsencrypt.org/directory",
+  staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
+};
 
 /** Raw values as Pulumi holds them: strings keyed by the bare key name; absent = unset. */
 export type RawConfig = Record<string, string | undefined>;
@@ -88,6 +103,8 @@ const schema = z.object({
   packageSource: z.enum(["matrix-org", "debian"], { error: "matrix-org or debian" }),
   tlsMode: z.enum(["acme", "provided", "self-signed"], { error: "acme, provided or self-signed" }),
   acmeEmail: z.union([z.literal(""), z.email({ error: "an e-mail address" })]),
+  acmeServer: z.union([z.enum(["production", "staging"]), z.url({ protocol: /^https$/, error: "production, staging or an https:// ACME directory URL" })]),
+  acmeCaBundle: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
   tlsCertificate: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
   tlsPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM private key" })]),
   enableRegistration: z.boolean(),
@@ -109,6 +126,9 @@ const schema = z.object({
   mediaStoreSynchronous: z.boolean(),
   mediaKeepLocalCopy: z.boolean(),
   mediaUploadSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily or *-*-* 03:30" }),
+  federationCaCertificates: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
+  federationIpRangeAllowlist: z.array(z.string().refine(isCidr, { error: "a CIDR such as 10.0.0.0/8" })),
+  federationDomainWhitelist: z.array(z.string().regex(dnsName, { error: "a server name such as example.org" })),
   destroyDeletesData: z.boolean(),
   cacheFactor: z.union([z.literal(""), z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })]),
   dbPoolMin: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
@@ -215,7 +235,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
   let tls: TlsSettings = { mode: "self-signed" };
   if (c.tlsMode === "acme") {
     if (c.acmeEmail === "") errors.push(`${projectName}:acmeEmail: given nothing, expected an e-mail address (required when tlsMode is acme)`);
-    tls = { mode: "acme", email: c.acmeEmail };
+    tls = { mode: "acme", email: c.acmeEmail, server: acmeDirectories[c.acmeServer] ?? c.acmeServer, caBundle: c.acmeCaBundle };
   } else if (c.tlsMode === "provided") {
     if (c.tlsCertificate === "") errors.push(`${projectName}:tlsCertificate: given nothing, expected a PEM certificate (required when tlsMode is provided)`);
     if (c.tlsPrivateKey === "") errors.push(`${projectName}:tlsPrivateKey: given nothing, expected a PEM private key (required when tlsMode is provided)`);
@@ -245,6 +265,11 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     federationPort8448: c.federationPort8448,
     adminAllowedNetworks: c.adminAllowedNetworks,
     trustedKeyServers: c.trustedKeyServers,
+    federation: {
+      caCertificates: c.federationCaCertificates,
+      ipRangeAllowlist: c.federationIpRangeAllowlist,
+      domainWhitelist: c.federationDomainWhitelist,
+    },
     media: mediaSettings(c, errors, projectName),
     destroyDeletesData: c.destroyDeletesData,
   };

@@ -5,6 +5,9 @@ import YAML from "yaml";
 import { Settings } from "../config";
 import { synapseConfigDir, synapseDataDir, synapseListen } from "./paths";
 
+/** The private federation CA(s) (federationCaCertificates), put next to homeserver.yaml. */
+export const federationCaFile = `${synapseConfigDir}/federation-ca.pem`;
+
 export interface Listener {
   port: number;
   type: "http";
@@ -72,7 +75,12 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     signing_key_path: `${synapseConfigDir}/homeserver.signing.key`,
     max_upload_size: s.sizing.maxUploadSize,
     caches: { global_factor: s.sizing.cacheFactor },
+    // An empty list fetches each server's keys from that server directly.
     trusted_key_servers: s.trustedKeyServers.map((server_name) => ({ server_name })),
+    // Private federations: their own CA (instead of the system's), private addresses, a closed list.
+    ...(s.federation.caCertificates ? { federation_custom_ca_list: [federationCaFile] } : {}),
+    ...(s.federation.ipRangeAllowlist.length > 0 ? { ip_range_whitelist: s.federation.ipRangeAllowlist } : {}),
+    ...(s.federation.domainWhitelist.length > 0 ? { federation_domain_whitelist: s.federation.domainWhitelist } : {}),
     suppress_key_server_warning: true,
     report_stats: s.reportStats,
     enable_registration: s.enableRegistration,

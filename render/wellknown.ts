@@ -14,8 +14,8 @@ export function wellKnownDocuments(matrixHost: string): WellKnownDocuments {
 }
 
 /** Exact-match locations that answer with the JSON from nginx itself, CORS open for web clients. */
-export function wellKnownLocations(docs: WellKnownDocuments): NginxLocation[] {
-  return (["server", "client"] as const).map((kind) => {
+export function wellKnownLocations(docs: WellKnownDocuments, kinds: (keyof WellKnownDocuments)[] = ["server", "client"]): NginxLocation[] {
+  return kinds.map((kind) => {
     const json = JSON.stringify(docs[kind]);
     if (json.includes("'")) throw new Error("well-known JSON must not contain a single quote");
     return {

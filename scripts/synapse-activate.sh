@@ -34,7 +34,11 @@ if [ ! -s "$key" ]; then
   log "generated the signing key $key (back it up: it is the server's identity)"
 fi
 
-# 3. Synapse's own config loader is the judge; a failing config is never put live.
+# 3. Synapse's own config loader is the judge; a failing config is never put live. It reads the
+#    files the config names (a federation CA, say) from the scratch copy: staged ones are not live.
+cp -p "$key" "$check/"
+find "$check" -name '*.yaml' -exec sed -i "s#$live/#$check/#g" {} +
+chown -R matrix-synapse: "$check"
 # `read server.server_name` loads and validates everything, then prints "server.server_name: X".
 if ! out=$(cd "$check" && runuser -u matrix-synapse -- env "${service_env[@]}" "$PYTHON" -m synapse.config read server.server_name \
   --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" 2>&1); then

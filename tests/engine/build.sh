@@ -2,7 +2,8 @@
 # Builds the real Pulumi engine the end-to-end tests run, from the Go module proxy (no Pulumi
 # installer works offline): the CLI, the Node.js language host, the random provider, and the
 # test stand-in for the command provider; and the real servers the tests need (tests/servers/):
-# the Versity S3 gateway as the sandbox's S3-compatible store. Each binary is cached outside the clone, keyed by its
+# the Versity S3 gateway as the sandbox's S3-compatible store, and Pebble with
+# pebble-challtestsrv as its ACME server and DNS. Each binary is cached outside the clone, keyed by its
 # version and a hash of its recipe, so a second run only checks the keys (a few seconds).
 #
 #   tests/engine/build.sh            # builds what is missing, links it into $SYNAPSE_ENGINE_CACHE/bin
@@ -21,6 +22,7 @@ language_host_version=3.68.0 # the newest served: later versions moved it to a m
 random_version=4.21.2
 command_version=1.2.1
 versitygw_version=1.8.0
+pebble_version=2.10.3
 
 log() { printf '[engine] %s\n' "$*" >&2; }
 fail() { log "ERROR: $*"; exit 1; }
@@ -88,6 +90,9 @@ build plugins pulumi-resource-command "$command_version" "$here/command-provider
 servers=$(cd "$here/../servers" && pwd)
 build servers versitygw "$versitygw_version" "$servers/versitygw" go_main "$servers/versitygw" \
   github.com/versity/versitygw/cmd/versitygw ""
+for p in pebble pebble-challtestsrv; do
+  build servers "$p" "$pebble_version" "$servers/pebble" go_main "$servers/pebble" "github.com/letsencrypt/pebble/v2/cmd/$p" ""
+done
 
 "$cache/bin/pulumi" version >/dev/null || fail "the built pulumi CLI does not run"
-log "ready: $cache/bin (CLI, language host), $cache/plugins (random, command), $cache/servers (versitygw)"
+log "ready: $cache/bin (CLI, language host), $cache/plugins (random, command), $cache/servers (versitygw, pebble)"

@@ -24,7 +24,8 @@ describe("valid config", () => {
     expect(s.enableRegistration).toBe(false);
     expect(s.hosts.synapse).toEqual({ host: "203.0.113.10", port: 22, user: "root", privateKey: testPrivateKey });
     expect(s.hosts.wellKnown).toEqual(s.hosts.synapse);
-    expect(s.tls).toEqual({ mode: "acme", email: "admin@example.org" });
+    expect(s.tls).toEqual({ mode: "acme", email: "admin@example.org", server: "https://acme-v02.api.letsencrypt.org/directory", caBundle: "" });
+    expect(s.federation).toEqual({ caCertificates: "", ipRangeAllowlist: [], domainWhitelist: [] });
     expect(s.trustedKeyServers).toEqual(["matrix.org"]);
   });
 
@@ -40,6 +41,21 @@ describe("valid config", () => {
   it("takes the well-known host's own connection", () => {
     const s = settingsOf(validRaw({ wellKnownHost: "198.51.100.7", wellKnownSshUser: "deploy", wellKnownSshPort: "2222" }));
     expect(s.hosts.wellKnown).toEqual({ host: "198.51.100.7", port: 2222, user: "deploy", privateKey: testPrivateKey });
+  });
+
+  it("resolves the ACME server's shorthands and takes a private one with its root", () => {
+    expect(settingsOf(validRaw({ acmeServer: "staging" })).tls).toMatchObject({ server: "https://acme-staging-v02.api.letsencrypt.org/directory" });
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIBroot\n-----END CERTIFICATE-----\n";
+    expect(settingsOf(validRaw({ acmeServer: "https://acme.corp.example:14000/dir", acmeCaBundle: ca })).tls)
+      .toEqual({ mode: "acme", email: "admin@example.org", server: "https://acme.corp.example:14000/dir", caBundle: ca });
+  });
+
+  it("takes a private federation's CA, address ranges and peers", () => {
+    const s = settingsOf(validRaw({ federationCaCertificates: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+      federationIpRangeAllowlist: '["10.0.0.0/8"]', federationDomainWhitelist: '["a.example","b.example"]', trustedKeyServers: "[]" }));
+    expect(s.federation.ipRangeAllowlist).toEqual(["10.0.0.0/8"]);
+    expect(s.federation.domainWhitelist).toEqual(["a.example", "b.example"]);
+    expect(s.trustedKeyServers).toEqual([]);
   });
 
   it("serves .well-known from the matrix host when it is the server name", () => {
@@ -78,6 +94,10 @@ describe("bad input", () => {
     ["a well-known SSH port out of range", { wellKnownSshPort: "99999" }, /synapse:wellKnownSshPort: given "99999", expected a port from 1 to 65535/],
     ["a negative pool size", { dbPoolMax: "-1" }, /synapse:dbPoolMax: given "-1", expected an integer >= 1/],
     ["a provided certificate that is no PEM", { tlsMode: "provided", tlsCertificate: "cert", tlsPrivateKey: "key" }, /synapse:tlsCertificate: given "cert", expected one or more PEM certificates[\s\S]*synapse:tlsPrivateKey: given a secret value, expected a PEM private key/],
+    ["an ACME server over plain HTTP", { acmeServer: "http://acme.example/dir" }, /synapse:acmeServer: given "http:\/\/acme.example\/dir", expected production, staging or an https:\/\/ ACME directory URL/],
+    ["an ACME CA bundle that is no PEM", { acmeCaBundle: "my-ca.pem" }, /synapse:acmeCaBundle: given "my-ca.pem", expected one or more PEM certificates/],
+    ["a federation range that is no CIDR", { federationIpRangeAllowlist: '["10.0.0.0"]' }, /synapse:federationIpRangeAllowlist\[0\]: given .*expected a CIDR/],
+    ["a federation peer that is no server name", { federationDomainWhitelist: '["https://a.example"]' }, /synapse:federationDomainWhitelist\[0\]: given .*expected a server name/],
     ["an ACME e-mail that is no address", { acmeEmail: "admin at example" }, /synapse:acmeEmail: given "admin at example", expected an e-mail address/],
   ])("rejects %s, naming the key, the value and the expected form", (_what, overrides, pattern) => {
     const errors = errorsOf(validRaw(overrides));

@@ -51,6 +51,7 @@ describe("homeserver.yaml", () => {
     expect(parsed.caches).toEqual({ global_factor: 0.5 });
     expect(parsed.database).toEqual(databasePart.database);
     expect(parsed.trusted_key_servers).toEqual([{ server_name: "matrix.org" }, { server_name: "example.net" }]);
+    for (const key of ["federation_custom_ca_list", "ip_range_whitelist", "federation_domain_whitelist"]) expect(parsed).not.toHaveProperty(key);
   });
 
   it("holds no secret", () => {

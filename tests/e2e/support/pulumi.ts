@@ -6,6 +6,7 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import YAML from "yaml";
 
 export const repoRoot = path.join(__dirname, "..", "..", "..");
 
@@ -198,6 +199,17 @@ export class PulumiWorkspace {
     const flags = [...(opts.secret ? ["--secret"] : []), ...(opts.path ? ["--path"] : [])];
     if (value.includes("\n")) await this.pulumi(["config", "set", ...flags, key], { stdin: value });
     else await this.pulumi(["config", "set", ...flags, key, "--", value]);
+  }
+
+  /**
+   * Sets a value in Pulumi.<stack>.yaml itself, as a user does for what `pulumi config set` cannot
+   * write: an empty list (`synapse:trustedKeyServers: []`).
+   */
+  setInStackFile(stack: string, key: string, value: unknown): void {
+    const file = path.join(this.dir, `Pulumi.${stack}.yaml`);
+    const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+    doc.setIn(["config", key], value);
+    fs.writeFileSync(file, doc.toString());
   }
 
   /**
