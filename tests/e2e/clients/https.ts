@@ -7,10 +7,13 @@ export interface SandboxTarget {
   address: string;
   /** PEM certificates to trust. */
   ca: string;
+  /** false: a new connection for every request (no keep-alive). */
+  keepAlive?: boolean;
 }
 
 export function sandboxAgent(t: SandboxTarget): Agent {
   return new Agent({
+    ...(t.keepAlive === false ? { pipelining: 0 } : {}),
     connect: {
       ca: t.ca,
       lookup: (_host: string, options: any, callback: any) => {
