@@ -7,7 +7,8 @@ import { PostgresDatabase } from "./components/postgresDatabase";
 import { SynapseHost } from "./components/synapseHost";
 import { SynapseExtension } from "./components/synapseExtension";
 import { WellKnownSite } from "./components/wellKnownSite";
-import { loadSettings } from "./config";
+import { WorkerPool } from "./components/workerPool";
+import { loadSettings, processMemoryMiB } from "./config";
 import { baseHomeserverPart } from "./render/homeserver";
 import { wellKnownDocuments, wellKnownLocations } from "./render/wellknown";
 
@@ -32,16 +33,24 @@ const federationCa: SynapseExtension[] = settings.federation.caCertificates
   ? [{ configFiles: [{ name: "federation-ca", path: "federation-ca.pem", mode: "0644", owner: "root:root", content: settings.federation.caCertificates }] }]
   : [];
 
+// Synapse's workers (none on the solo tier): their config, units and nginx routes.
+const workers = new WorkerPool("workers", {
+  counts: settings.workers,
+  packageSource: settings.packageSource,
+  workerMemoryMiB: processMemoryMiB[settings.tier].worker,
+  maxUploadSize: settings.sizing.maxUploadSize,
+});
+
 const synapse = new SynapseHost("synapse", {
   connection: hosts.synapse,
   serverName: settings.serverName,
   packageSource: settings.packageSource,
   reportStats: settings.reportStats,
-  homeserverParts: [baseHomeserverPart(settings), database.homeserverPart, ...(media ? [media.homeserverPart] : [])],
+  homeserverParts: [baseHomeserverPart(settings), database.homeserverPart, workers.homeserverPart, ...(media ? [media.homeserverPart] : [])],
   databasePassword: database.password,
   adminUser: settings.adminUser,
   deleteDataOnDestroy: settings.destroyDeletesData,
-  extensions: [...federationCa, ...(media ? [media.synapseExtension] : [])],
+  extensions: [...federationCa, ...(workers.workers.length > 0 ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : [])],
 }, { dependsOn: [database] });
 
 const proxy = new NginxProxy("nginx", {
@@ -51,6 +60,7 @@ const proxy = new NginxProxy("nginx", {
   maxUploadSize: settings.sizing.maxUploadSize,
   adminAllowedNetworks: settings.adminAllowedNetworks,
   federationPort8448: settings.federationPort8448,
+  routing: workers.routing,
   // Without delegation the matrix host is the server name: it answers .well-known itself, except
   // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
   extraLocations: settings.delegated ? []
@@ -77,6 +87,7 @@ const outputs: Record<string, unknown> = {
   databaseHost: pulumi.output(hosts.database.host),
   sqliteMigration: database.migration,
   tier: settings.tier,
+  workers: workers.workers.map((w) => w.name),
 };
 if (media) {
   Object.assign(outputs, {

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { TlsSettings } from "../config";
-import { acmeWebroot, mainUpstream, matrixLocations, NginxLocation, NginxUpstream, tlsDirFor } from "../render/nginx";
+import { acmeWebroot, mainUpstream, matrixLocations, NginxLocation, NginxRouting, NginxUpstream, tlsDirFor } from "../render/nginx";
 import { deployNginxSite } from "./nginxSite";
 import { SshConnectionArgs } from "./remote";
 
@@ -16,7 +16,11 @@ export interface NginxProxyArgs {
   /** Locations placed before the catch-all (worker routing, or .well-known when not delegated). */
   extraLocations?: pulumi.Input<NginxLocation[]>;
   extraUpstreams?: pulumi.Input<NginxUpstream[]>;
+  /** The worker pool's routing: its maps, upstreams and locations go ahead of the main process's. */
+  routing?: pulumi.Input<NginxRouting>;
 }
+
+const noRouting: NginxRouting = { maps: [], upstreams: [], locations: [], adminLocations: [] };
 
 /** nginx in front of Synapse: TLS, HTTP→HTTPS, the Matrix paths, the admin API fenced off. */
 export class NginxProxy extends pulumi.ComponentResource {
@@ -28,14 +32,21 @@ export class NginxProxy extends pulumi.ComponentResource {
     const siteName = "matrix";
     const site = pulumi
       .all([args.matrixHost, args.maxUploadSize, args.adminAllowedNetworks, args.federationPort8448,
-        args.extraLocations ?? [], args.extraUpstreams ?? []])
-      .apply(([host, maxUploadSize, networks, port8448, extraLocations, extraUpstreams]) => ({
+        args.extraLocations ?? [], args.extraUpstreams ?? [], args.routing ?? noRouting])
+      .apply(([host, maxUploadSize, networks, port8448, extraLocations, extraUpstreams, routing]) => ({
         name: siteName,
         serverNames: [host],
         tlsDir: tlsDirFor(siteName),
         httpsPorts: port8448 ? [443, 8448] : [443],
-        upstreams: [mainUpstream, ...extraUpstreams],
-        locations: [...extraLocations, ...matrixLocations({ upstream: mainUpstream.name, maxUploadSize, adminAllowedNetworks: networks })],
+        maps: routing.maps,
+        upstreams: [mainUpstream, ...extraUpstreams, ...routing.upstreams],
+        locations: [
+          ...extraLocations,
+          ...routing.locations,
+          ...matrixLocations({
+            upstream: mainUpstream.name, maxUploadSize, adminAllowedNetworks: networks, adminLocations: routing.adminLocations,
+          }),
+        ],
         acmeWebroot,
       }));
     this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls });

@@ -33,10 +33,16 @@ export interface HostStep {
   params?: pulumi.Input<ScriptParams>;
   stdin?: pulumi.Input<string>;
   teardown?: { script: string; params?: pulumi.Input<ScriptParams> };
+  /** After activation only: run again whenever the activation runs (ACTIVATION joins its params). */
+  afterEveryActivation?: boolean;
 }
 
 export interface SynapseExtension {
   configFiles?: SynapseConfigFile[];
+  /** Paths among configFiles that are worker files: each is checked as its worker loads it. */
+  workerConfigs?: string[];
+  /** Secret homeserver.yaml keys, written to conf.d/secrets.yaml (0600) with SynapseHost's own. */
+  secrets?: Record<string, pulumi.Input<string>>;
   stagedFiles?: StagedFileSpec[];
   /** After the packages, before the config check (e.g. a module homeserver.yaml names). */
   beforeActivation?: HostStep[];

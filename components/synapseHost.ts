@@ -70,9 +70,11 @@ export class SynapseHost extends pulumi.ComponentResource {
 
     const secret = (suffix: string) =>
       pulumi.secret(new random.RandomPassword(`${name}-${suffix}`, { length: 48, special: false }, { parent: this }).result);
-    const secretsYaml = pulumi.secret(pulumi.all([secret("registration-secret"), secret("macaroon-key"), secret("form-secret")])
-      .apply(([registrationSharedSecret, macaroonSecretKey, formSecret]) =>
-        renderSecrets({ registrationSharedSecret, macaroonSecretKey, formSecret })));
+    const extensions = args.extensions ?? [];
+    const extraSecrets = pulumi.all(Object.assign({}, ...extensions.map((e) => e.secrets ?? {})) as Record<string, pulumi.Input<string>>);
+    const secretsYaml = pulumi.secret(pulumi.all([secret("registration-secret"), secret("macaroon-key"), secret("form-secret"), extraSecrets])
+      .apply(([registrationSharedSecret, macaroonSecretKey, formSecret, extra]) =>
+        renderSecrets({ registrationSharedSecret, macaroonSecretKey, formSecret }, extra)));
 
     const parts = pulumi.output(args.homeserverParts);
     this.homeserverYaml = parts.apply(renderHomeserver);
@@ -87,7 +89,6 @@ export class SynapseHost extends pulumi.ComponentResource {
     const contents: Record<keyof typeof files, pulumi.Input<string>> = {
       homeserver: this.homeserverYaml, log: logYaml, secrets: secretsYaml, passfile,
     };
-    const extensions = args.extensions ?? [];
     const configFiles: SynapseConfigFile[] = [
       ...(Object.keys(files) as (keyof typeof files)[]).map((key) => ({ ...files[key], name: key, content: contents[key] })),
       ...extensions.flatMap((e) => e.configFiles ?? []),
@@ -111,11 +112,10 @@ export class SynapseHost extends pulumi.ComponentResource {
       ...extensions.flatMap((e) => e.beforeActivation ?? []).map((st) => pulumi.output(st.params ?? {}).apply((p) => JSON.stringify(p))),
     ]).apply((parts) => sha256(parts.join("\0")).slice(0, 16)));
     const plainConfig = [this.homeserverYaml, logYaml];
-    this.activated = scriptStep(`${name}-activate`, {
-      connection: conn, script: "synapse-activate",
-      params: pulumi.all([args.serverName, paths, pulumi.all(plainConfig),
+    const workerConfigs = extensions.flatMap((e) => e.workerConfigs ?? []);
+    const activationParams = pulumi.all([args.serverName, paths, pulumi.all(plainConfig),
         fingerprint([secretsYaml, passfile, ...configFiles.slice(Object.keys(files).length).map((f) => f.content)]), extensionDigest])
-        .apply(([serverName, p, plain, secretsFingerprint, extensionsFingerprint]) => ({
+      .apply(([serverName, p, plain, secretsFingerprint, extensionsFingerprint]) => ({
           SERVER_NAME: serverName,
           PYTHON: p.python,
           FILES: configFiles.map((f) => f.path).join(" "),
@@ -124,9 +124,18 @@ export class SynapseHost extends pulumi.ComponentResource {
           CONFIG_SHA256: sha256(plain.join("")).slice(0, 16),
           SECRETS_SHA256: secretsFingerprint,
           ...(extensions.length > 0 ? { EXTENSIONS_SHA256: extensionsFingerprint } : {}),
-        })),
+          ...(workerConfigs.length > 0 ? { WORKER_FILES: workerConfigs.join(" ") } : {}),
+        }));
+    this.activated = scriptStep(`${name}-activate`, {
+      connection: conn, script: "synapse-activate", params: activationParams,
     }, { parent: this, dependsOn: [...staged, ...before] });
-    extensions.flatMap((e) => e.afterActivation ?? []).forEach((step) => hostStep(step, [this.activated, ...extensionStaged]));
+    // Steps that follow every activation (the workers, restarted with the main process) re-run with it.
+    const activationDigest = pulumi.unsecret(activationParams.apply((p) => sha256(JSON.stringify(p)).slice(0, 16)));
+    extensions.flatMap((e) => e.afterActivation ?? []).forEach((step) => hostStep(
+      step.afterEveryActivation
+        ? { ...step, params: pulumi.all([step.params ?? {}, activationDigest]).apply(([p, d]) => ({ ...p, ACTIVATION: d })) }
+        : step,
+      [this.activated, ...extensionStaged]));
 
     let adminUserId: pulumi.Output<string | undefined> = pulumi.output(undefined);
     let adminAccessToken: pulumi.Output<string | undefined> = pulumi.output(undefined);

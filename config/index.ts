@@ -6,6 +6,7 @@ export * from "./keys";
 export * from "./media";
 export * from "./settings";
 export * from "./tiers";
+export * from "./workers";
 
 /**
  * A bad stack config. A RunError, so the CLI prints just the list of problems: no stack trace,

@@ -103,6 +103,21 @@ export const configKeys: ConfigKey[] = [
   { name: "mediaUploadSchedule", type: "string", default: "daily",
     description: "When the upload job (s3_media_upload) runs, as a systemd OnCalendar expression; it also runs right after the switch to s3." },
 
+  { name: "workerSynchrotrons", type: "integer", default: -1,
+    description: "Synchrotron workers (/sync and friends, balanced by user); -1 means the tier's count (solo 0, community 1, large 2)." },
+  { name: "workerFederationSenders", type: "integer", default: -1,
+    description: "Federation sender workers (outbound federation); -1 means the tier's count (0, 1, 2)." },
+  { name: "workerFederationReaders", type: "integer", default: -1,
+    description: "Federation reader workers (inbound federation, transactions balanced by origin); -1 means the tier's count (0, 1, 2)." },
+  { name: "workerClientReaders", type: "integer", default: -1,
+    description: "Client reader workers (login, room and key requests, /messages by room); -1 means the tier's count (0, 0, 2)." },
+  { name: "workerEventPersisters", type: "integer", default: -1,
+    description: "Event persister workers (stream writers for events); -1 means the tier's count (0, 0, 2)." },
+  { name: "workerMedia", type: "integer", default: -1,
+    description: "A media repository worker (0 or 1); -1 means the tier's (0, 1, 1)." },
+  { name: "workerBackground", type: "integer", default: -1,
+    description: "A background tasks worker (0 or 1; also updates the user directory); -1 means the tier's (0, 0, 1)." },
+
   { name: "destroyDeletesData", type: "boolean", default: false,
     description: "pulumi destroy also deletes the database, media, signing key and config; off: it only stops the homeserver and keeps its data." },
 

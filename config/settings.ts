@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ConfigKey, configKeys, HostRole } from "./keys";
 import { bucketNamePattern, calendarPattern, mediaBucketModes, MediaSettings, mediaSettings } from "./media";
 import { pgSizePattern, Sizing, TierName, tierNames, tiers, uploadSizePattern } from "./tiers";
+import { postgresReservedConnections, processCount, WorkerCounts, workerCounts } from "./workers";
 
 export const projectName = "synapse";
 
@@ -40,6 +41,8 @@ export interface Settings {
   trustedKeyServers: string[];
   federation: FederationSettings;
   media: MediaSettings;
+  /** Synapse workers per kind; all 0 is a single process. */
+  workers: WorkerCounts;
   /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
   destroyDeletesData: boolean;
 }
@@ -130,6 +133,13 @@ const schema = z.object({
   federationIpRangeAllowlist: z.array(z.string().refine(isCidr, { error: "a CIDR such as 10.0.0.0/8" })),
   federationDomainWhitelist: z.array(z.string().regex(dnsName, { error: "a server name such as example.org" })),
   destroyDeletesData: z.boolean(),
+  workerSynchrotrons: z.number().int(),
+  workerFederationSenders: z.number().int(),
+  workerFederationReaders: z.number().int(),
+  workerClientReaders: z.number().int(),
+  workerEventPersisters: z.number().int(),
+  workerMedia: z.number().int(),
+  workerBackground: z.number().int(),
   cacheFactor: z.union([z.literal(""), z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })]),
   dbPoolMin: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
   dbPoolMax: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
@@ -226,10 +236,19 @@ function toSettings(c: Parsed, errors: string[]): Settings {
   if (sizing.dbPoolMin > sizing.dbPoolMax) {
     errors.push(`${projectName}:dbPoolMin: given ${sizing.dbPoolMin}, expected at most dbPoolMax (${sizing.dbPoolMax})`);
   }
-  // Synapse's pool plus PostgreSQL's own reserved and maintenance connections must fit.
-  if (sizing.postgresMaxConnections < sizing.dbPoolMax + 10) {
-    errors.push(`${projectName}:postgresMaxConnections: given ${sizing.postgresMaxConnections}, ` +
-      `expected at least dbPoolMax + 10 (${sizing.dbPoolMax + 10})`);
+  const workers = workerCounts(c.tier, {
+    synchrotron: c.workerSynchrotrons, federationSender: c.workerFederationSenders,
+    federationReader: c.workerFederationReaders, clientReader: c.workerClientReaders,
+    eventPersister: c.workerEventPersisters, media: c.workerMedia, background: c.workerBackground,
+  }, errors, projectName);
+  // Every Synapse process has its own pool of up to cp_max connections; they and PostgreSQL's own
+  // reserved and maintenance connections must fit in max_connections.
+  const processes = processCount(workers);
+  const needed = sizing.dbPoolMax * processes + postgresReservedConnections;
+  if (sizing.postgresMaxConnections < needed) {
+    errors.push(`${projectName}:postgresMaxConnections: given ${sizing.postgresMaxConnections}, expected at least ` +
+      `dbPoolMax × Synapse processes + ${postgresReservedConnections} = ${sizing.dbPoolMax} × ${processes} + ` +
+      `${postgresReservedConnections} = ${needed} (or lower dbPoolMax or the worker counts)`);
   }
 
   let tls: TlsSettings = { mode: "self-signed" };
@@ -271,6 +290,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
       domainWhitelist: c.federationDomainWhitelist,
     },
     media: mediaSettings(c, errors, projectName),
+    workers,
     destroyDeletesData: c.destroyDeletesData,
   };
 }

@@ -25,17 +25,17 @@ export const tiers: Record<TierName, Sizing> = {
     postgresSharedBuffers: "256MB", postgresEffectiveCacheSize: "768MB",
     postgresWorkMem: "8MB", postgresMaintenanceWorkMem: "64MB", postgresMaxConnections: 50,
   },
-  // 4-8 GB / 4 CPU.
+  // 4-8 GB / 4 CPU; 5 processes (main + 4 workers).
   community: {
-    cacheFactor: 1.0, dbPoolMin: 5, dbPoolMax: 20, maxUploadSize: "100M",
+    cacheFactor: 1.0, dbPoolMin: 5, dbPoolMax: 15, maxUploadSize: "100M",
     postgresSharedBuffers: "1GB", postgresEffectiveCacheSize: "3GB",
     postgresWorkMem: "16MB", postgresMaintenanceWorkMem: "256MB", postgresMaxConnections: 100,
   },
-  // 8+ GB; room for workers, which each take cp_max connections.
+  // 8+ GB; 13 processes (config/workers.ts), each with its own pool of cp_max connections.
   large: {
-    cacheFactor: 2.0, dbPoolMin: 10, dbPoolMax: 40, maxUploadSize: "200M",
+    cacheFactor: 2.0, dbPoolMin: 5, dbPoolMax: 20, maxUploadSize: "200M",
     postgresSharedBuffers: "2GB", postgresEffectiveCacheSize: "6GB",
-    postgresWorkMem: "32MB", postgresMaintenanceWorkMem: "512MB", postgresMaxConnections: 200,
+    postgresWorkMem: "32MB", postgresMaintenanceWorkMem: "512MB", postgresMaxConnections: 300,
   },
 };
 

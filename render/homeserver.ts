@@ -93,6 +93,9 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
   };
 }
 
+/** Keys several parts may contribute to: their lists are concatenated in part order. */
+const listKeys = new Set(["listeners"]);
+
 /** Merges parts; two parts setting the same top-level key is a programming error. */
 export function composeHomeserver(parts: HomeserverPart[]): HomeserverConfig {
   const merged: Record<string, unknown> = {};
@@ -100,6 +103,10 @@ export function composeHomeserver(parts: HomeserverPart[]): HomeserverConfig {
   parts.forEach((part, i) => {
     for (const [key, value] of Object.entries(part)) {
       if (value === undefined) continue;
+      if (listKeys.has(key) && Array.isArray(merged[key]) && Array.isArray(value)) {
+        merged[key] = [...(merged[key] as unknown[]), ...value];
+        continue;
+      }
       if (key in merged) throw new Error(`homeserver.yaml: key '${key}' set by part ${owner[key]} and part ${i}`);
       merged[key] = value;
       owner[key] = i;
@@ -140,12 +147,14 @@ export interface SynapseSecrets {
   formSecret: string;
 }
 
-/** conf.d/secrets.yaml: written 0600 through stdin, never shown in a diff. */
-export function renderSecrets(s: SynapseSecrets): string {
+/** conf.d/secrets.yaml: written 0600 through stdin, never shown in a diff. `extra`: other
+ *  components' secret keys (the workers' replication secret). */
+export function renderSecrets(s: SynapseSecrets, extra: Record<string, string> = {}): string {
   return renderYaml({
     registration_shared_secret: s.registrationSharedSecret,
     macaroon_secret_key: s.macaroonSecretKey,
     form_secret: s.formSecret,
+    ...extra,
   });
 }
 

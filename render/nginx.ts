@@ -13,6 +13,24 @@ export interface NginxLocation {
   /** What follows `location`, e.g. `^~ /_synapse/admin` or `= /.well-known/matrix/server`. */
   match: string;
   directives: string[];
+  /** Locations inside this one (they inherit its allow/deny rules). */
+  nested?: NginxLocation[];
+}
+
+/** An http-level `map`: entries are [source pattern, value], e.g. ['"~Bearer syt_(?<u>.*?)_"', "$u"]. */
+export interface NginxMap {
+  source: string;
+  variable: string;
+  entries: [string, string][];
+}
+
+/** What a component adds to the matrix site: maps, upstreams, locations before the catch-all,
+ *  and locations inside the admin API's fence. */
+export interface NginxRouting {
+  maps: NginxMap[];
+  upstreams: NginxUpstream[];
+  locations: NginxLocation[];
+  adminLocations: NginxLocation[];
 }
 
 export interface NginxSite {
@@ -22,6 +40,7 @@ export interface NginxSite {
   /** Directory holding fullchain.pem and privkey.pem. */
   tlsDir: string;
   httpsPorts: number[];
+  maps?: NginxMap[];
   upstreams: NginxUpstream[];
   locations: NginxLocation[];
   /** Served on port 80 for ACME HTTP-01; everything else there redirects to HTTPS. */
@@ -32,7 +51,7 @@ export const acmeWebroot = "/var/www/acme";
 export const tlsDirFor = (site: string) => `/etc/synapse-deploy/tls/${site}`;
 export const mainUpstream: NginxUpstream = { name: "synapse_main", servers: [`${synapseListen.host}:${synapseListen.port}`] };
 
-function proxyTo(upstream: string, maxBodySize: string): string[] {
+export function proxyTo(upstream: string, maxBodySize: string): string[] {
   return [
     `proxy_pass http://${upstream};`,
     "proxy_set_header X-Forwarded-For $remote_addr;",
@@ -47,6 +66,8 @@ export interface MatrixLocationOptions {
   upstream: string;
   maxUploadSize: string;
   adminAllowedNetworks: string[];
+  /** Admin paths another process serves (the media worker's), checked before the main process. */
+  adminLocations?: NginxLocation[];
 }
 
 /**
@@ -64,6 +85,7 @@ export function matrixLocations(o: MatrixLocationOptions): NginxLocation[] {
         "deny all;",
         ...proxyTo(o.upstream, o.maxUploadSize),
       ],
+      nested: o.adminLocations,
     },
     { match: "~* ^(\\/_matrix|\\/_synapse\\/client)", directives: proxyTo(o.upstream, o.maxUploadSize) },
   ];
@@ -73,9 +95,17 @@ function block(head: string, lines: string[], indent = "    "): string[] {
   return [`${head} {`, ...lines.map((l) => (l === "" ? "" : indent + l)), "}"];
 }
 
+function locationBlock(l: NginxLocation): string[] {
+  const nested = (l.nested ?? []).flatMap((n) => ["", ...locationBlock(n)]);
+  return block(`location ${l.match}`, [...l.directives, ...nested]);
+}
+
 export function renderSite(site: NginxSite): string {
   const names = site.serverNames.join(" ");
   const out: string[] = ["# Managed by the synapse Pulumi program; local edits are overwritten.", ""];
+  for (const m of site.maps ?? []) {
+    out.push(...block(`map ${m.source} ${m.variable}`, m.entries.map(([k, v]) => `${k} ${v};`)), "");
+  }
   for (const u of site.upstreams) {
     out.push(...block(`upstream ${u.name}`, [...(u.directives ?? []), ...u.servers.map((s) => `server ${s};`), "keepalive 16;"]), "");
   }
@@ -96,7 +126,7 @@ export function renderSite(site: NginxSite): string {
     `ssl_certificate_key ${site.tlsDir}/privkey.pem;`,
     "ssl_protocols TLSv1.2 TLSv1.3;",
     "",
-    ...site.locations.flatMap((l) => [...block(`location ${l.match}`, l.directives), ""]),
+    ...site.locations.flatMap((l) => [...locationBlock(l), ""]),
     ...block("location /", ["return 404;"]),
   ]), "");
   return out.join("\n");

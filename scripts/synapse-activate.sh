@@ -2,8 +2,10 @@
 # Checks the staged Synapse config with Synapse's own loader, and only when it passes puts it
 # live, restarts Synapse (only if something changed) and waits for /health.
 # Parameters: SERVER_NAME, PYTHON (the package's interpreter), FILES (space-separated paths
-# relative to /etc/matrix-synapse, staged under $STAGED_DIR/synapse), HEALTH_URL.
+# relative to /etc/matrix-synapse, staged under $STAGED_DIR/synapse), HEALTH_URL; WORKER_FILES
+# (optional: the worker files among FILES, each checked as its worker loads it).
 : "${SERVER_NAME:?}" "${PYTHON:?}" "${FILES:?}" "${HEALTH_URL:?}"
+WORKER_FILES=${WORKER_FILES:-}
 live=/etc/matrix-synapse
 staged="$STAGED_DIR/synapse"
 guard_server_name "$SERVER_NAME"
@@ -47,6 +49,17 @@ $out"
 fi
 out=$(printf '%s\n' "$out" | sed -n 's/^server\.server_name: //p' | tail -n 1)
 [ "$out" = "$SERVER_NAME" ] || die "the new config resolves server_name to '$out', expected '$SERVER_NAME' (is another file in $live/conf.d overriding it?); nothing was changed"
+# Each worker loads homeserver.yaml, conf.d/ and its own file: the same loader judges that too.
+for f in $WORKER_FILES; do
+  want=$(basename "$f" .yaml)
+  if ! out=$(cd "$check" && runuser -u matrix-synapse -- env "${service_env[@]}" "$PYTHON" -m synapse.config read worker.worker_name \
+    --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" --config-path "$check/$f" 2>&1); then
+    die "Synapse rejected the config of worker $want; the running config is unchanged:
+$out"
+  fi
+  out=$(printf '%s\n' "$out" | sed -n 's/^worker\.worker_name: //p' | tail -n 1)
+  [ "$out" = "$want" ] || die "worker file $f names worker '$out', expected '$want'; nothing was changed"
+done
 
 # 4. Put changed files live.
 changed=0

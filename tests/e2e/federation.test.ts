@@ -96,7 +96,8 @@ suite("two homeservers federating, with certificates from a real ACME server", (
     await acme.useDns(vpsB);
     root = await acme.issuingRoot();
     const wsA = await homeserverStack(vpsA, "a.test", {});
-    const wsB = await homeserverStack(vpsB, "b.test", { matrixHost: "b.test", federationPort8448: "true" });
+    // b runs community's workers: its federation goes in through a reader and out through a sender.
+    const wsB = await homeserverStack(vpsB, "b.test", { matrixHost: "b.test", federationPort8448: "true", tier: "community" });
     a = { name: "a.test", matrixHost: "matrix.a.test", vps: vpsA, ws: wsA, token: "", client: clientFor(vpsA, root) };
     b = { name: "b.test", matrixHost: "b.test", vps: vpsB, ws: wsB, token: "", client: clientFor(vpsB, root) };
   }, minutes(10));
@@ -188,6 +189,17 @@ suite("two homeservers federating, with certificates from a real ACME server", (
     record("federation", "b → a message delivery", toA.seconds);
     expect(toB.seconds).toBeLessThan(10);
     expect(toA.seconds).toBeLessThan(10);
+
+    // On b, workers carried federation: the reader took a's transactions (its access log), the
+    // sender sent b's (its journal and its transaction counter), the main process sent none.
+    const count = async (unit: string, pattern: string) =>
+      Number((await b.vps.sh(`journalctl -u ${unit} --no-pager -o cat | grep -cF '${pattern}' || true`)).stdout.trim());
+    expect(await count("matrix-synapse-worker@federation_reader1", '"PUT /_matrix/federation/v1/send/')).toBeGreaterThan(0);
+    expect(await count("matrix-synapse-worker@federation_sender1", "TX [a.test]")).toBeGreaterThan(0);
+    expect(await count("matrix-synapse", "TX [a.test]")).toBe(0);
+    const metrics = (await b.vps.sh("curl -fsS http://127.0.0.1:8121/_synapse/metrics")).stdout;
+    const sent = /^synapse_federation_client_sent_transactions_total\{server_name="b\.test"\} ([0-9.e+]+)$/m.exec(metrics);
+    expect(Number(sent?.[1])).toBeGreaterThan(0);
 
     const dm = await a.client.post(`https://${a.matrixHost}/_matrix/client/v3/createRoom`, { invite: ["@admin:b.test"], is_direct: true }, a.token);
     expect(dm.status).toBe(200);

@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { workerCountKeys } from "../../config/workers";
 import { downVps, sandboxAvailable } from "../sandbox/sandbox";
 import { engineAvailable, PulumiWorkspace } from "./support/pulumi";
 import {
@@ -16,6 +17,9 @@ if (!available.ok) console.warn(`e2e suite skipped: ${available.reason}`);
 const suite = available.ok ? describe : describe.skip;
 
 const server = "sandbox.test";
+const workerKeys = Object.values(workerCountKeys);
+/** Messages in the database once scenarios 2 (100) and 4w (20) have run. */
+const messagesSent = 120;
 const matrix = `https://matrix.${server}`;
 const minutes = (n: number) => n * 60_000;
 
@@ -190,13 +194,15 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     const since = await hostTime();
     await ws.configSet("tier", "community");
     await ws.configSet("maxUploadSize", "60M");
+    // The sizing knobs alone here; community's workers come in scenario 4w.
+    for (const key of workerKeys) await ws.configSet(key, "0");
 
     // What a reviewer sees in the pull request (kept for the README's operations section).
     const diff = await ws.pulumi(["preview", "--diff"]);
     fs.writeFileSync(path.join(outputDir, "vps1", "tier-change-preview.txt"), diff.stdout);
     expect(diff.stdout).toMatch(/~ global_factor\s*: 0\.5 => 1\n/);
     expect(diff.stdout).toMatch(/~ max_upload_size\s*: "50M" => "60M"\n/);
-    expect(diff.stdout).toMatch(/~ cp_max\s*: 10 => 20\n/);
+    expect(diff.stdout).toMatch(/~ cp_max\s*: 10 => 15\n/);
     expect(diff.stdout).toMatch(/- shared_buffers = '256MB'\n[\s\S]*\+ shared_buffers = '1GB'\n/);
     expect(diff.stdout).toMatch(/client_max_body_size 60M;/);
 
@@ -220,6 +226,68 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     expect(media.json()["m.upload.size"]).toBe(60 * 1024 * 1024);
     expect((await vps.sh("grep -c 'client_max_body_size 60M;' /etc/nginx/sites-available/matrix.conf")).stdout.trim()).toBe("2");
   }), minutes(5));
+
+  test("4w. community's workers: the client passes through them, each route answered by its worker; a worker removed from config is gone", () => timed("4w workers", async () => {
+    for (const key of workerKeys) await ws.pulumi(["config", "rm", key]);
+    const plan = await ws.plan();
+    expect(changes(plan)).toEqual(expect.arrayContaining([
+      "nginx-activate:update", "nginx-staged-site:update", "synapse-activate:update", "synapse-redis:create",
+      "synapse-staged-homeserver:update", "synapse-staged-secrets:update", "synapse-staged-worker-synchrotron1:create",
+      "synapse-staged-worker-media_repository1:create", "synapse-staged-worker-unit:create", "synapse-workers:create",
+    ]));
+    const r = await ws.update("up");
+    expectClean(r);
+    record("pulumi", "pulumi up adding community's 4 workers and Redis", r.seconds);
+    // From here on every request goes through the workers' routes (journal times are to the second).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const since = await hostTime();
+    const workers = ["synchrotron1", "federation_sender1", "federation_reader1", "media_repository1"];
+    for (const w of workers) {
+      expect((await vps.sh(`systemctl is-active matrix-synapse-worker@${w}`)).stdout.trim()).toBe("active");
+    }
+    expect((await vps.sh("redis-cli ping")).stdout.trim()).toBe("PONG");
+    expect((await vps.sh("ss -ltnH 'sport = :6379' | awk '{print $4}'")).stdout.trim().split("\n").every((a) => /^(127\.0\.0\.1|\[::1\]):6379$/.test(a))).toBe(true);
+
+    // The real client, through nginx: /sync must be answered by the synchrotron.
+    const out = await ws.outputs();
+    const child = spawnSync(process.execPath, [path.join(__dirname, "clients", "chat.mjs")], {
+      cwd: root, encoding: "utf8", timeout: minutes(3),
+      env: { ...process.env, BASE_URL: matrix, ADDRESS: vps.host, CA_FILE: path.join(outputDir, "vps1", "ca.pem"), USER_ID: "admin", PASSWORD: out.adminPassword, COUNT: "20" },
+    });
+    if (child.status !== 0) throw new Error(`chat client failed: ${child.stderr}\n${child.stdout}`);
+    expect(JSON.parse(child.stdout.trim().split("\n").pop()!)).toMatchObject({ sent: 20, received: 20, inOrder: true });
+    // Synapse's access log (the journal of each process) says who served what.
+    const served = async (unit: string, pattern: string) =>
+      Number((await vps.sh(`journalctl -u ${unit} --since '${since}' --no-pager -o cat | grep -cE '${pattern}' || true`)).stdout.trim());
+    expect(await served("matrix-synapse-worker@synchrotron1", '"GET /_matrix/client/(r0|v3)/sync')).toBeGreaterThan(0);
+    expect(await served("matrix-synapse", '"GET /_matrix/client/(r0|v3)/sync')).toBe(0);
+
+    // Media: uploaded and downloaded through nginx, served by the media worker, same bytes back.
+    const bytes = Buffer.from(`worker media ${Date.now()}`);
+    const up = await https.upload(`${matrix}/_matrix/media/v3/upload?filename=w.txt`, bytes, "text/plain", out.adminAccessToken);
+    expect(up.status).toBe(200);
+    const mxc = new URL(up.json().content_uri);
+    const down = await https.get(`${matrix}/_matrix/client/v1/media/download/${mxc.host}${mxc.pathname}`, out.adminAccessToken);
+    expect(down.status).toBe(200);
+    expect(down.bytes.equals(bytes)).toBe(true);
+    expect(await served("matrix-synapse-worker@media_repository1", '"POST /_matrix/media/v3/upload')).toBe(1);
+    expect(await served("matrix-synapse-worker@media_repository1", '"GET /_matrix/client/v1/media/download/')).toBe(1);
+    expect(await served("matrix-synapse", "/_matrix/(media|client/v1/media)/")).toBe(0);
+
+    // A worker taken out of config is stopped, disabled and deleted; its routes go back to main.
+    await ws.configSet("workerSynchrotrons", "0");
+    const removed = await ws.update("up");
+    expectClean(removed);
+    expect(changes(removed)).toEqual(expect.arrayContaining(["synapse-staged-worker-synchrotron1:delete", "synapse-workers:update"]));
+    expect((await vps.sh("systemctl is-active matrix-synapse-worker@synchrotron1", { allowFail: true })).stdout.trim()).toBe("inactive");
+    expect((await vps.sh("systemctl is-enabled matrix-synapse-worker@synchrotron1", { allowFail: true })).stdout.trim()).not.toBe("enabled");
+    expect((await vps.sh("test -e /etc/matrix-synapse/workers/synchrotron1.yaml", { allowFail: true })).code).not.toBe(0);
+    expect((await vps.sh("grep -c synapse_sync /etc/nginx/sites-available/matrix.conf || true")).stdout.trim()).toBe("0");
+    expect((await https.get(`${matrix}/_matrix/client/v3/sync?timeout=0`, out.adminAccessToken)).status).toBe(200);
+    const steady = await ws.update("up");
+    expectClean(steady);
+    expect(changes(steady)).toEqual([]);
+  }), minutes(8));
 
   test("5a. a broken stack config is rejected before any SSH connection", () => timed("5a bad config", async () => {
     const logins = async () => Number((await vps.sh("journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey' || true")).stdout.trim());
@@ -254,7 +322,9 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     await vps.sh("sed -i 's/^max_upload_size: .*/max_upload_size: lots/' /var/lib/synapse-deploy/staged/synapse/homeserver.yaml");
     const synapseFail = await vps.sh(await create("synapse-activate"), { allowFail: true });
     expect(synapseFail.code).not.toBe(0);
-    expect(synapseFail.stderr).toContain("Synapse rejected the new config; the running config is unchanged");
+    // With a media worker the main process no longer reads the media settings: the media worker's
+    // check (Synapse's loader, as that worker loads its config) is the one that refuses it.
+    expect(synapseFail.stderr).toMatch(/Synapse rejected the (new config|config of worker media_repository1); the running config is unchanged/);
     expect((await vps.sh("sha256sum /etc/matrix-synapse/homeserver.yaml")).stdout).toBe(liveHomeserver);
     expect(await synapsePid()).toBe(pid);
     expect((await https.get(`${matrix}/_matrix/client/versions`)).status).toBe(200);
@@ -284,7 +354,7 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     const token = (await ws.outputs()).adminAccessToken;
     const media = await https.get(`${matrix}/_matrix/client/v1/media/config`, token);
     expect(media.json()["m.upload.size"]).toBe(70 * 1024 * 1024);
-    expect(await messageCount()).toBe(100);
+    expect(await messageCount()).toBe(messagesSent);
     const steady = await ws.update("up");
     expectClean(steady);
     expect(changes(steady)).toEqual([]);
@@ -338,7 +408,7 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     expect((await vps.sh("systemctl is-enabled matrix-synapse", { allowFail: true })).stdout.trim()).toBe("disabled");
     expect((await vps.sh("ls /etc/nginx/sites-enabled/")).stdout).not.toMatch(/matrix/);
     expect((await vps.sh(`curl -sk -o /dev/null -w '%{http_code}' --resolve matrix.${server}:443:127.0.0.1 https://matrix.${server}/_matrix/client/versions`, { allowFail: true })).stdout).not.toBe("200");
-    expect(await messageCount()).toBe(100);
+    expect(await messageCount()).toBe(messagesSent);
     expect(await signingKeyHash()).toBe(key);
     // The engine deletes dependents first: nginx's sites, then Synapse, then PostgreSQL.
     const deleted = r.steps.filter((s) => s.op === "delete").map((s) => s.name);
@@ -352,7 +422,7 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     const back = await ws.update("up");
     expectClean(back);
     expect(await signingKeyHash()).toBe(key);
-    expect(await messageCount()).toBe(100);
+    expect(await messageCount()).toBe(messagesSent);
     const out = await ws.outputs();
     expect((await loginAsAdmin(out.adminPassword)).status).toBe(200);
     expect((await https.get(`${matrix}/_matrix/client/versions`)).status).toBe(200);

@@ -17,13 +17,14 @@ beforeAll(async () => { run = await runProgram(stack); });
 const commands = () => run.resources.filter((r) => r.type === "command:remote:Command");
 
 describe("resources", () => {
-  it("builds the four components", () => {
+  it("builds the components (the worker pool of a solo stack is empty)", () => {
     const components = run.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`).sort();
     expect(components).toEqual([
       "synapse:index:NginxProxy nginx",
       "synapse:index:PostgresDatabase postgres",
       "synapse:index:SynapseHost synapse",
       "synapse:index:WellKnownSite well-known",
+      "synapse:index:WorkerPool workers",
     ]);
   });
 

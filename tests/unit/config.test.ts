@@ -82,7 +82,7 @@ describe("bad input", () => {
     ["a list that is not a list", { adminAllowedNetworks: "10.0.0.0/8" }, /synapse:adminAllowedNetworks: given "10.0.0.0\/8", expected a list of strings/],
     ["a boolean that is not one", { enableRegistration: "yes" }, /synapse:enableRegistration: given "yes", expected true or false/],
     ["a pool that cannot fit", { dbPoolMin: "20", dbPoolMax: "10" }, /synapse:dbPoolMin: given 20, expected at most dbPoolMax \(10\)/],
-    ["connections below the pool", { postgresMaxConnections: "12" }, /synapse:postgresMaxConnections: given 12, expected at least dbPoolMax \+ 10/],
+    ["connections below the pool", { postgresMaxConnections: "12" }, /synapse:postgresMaxConnections: given 12, expected at least dbPoolMax × Synapse processes \+ 10 = 10 × 1 \+ 10 = 20/],
     ["a bad PostgreSQL size", { postgresWorkMem: "8M" }, /synapse:postgresWorkMem: given "8M", expected a PostgreSQL size/],
     ["an unknown key", { sererName: "typo.org" }, /synapse:sererName: unknown key/],
     ["a bad matrix host", { matrixHost: "Matrix Host" }, /synapse:matrixHost: given "Matrix Host", expected a lower-case DNS name/],

@@ -39,6 +39,8 @@ export interface RequestInit {
   /** Sent as is, with `contentType` (media uploads). */
   raw?: { bytes: Buffer; contentType: string };
   token?: string;
+  /** Sent as given (a federation request's X-Matrix authorization, say). */
+  headers?: Record<string, string>;
 }
 
 export async function request(agent: Agent, url: string, init: RequestInit = {}): Promise<Response> {
@@ -49,6 +51,7 @@ export async function request(agent: Agent, url: string, init: RequestInit = {})
     headers: {
       ...(init.raw ? { "content-type": init.raw.contentType } : init.body === undefined ? {} : { "content-type": "application/json" }),
       ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      ...init.headers,
     },
     dispatcher: agent,
   });

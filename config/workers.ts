@@ -1,0 +1,76 @@
+// Synapse's workers: how many of each kind a tier runs, the per-kind overrides, and the budget
+// every process must fit (database connections, memory). The single-key forms are in
+// settings.ts's schema; this file holds the tables and the cross-key rules.
+import { TierName } from "./tiers";
+
+/** The kinds this program runs, each a role from Synapse's workers documentation. */
+export const workerKinds = [
+  "synchrotron", "federationSender", "federationReader", "clientReader", "eventPersister", "media", "background",
+] as const;
+export type WorkerKind = (typeof workerKinds)[number];
+export type WorkerCounts = Record<WorkerKind, number>;
+
+/** The config key overriding each kind's count (-1: the tier's count). */
+export const workerCountKeys: Record<WorkerKind, string> = {
+  synchrotron: "workerSynchrotrons",
+  federationSender: "workerFederationSenders",
+  federationReader: "workerFederationReaders",
+  clientReader: "workerClientReaders",
+  eventPersister: "workerEventPersisters",
+  media: "workerMedia",
+  background: "workerBackground",
+};
+
+/** Kinds of which Synapse runs at most one (a single media background runner, one task runner). */
+export const singletonKinds: ReadonlySet<WorkerKind> = new Set(["media", "background"]);
+/** An upper bound per kind that keeps the loopback port plan (10 per kind) unambiguous. */
+export const maxWorkersPerKind = 9;
+
+const none: WorkerCounts = {
+  synchrotron: 0, federationSender: 0, federationReader: 0, clientReader: 0, eventPersister: 0, media: 0, background: 0,
+};
+
+/**
+ * Workers per tier. solo: one process (2 GB hosts). community: the set that takes the load off the
+ * main process first (sync, federation in and out, media). large: every kind, event persistence
+ * included.
+ */
+export const tierWorkers: Record<TierName, WorkerCounts> = {
+  solo: none,
+  community: { ...none, synchrotron: 1, federationSender: 1, federationReader: 1, media: 1 },
+  large: { synchrotron: 2, federationSender: 2, federationReader: 2, clientReader: 2, eventPersister: 2, media: 1, background: 1 },
+};
+
+/**
+ * Memory each Synapse process is expected to stay under (MiB): the main process, then each worker
+ * (systemd's MemoryHigh for workers, so one runaway worker is throttled before the host swaps).
+ * solo: Synapse, PostgreSQL (shared_buffers 256 MB), nginx and the OS within 2 GB.
+ */
+export const processMemoryMiB: Record<TierName, { main: number; worker: number }> = {
+  solo: { main: 1024, worker: 384 },
+  community: { main: 1536, worker: 768 },
+  large: { main: 3072, worker: 1024 },
+};
+
+/** Connections PostgreSQL keeps besides Synapse's pools (superuser reserve, maintenance, psql). */
+export const postgresReservedConnections = 10;
+
+export function processCount(counts: WorkerCounts): number {
+  return 1 + workerKinds.reduce((n, k) => n + counts[k], 0);
+}
+
+/** Per-kind overrides on top of the tier's counts; every out-of-range value reported. */
+export function workerCounts(tier: TierName, overrides: Record<WorkerKind, number>, errors: string[], project: string): WorkerCounts {
+  const counts = { ...tierWorkers[tier] };
+  for (const kind of workerKinds) {
+    const given = overrides[kind];
+    if (given === -1) continue;
+    const max = singletonKinds.has(kind) ? 1 : maxWorkersPerKind;
+    if (given < 0 || given > max) {
+      errors.push(`${project}:${workerCountKeys[kind]}: given ${given}, expected -1 (the tier's count) or 0 to ${max}`);
+      continue;
+    }
+    counts[kind] = given;
+  }
+  return counts;
+}

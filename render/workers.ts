@@ -1,0 +1,251 @@
+// Synapse's workers, rendered from the counts in settings: the plan (names, ports, roles), the
+// main process's part of homeserver.yaml, one YAML per worker, the systemd template and the nginx
+// routing from Synapse's workers documentation (docs/workers.md).
+import { WorkerCounts, WorkerKind, workerKinds } from "../config/workers";
+import { HomeserverPart, Listener, renderYaml } from "./homeserver";
+import { NginxLocation, NginxMap, NginxRouting, NginxUpstream, proxyTo } from "./nginx";
+import { synapseConfigDir, synapseDataDir } from "./paths";
+
+export interface WorkerSpec {
+  /** worker_name, and the instance of matrix-synapse-worker@.service. */
+  name: string;
+  kind: WorkerKind;
+  app: "synapse.app.generic_worker" | "synapse.app.media_repository";
+  /** Its HTTP listener on loopback (requests from nginx, /health, metrics, replication). */
+  host: string;
+  port: number;
+  resources: string[];
+}
+
+/** The main process's replication listener (workers and Redis coordinate through it). */
+export const mainReplication = { host: "127.0.0.1", port: 9093 };
+export const redisAddress = { host: "127.0.0.1", port: 6379 };
+/** Synapse's Redis client for Debian's package, which has none. Measured on Debian's Synapse
+ *  1.160 with Twisted 26.4: 1.4.11 works; with 1.6.0 Synapse fails to start (AttributeError on
+ *  startedConnecting in its Redis factory). */
+export const txredisapiVersion = "1.4.11";
+export const workerConfigDir = `${synapseConfigDir}/workers`;
+export const workerUnitTemplate = "matrix-synapse-worker@.service";
+export const workerTarget = "matrix-synapse-workers.target";
+
+/** Per kind: name prefix, first port (10 per kind), what its listener serves besides metrics. */
+const kindTable: Record<WorkerKind, { prefix: string; firstPort: number; resources: string[] }> = {
+  synchrotron: { prefix: "synchrotron", firstPort: 8111, resources: ["client"] },
+  federationSender: { prefix: "federation_sender", firstPort: 8121, resources: [] },
+  federationReader: { prefix: "federation_reader", firstPort: 8131, resources: ["federation"] },
+  clientReader: { prefix: "client_reader", firstPort: 8141, resources: ["client"] },
+  eventPersister: { prefix: "event_persister", firstPort: 8151, resources: ["replication"] },
+  // The media resource serves /_matrix/media; client and federation carry the authenticated
+  // media paths (/_matrix/client/v1/media, /_matrix/federation/v1/media).
+  media: { prefix: "media_repository", firstPort: 8161, resources: ["media", "client", "federation"] },
+  background: { prefix: "background_worker", firstPort: 8171, resources: [] },
+};
+
+export function workerPlan(counts: WorkerCounts): WorkerSpec[] {
+  return workerKinds.flatMap((kind) => Array.from({ length: counts[kind] }, (_, i) => ({
+    name: `${kindTable[kind].prefix}${i + 1}`,
+    kind,
+    app: kind === "media" ? "synapse.app.media_repository" as const : "synapse.app.generic_worker" as const,
+    host: "127.0.0.1",
+    port: kindTable[kind].firstPort + i,
+    resources: [...kindTable[kind].resources, "metrics"],
+  })));
+}
+
+const ofKind = (plan: WorkerSpec[], kind: WorkerKind) => plan.filter((w) => w.kind === kind);
+
+/** The main process's settings once workers exist; nothing at all without workers. */
+export function workersHomeserverPart(plan: WorkerSpec[]): HomeserverPart {
+  if (plan.length === 0) return {};
+  const replication: Listener = {
+    port: mainReplication.port, type: "http", bind_addresses: [mainReplication.host], resources: [{ names: ["replication"] }],
+  };
+  const persisters = ofKind(plan, "eventPersister");
+  const senders = ofKind(plan, "federationSender");
+  const media = ofKind(plan, "media")[0];
+  const background = ofKind(plan, "background")[0];
+  return {
+    listeners: [replication],
+    redis: { enabled: true, host: redisAddress.host, port: redisAddress.port },
+    instance_map: {
+      main: mainReplication,
+      ...Object.fromEntries(persisters.map((w) => [w.name, { host: w.host, port: w.port }])),
+    },
+    // Each worker exposes Prometheus metrics on its loopback listener.
+    enable_metrics: true,
+    ...(senders.length > 0 ? { federation_sender_instances: senders.map((w) => w.name) } : {}),
+    ...(persisters.length > 0 ? { stream_writers: { events: persisters.map((w) => w.name) } } : {}),
+    ...(media ? { enable_media_repo: false, media_instance_running_background_jobs: media.name } : {}),
+    ...(background ? {
+      run_background_tasks_on: background.name,
+      update_user_directory_from_worker: background.name,
+      notify_appservices_from_worker: background.name,
+    } : {}),
+  };
+}
+
+/** /etc/matrix-synapse/workers/<name>.yaml: read after homeserver.yaml and conf.d/. */
+export function renderWorkerConfig(w: WorkerSpec): string {
+  return renderYaml({
+    worker_app: w.app,
+    worker_name: w.name,
+    worker_listeners: [{
+      type: "http", port: w.port, bind_addresses: [w.host], x_forwarded: true, resources: [{ names: w.resources }],
+    }],
+    worker_log_config: `${synapseConfigDir}/log.yaml`,
+  });
+}
+
+/**
+ * The template unit every worker runs from (as in Synapse's docs/systemd-with-workers), with the
+ * tier's memory budget. Workers stop and restart with the main process (PartOf).
+ */
+export function renderWorkerUnit(python: string, memoryHighMiB: number): string {
+  const config = (p: string) => `--config-path=${p}`;
+  return [
+    "# Managed by the synapse Pulumi program; local edits are overwritten.",
+    "[Unit]",
+    "Description=Synapse worker %i",
+    `AssertPathExists=${workerConfigDir}/%i.yaml`,
+    "After=matrix-synapse.service redis-server.service",
+    "Requires=matrix-synapse.service",
+    "PartOf=matrix-synapse.service",
+    "",
+    "[Service]",
+    "Type=notify",
+    "NotifyAccess=main",
+    "User=matrix-synapse",
+    `WorkingDirectory=${synapseDataDir}`,
+    `ExecStart=${python} -m synapse.app.generic_worker ${config(`${synapseConfigDir}/homeserver.yaml`)} ${config(`${synapseConfigDir}/conf.d/`)} ${config(`${workerConfigDir}/%i.yaml`)}`,
+    "ExecReload=/bin/kill -HUP $MAINPID",
+    "Restart=always",
+    "RestartSec=3",
+    `MemoryHigh=${memoryHighMiB}M`,
+    "SyslogIdentifier=matrix-synapse-%i",
+    "",
+    "[Install]",
+    `WantedBy=${workerTarget}`,
+    "",
+  ].join("\n");
+}
+
+export function renderWorkerTarget(): string {
+  return [
+    "# Managed by the synapse Pulumi program; local edits are overwritten.",
+    "[Unit]",
+    "Description=Synapse workers",
+    "After=matrix-synapse.service",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+const re = (...patterns: string[]) => `~ ${patterns.length === 1 ? patterns[0] : `(${patterns.join("|")})`}`;
+
+/** Synapse's routing regexes per kind (docs/workers.md), in the order nginx must try them. */
+export const routes = {
+  media: [
+    "^/_matrix/media/", "^/_matrix/client/v1/media/", "^/_matrix/federation/v1/media/", "^/_synapse/media/",
+  ],
+  mediaAdmin: [
+    "^/_synapse/admin/v1/purge_media_cache$", "^/_synapse/admin/v1/room/.*/media.*$", "^/_synapse/admin/v1/user/.*/media.*$",
+    "^/_synapse/admin/v1/media/.*$", "^/_synapse/admin/v1/quarantine_media/.*$", "^/_synapse/admin/v1/users/.*/media$",
+  ],
+  sync: [
+    "^/_matrix/client/(r0|v3)/sync$", "^/_matrix/client/(api/v1|r0|v3)/events$", "^/_matrix/client/(api/v1|r0|v3)/initialSync$",
+    "^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$", "^/_matrix/client/unstable/org.matrix.simplified_msc3575/sync$",
+  ],
+  federationInbound: ["^/_matrix/federation/v1/send/"],
+  federation: [
+    "^/_matrix/federation/v1/(version|event/|state/|state_ids/|backfill/|get_missing_events/|publicRooms|query/|make_join/|make_leave/|make_knock/|send_knock/|event_auth/|timestamp_to_event/|exchange_third_party_invite/|user/devices/|hierarchy/)",
+    "^/_matrix/federation/(v1|v2)/(send_join|send_leave|invite)/",
+    "^/_matrix/key/v2/query",
+  ],
+  // Pagination: every request for a room on the same process.
+  clientByRoom: ["^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/[^/]+/messages$"],
+  client: [
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/createRoom$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/publicRooms$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/(joined_members|members|state|context/.*|event/.*)$",
+    "^/_matrix/client/v1/rooms/.*/(hierarchy|threads|timestamp_to_event)$",
+    "^/_matrix/client/(v1|unstable)/rooms/.*/relations/",
+    "^/_matrix/client/(r0|v3|unstable)/account/(3pid|whoami)$",
+    "^/_matrix/client/versions$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/voip/turnServer$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/joined_rooms$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable/.*)/rooms/.*/aliases",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/search$",
+    "^/_matrix/client/(r0|v3|unstable)/user/.*/filter(/|$)",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/directory/room/.*$",
+    "^/_matrix/client/(r0|v3|unstable)/(capabilities|notifications)$",
+    "^/_matrix/client/(r0|v3|unstable)/keys/((query|changes|claim)$|upload)",
+    "^/_matrix/client/(r0|v3|unstable)/room_keys/",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/keys/(device_signing|signatures)/upload$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/login$",
+    "^/_matrix/client/(r0|v3|unstable)/(register|register/available|password_policy)$",
+    "^/_matrix/client/v1/register/m.login.registration_token/validity$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/(redact|send|state/)",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/(join|invite|leave|ban|unban|kick)$",
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/(join|knock|profile)/",
+    "^/_matrix/client/(r0|v3|unstable)/user_directory/search$",
+  ],
+} as const;
+
+/** http-level maps: who a request is from, for the balancing that keeps a user (or server) on one process. */
+const maps: Record<"user" | "origin" | "room", NginxMap[]> = {
+  user: [
+    { source: "$arg_access_token", variable: "$accesstoken_from_urlparam",
+      entries: [["default", "$arg_access_token"], ['"~syt_(?<username>.*?)_.*"', "$username"]] },
+    { source: "$http_authorization", variable: "$mxid_localpart",
+      entries: [["default", "$http_authorization"], ['"~Bearer syt_(?<username>.*?)_.*"', "$username"], ['""', "$accesstoken_from_urlparam"]] },
+  ],
+  // Authorization: X-Matrix origin="example.org",destination=…: the sending server.
+  origin: [
+    { source: "$http_authorization", variable: "$federation_origin",
+      entries: [["default", "$remote_addr"], ["'~*^X-Matrix .*origin=\"?(?<fed_origin>[^\",]+)'", "$fed_origin"]] },
+  ],
+  room: [
+    { source: "$uri", variable: "$matrix_room",
+      entries: [["default", '""'], ['"~^/_matrix/client/[^/]+/rooms/(?<room_id>[^/]+)/"', "$room_id"]] },
+  ],
+};
+
+const servers = (ws: WorkerSpec[]) => ws.map((w) => `${w.host}:${w.port}`);
+
+/** nginx's share of the worker pool: empty without workers, so the site stays the seed's. */
+export function workerRouting(plan: WorkerSpec[], maxUploadSize: string): NginxRouting {
+  const routing: NginxRouting = { maps: [], upstreams: [], locations: [], adminLocations: [] };
+  const add = (upstream: NginxUpstream, patterns: readonly string[], target: NginxLocation[] = routing.locations) => {
+    routing.upstreams.push(upstream);
+    target.push({ match: re(...patterns), directives: proxyTo(upstream.name, maxUploadSize) });
+  };
+  const media = ofKind(plan, "media");
+  const synchrotrons = ofKind(plan, "synchrotron");
+  const readers = ofKind(plan, "federationReader");
+  const clientReaders = ofKind(plan, "clientReader");
+  // Media first: its paths must win over every federation and client pattern below.
+  if (media.length > 0) {
+    routing.upstreams.push({ name: "synapse_media", directives: ["least_conn;"], servers: servers(media) });
+    routing.locations.push({ match: re(...routes.media), directives: proxyTo("synapse_media", maxUploadSize) });
+    routing.adminLocations.push({ match: re(...routes.mediaAdmin), directives: proxyTo("synapse_media", maxUploadSize) });
+  }
+  if (synchrotrons.length > 0) {
+    routing.maps.push(...maps.user);
+    add({ name: "synapse_sync", directives: ["hash $mxid_localpart consistent;"], servers: servers(synchrotrons) }, routes.sync);
+  }
+  if (readers.length > 0) {
+    routing.maps.push(...maps.origin);
+    add({ name: "synapse_federation_inbound", directives: ["hash $federation_origin consistent;"], servers: servers(readers) },
+      routes.federationInbound);
+    add({ name: "synapse_federation_reader", servers: servers(readers) }, routes.federation);
+  }
+  if (clientReaders.length > 0) {
+    routing.maps.push(...maps.room);
+    add({ name: "synapse_client_by_room", directives: ["hash $matrix_room consistent;"], servers: servers(clientReaders) },
+      routes.clientByRoom);
+    add({ name: "synapse_client_reader", servers: servers(clientReaders) }, routes.client);
+  }
+  return routing;
+}

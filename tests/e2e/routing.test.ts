@@ -1,0 +1,179 @@
+// The worker routing in a real nginx: the site the program renders, served on loopback, in front
+// of stub upstreams that answer with their own name. Each request path from the table must land
+// at the process Synapse's workers documentation assigns it, proven by who answered.
+import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { tierWorkers } from "../../config";
+import { mainUpstream, matrixLocations, renderSite } from "../../render/nginx";
+import { synapseListen } from "../../render/paths";
+import { WorkerKind } from "../../config/workers";
+import { workerPlan, workerRouting, WorkerSpec } from "../../render/workers";
+import { request, sandboxAgent } from "./clients/https";
+
+const httpsPort = 18443;
+const httpPort = 18080;
+const host = "matrix.example.org";
+
+/** A process as routing sees it: "main" or a worker's kind. */
+type Target = "main" | WorkerKind;
+
+interface Case {
+  what: string;
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** Where it lands on the large tier (every kind) and on community (no client readers). */
+  large: Target;
+  community: Target;
+}
+
+const user = (name: string) => ({ authorization: `Bearer syt_${name}_AbCdEf_0a1b2c` });
+const origin = (server: string) => ({ authorization: `X-Matrix origin="${server}",destination="example.org",key="ed25519:a",sig="c2ln"` });
+
+const table: Case[] = [
+  { what: "sync", method: "GET", path: "/_matrix/client/v3/sync?since=s1", headers: user("alice"), large: "synchrotron", community: "synchrotron" },
+  { what: "sync (r0)", method: "GET", path: "/_matrix/client/r0/sync", headers: user("bob"), large: "synchrotron", community: "synchrotron" },
+  { what: "sliding sync", method: "POST", path: "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", headers: user("alice"), large: "synchrotron", community: "synchrotron" },
+  { what: "initial sync of a room", method: "GET", path: "/_matrix/client/v3/rooms/!r:example.org/initialSync", headers: user("alice"), large: "synchrotron", community: "synchrotron" },
+  { what: "federation send", method: "PUT", path: "/_matrix/federation/v1/send/1700000000", headers: origin("a.example"), large: "federationReader", community: "federationReader" },
+  { what: "federation query", method: "GET", path: "/_matrix/federation/v1/query/profile?user_id=@a:example.org", headers: origin("a.example"), large: "federationReader", community: "federationReader" },
+  { what: "federation make_join", method: "GET", path: "/_matrix/federation/v1/make_join/!r:example.org/@u:a.example", headers: origin("a.example"), large: "federationReader", community: "federationReader" },
+  { what: "federation send_join", method: "PUT", path: "/_matrix/federation/v2/send_join/!r:example.org/$e", headers: origin("a.example"), large: "federationReader", community: "federationReader" },
+  { what: "key query", method: "POST", path: "/_matrix/key/v2/query", large: "federationReader", community: "federationReader" },
+  { what: "own keys (served by every process; unrouted)", method: "GET", path: "/_matrix/key/v2/server", large: "main", community: "main" },
+  { what: "openid userinfo stays on main", method: "GET", path: "/_matrix/federation/v1/openid/userinfo?access_token=x", large: "main", community: "main" },
+  { what: "media upload", method: "POST", path: "/_matrix/media/v3/upload?filename=a.png", large: "media", community: "media" },
+  { what: "media download", method: "GET", path: "/_matrix/client/v1/media/download/example.org/abc", large: "media", community: "media" },
+  { what: "media thumbnail", method: "GET", path: "/_matrix/client/v1/media/thumbnail/example.org/abc?width=32&height=32", large: "media", community: "media" },
+  { what: "legacy media download", method: "GET", path: "/_matrix/media/v3/download/example.org/abc", large: "media", community: "media" },
+  { what: "federation media (before the federation routes)", method: "GET", path: "/_matrix/federation/v1/media/download/abc", headers: origin("a.example"), large: "media", community: "media" },
+  { what: "login", method: "POST", path: "/_matrix/client/v3/login", large: "clientReader", community: "main" },
+  { what: "createRoom", method: "POST", path: "/_matrix/client/v3/createRoom", headers: user("alice"), large: "clientReader", community: "main" },
+  { what: "messages", method: "GET", path: "/_matrix/client/v3/rooms/!r:example.org/messages?dir=b", headers: user("alice"), large: "clientReader", community: "main" },
+  { what: "keys upload", method: "POST", path: "/_matrix/client/v3/keys/upload", headers: user("alice"), large: "clientReader", community: "main" },
+  { what: "send an event", method: "PUT", path: "/_matrix/client/v3/rooms/!r:example.org/send/m.room.message/t1", headers: user("alice"), large: "clientReader", community: "main" },
+  { what: "push rules (unrouted)", method: "GET", path: "/_matrix/client/v3/pushrules/", headers: user("alice"), large: "main", community: "main" },
+  { what: "admin API", method: "GET", path: "/_synapse/admin/v2/users/@a:example.org", large: "main", community: "main" },
+  { what: "admin media API", method: "GET", path: "/_synapse/admin/v1/media/example.org/abc", large: "media", community: "media" },
+  { what: "admin purge of the media cache", method: "POST", path: "/_synapse/admin/v1/purge_media_cache?before_ts=1", large: "media", community: "media" },
+];
+
+/** A loopback HTTP server per upstream address, answering with the name of the process it stands for. */
+async function startStubs(plan: WorkerSpec[]): Promise<http.Server[]> {
+  const processes = [{ name: "main", port: synapseListen.port }, ...plan.map((w) => ({ name: w.name, port: w.port }))];
+  return Promise.all(processes.map(({ name, port }) => new Promise<http.Server>((resolve, reject) => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ process: name, url: req.url }));
+      });
+    });
+    server.keepAliveTimeout = 1000;
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  })));
+}
+
+interface Nginx { dir: string; child: ChildProcess; ca: string }
+
+/** nginx from the machine, with the rendered site as its only site, listening on loopback. */
+async function startNginx(tier: "community" | "large", plan: WorkerSpec[]): Promise<Nginx> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `routing-${tier}-`));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+    "-subj", `/CN=${host}`, "-addext", `subjectAltName=DNS:${host}`, "-keyout", `${dir}/privkey.pem`, "-out", `${dir}/fullchain.pem`], { stdio: "ignore" });
+  const routing = workerRouting(plan, "100M");
+  const site = renderSite({
+    name: "matrix", serverNames: [host], tlsDir: dir, httpsPorts: [httpsPort], acmeWebroot: dir,
+    maps: routing.maps,
+    upstreams: [mainUpstream, ...routing.upstreams],
+    locations: [...routing.locations, ...matrixLocations({
+      upstream: mainUpstream.name, maxUploadSize: "100M", adminAllowedNetworks: [], adminLocations: routing.adminLocations,
+    })],
+  })
+    // The only changes to the rendered site: loopback addresses and unprivileged ports.
+    .replace("listen 80;", `listen 127.0.0.1:${httpPort};`)
+    .replace(`listen ${httpsPort} ssl;`, `listen 127.0.0.1:${httpsPort} ssl;`)
+    .replace(/^\s*listen \[::\]:.*\n/gm, "");
+  fs.writeFileSync(`${dir}/site.conf`, site);
+  fs.writeFileSync(`${dir}/nginx.conf`, [
+    "worker_processes 1;", "user root;", `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`,
+    "events { worker_connections 256; }",
+    `http { access_log ${dir}/access.log; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;`,
+    `  include ${dir}/site.conf; }`, "",
+  ].join("\n"));
+  execFileSync("nginx", ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`], { stdio: "pipe" });
+  const child = spawn("nginx", ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"], { stdio: "inherit" });
+  const ca = fs.readFileSync(`${dir}/fullchain.pem`, "utf8");
+  for (let i = 0; i < 100; i++) {
+    const listening = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(httpsPort, "127.0.0.1", () => { socket.destroy(); resolve(true); });
+      socket.on("error", () => resolve(false));
+    });
+    if (listening) return { dir, child, ca };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nginx did not start; see ${dir}/error.log`);
+}
+
+const nginxFound = spawnSync("nginx", ["-v"]).status === 0;
+if (!nginxFound) console.warn("routing test skipped: no nginx on this machine (.ci/run installs it)");
+
+(nginxFound ? describe.each : describe.skip.each)(["community", "large"] as const)("worker routing in a real nginx: %s tier", (tier) => {
+  const plan = workerPlan(tierWorkers[tier]);
+  const kindOf = new Map<string, Target>([["main", "main"], ...plan.map((w) => [w.name, w.kind] as [string, Target])]);
+  let stubs: http.Server[] = [];
+  let nginx: Nginx;
+  let agent: ReturnType<typeof sandboxAgent>;
+
+  beforeAll(async () => {
+    stubs = await startStubs(plan);
+    nginx = await startNginx(tier, plan);
+    agent = sandboxAgent({ address: "127.0.0.1", ca: nginx.ca });
+  });
+  afterAll(async () => {
+    await agent?.close();
+    if (nginx && nginx.child.exitCode === null) {
+      const exited = new Promise((r) => nginx.child.once("exit", r));
+      nginx.child.kill("SIGTERM");
+      await exited;
+    }
+    for (const s of stubs) s.closeAllConnections();
+    await Promise.all(stubs.map((s) => new Promise((r) => s.close(r))));
+    if (nginx) fs.rmSync(nginx.dir, { recursive: true, force: true });
+  });
+
+  const who = async (c: Pick<Case, "method" | "path" | "headers">) => {
+    const r = await request(agent, `https://${host}:${httpsPort}${c.path}`, { method: c.method, headers: c.headers });
+    expect(r.status).toBe(200);
+    return r.json<{ process: string; url: string }>();
+  };
+
+  it.each(table)("$what: $method $path", async (c) => {
+    const answer = await who(c);
+    expect(kindOf.get(answer.process)).toBe(c[tier]);
+    expect(answer.url).toBe(c.path); // passed on unchanged
+  });
+
+  it("keeps a user's syncs on one synchrotron, a server's transactions on one reader, a room's pagination on one process", async () => {
+    const sticky = async (c: Pick<Case, "method" | "path" | "headers">) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) seen.add((await who(c)).process);
+      return seen.size;
+    };
+    expect(await sticky({ method: "GET", path: "/_matrix/client/v3/sync", headers: user("carol") })).toBe(1);
+    expect(await sticky({ method: "GET", path: "/_matrix/client/v3/sync?access_token=syt_carol_x_y" })).toBe(1);
+    expect(await sticky({ method: "PUT", path: "/_matrix/federation/v1/send/1", headers: origin("b.example") })).toBe(1);
+    expect(await sticky({ method: "GET", path: "/_matrix/client/v3/rooms/!q:example.org/messages", headers: user("dave") })).toBe(1);
+    if (tier === "large") {
+      // With two synchrotrons, different users do spread out (one of these pairs differs).
+      const users = ["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8"];
+      const homes = new Set(await Promise.all(users.map(async (u) => (await who({ method: "GET", path: "/_matrix/client/v3/sync", headers: user(u) })).process)));
+      expect(homes.size).toBe(2);
+    }
+  });
+});
