@@ -50,7 +50,7 @@ const synapse = new SynapseHost("synapse", {
   databasePassword: database.password,
   adminUser: settings.adminUser,
   deleteDataOnDestroy: settings.destroyDeletesData,
-  extensions: [...federationCa, ...(workers.workers.length > 0 ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : [])],
+  extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : [])],
 }, { dependsOn: [database] });
 
 const proxy = new NginxProxy("nginx", {

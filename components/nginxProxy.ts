@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { TlsSettings } from "../config";
-import { acmeWebroot, mainUpstream, matrixLocations, NginxLocation, NginxRouting, NginxUpstream, tlsDirFor } from "../render/nginx";
+import { acmeWebroot, mainUpstream, matrixLocations, NginxLocation, NginxRouting, tlsDirFor } from "../render/nginx";
 import { deployNginxSite } from "./nginxSite";
 import { SshConnectionArgs } from "./remote";
 
@@ -13,9 +13,8 @@ export interface NginxProxyArgs {
   maxUploadSize: pulumi.Input<string>;
   adminAllowedNetworks: pulumi.Input<string[]>;
   federationPort8448: pulumi.Input<boolean>;
-  /** Locations placed before the catch-all (worker routing, or .well-known when not delegated). */
+  /** Locations placed before the catch-all (.well-known when not delegated). */
   extraLocations?: pulumi.Input<NginxLocation[]>;
-  extraUpstreams?: pulumi.Input<NginxUpstream[]>;
   /** The worker pool's routing: its maps, upstreams and locations go ahead of the main process's. */
   routing?: pulumi.Input<NginxRouting>;
 }
@@ -32,14 +31,14 @@ export class NginxProxy extends pulumi.ComponentResource {
     const siteName = "matrix";
     const site = pulumi
       .all([args.matrixHost, args.maxUploadSize, args.adminAllowedNetworks, args.federationPort8448,
-        args.extraLocations ?? [], args.extraUpstreams ?? [], args.routing ?? noRouting])
-      .apply(([host, maxUploadSize, networks, port8448, extraLocations, extraUpstreams, routing]) => ({
+        args.extraLocations ?? [], args.routing ?? noRouting])
+      .apply(([host, maxUploadSize, networks, port8448, extraLocations, routing]) => ({
         name: siteName,
         serverNames: [host],
         tlsDir: tlsDirFor(siteName),
         httpsPorts: port8448 ? [443, 8448] : [443],
         maps: routing.maps,
-        upstreams: [mainUpstream, ...extraUpstreams, ...routing.upstreams],
+        upstreams: [mainUpstream, ...routing.upstreams],
         locations: [
           ...extraLocations,
           ...routing.locations,

@@ -5,10 +5,9 @@ import { HomeserverPart } from "../render/homeserver";
 import { NginxRouting } from "../render/nginx";
 import { PackageSource, synapsePaths } from "../render/paths";
 import {
-  redisAddress, renderWorkerConfig, txredisapiVersion, renderWorkerTarget, renderWorkerUnit, WorkerSpec, workerPlan, workerRouting,
-  workersHomeserverPart, workerTarget, workerUnitTemplate,
+  redisAddress, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, WorkerSpec, workerPlan, workerRouting,
+  txredisapiVersion, workersHomeserverPart, workerTarget, workerUnitTemplate,
 } from "../render/workers";
-import { sha256 } from "./remote";
 import { SynapseExtension } from "./synapseExtension";
 
 export interface WorkerPoolArgs {
@@ -30,7 +29,8 @@ export interface WorkerPoolArgs {
 export class WorkerPool extends pulumi.ComponentResource {
   public readonly workers: WorkerSpec[];
   public readonly homeserverPart: HomeserverPart;
-  public readonly synapseExtension: SynapseExtension;
+  /** What the Synapse host gets; none without workers. */
+  public readonly synapseExtension?: SynapseExtension;
   public readonly routing: pulumi.Output<NginxRouting>;
 
   constructor(name: string, args: WorkerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -38,7 +38,7 @@ export class WorkerPool extends pulumi.ComponentResource {
     this.workers = workerPlan(args.counts);
     this.homeserverPart = workersHomeserverPart(this.workers);
     this.routing = pulumi.output(args.maxUploadSize).apply((size) => workerRouting(this.workers, size));
-    this.synapseExtension = this.workers.length === 0 ? {} : this.extension(name, args);
+    this.synapseExtension = this.workers.length === 0 ? undefined : this.extension(name, args);
     this.registerOutputs({ workers: this.workers.map((w) => w.name), homeserverPart: this.homeserverPart });
   }
 
@@ -47,9 +47,6 @@ export class WorkerPool extends pulumi.ComponentResource {
     const replicationSecret = new random.RandomPassword(`${name}-replication-secret`, { length: 48, special: false }, { parent: this });
     const files = this.workers.map((w) => ({ worker: w, path: `workers/${w.name}.yaml`, content: renderWorkerConfig(w) }));
     const unit = pulumi.all([python, args.workerMemoryMiB]).apply(([p, mib]) => renderWorkerUnit(p, mib));
-    const target = renderWorkerTarget();
-    // A changed unit or worker file re-runs the workers step (which restarts what changed).
-    const digest = unit.apply((u) => sha256([u, target, ...files.map((f) => f.content)].join("\0")).slice(0, 16));
     return {
       secrets: { worker_replication_secret: pulumi.secret(replicationSecret.result) },
       configFiles: files.map(({ worker, path, content }) => ({
@@ -58,7 +55,7 @@ export class WorkerPool extends pulumi.ComponentResource {
       workerConfigs: files.map((f) => f.path),
       stagedFiles: [
         { name: "worker-unit", path: `workers/${workerUnitTemplate}`, content: unit },
-        { name: "worker-target", path: `workers/${workerTarget}`, content: target },
+        { name: "worker-target", path: `workers/${workerTarget}`, content: renderWorkerTarget() },
       ],
       beforeActivation: [{
         name: "redis", script: "redis-ensure",
@@ -66,14 +63,10 @@ export class WorkerPool extends pulumi.ComponentResource {
       }],
       afterActivation: [{
         name: "workers", script: "synapse-workers",
-        // The main process's restart restarts the workers (PartOf): this step waits for their health.
+        // After every activation: its check covers the worker files and units (a change re-runs it),
+        // and the main process's restart restarts the workers (PartOf), whose health this step awaits.
         afterEveryActivation: true,
-        params: digest.apply((d) => ({
-          WORKERS: this.workers.map((w) => `${w.name}:${w.port}`).join(" "),
-          UNIT: workerUnitTemplate,
-          TARGET: workerTarget,
-          FILES_SHA256: d,
-        })),
+        params: { WORKERS: this.workers.map((w) => `${w.name}:${w.port}`).join(" "), UNIT: workerUnitTemplate, TARGET: workerTarget },
         teardown: { script: "synapse-workers-teardown", params: { UNIT: workerUnitTemplate, TARGET: workerTarget } },
       }],
     };

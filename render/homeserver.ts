@@ -150,12 +150,15 @@ export interface SynapseSecrets {
 /** conf.d/secrets.yaml: written 0600 through stdin, never shown in a diff. `extra`: other
  *  components' secret keys (the workers' replication secret). */
 export function renderSecrets(s: SynapseSecrets, extra: Record<string, string> = {}): string {
-  return renderYaml({
+  const own = {
     registration_shared_secret: s.registrationSharedSecret,
     macaroon_secret_key: s.macaroonSecretKey,
     form_secret: s.formSecret,
-    ...extra,
-  });
+  };
+  for (const key of Object.keys(extra)) {
+    if (key in own) throw new Error(`conf.d/secrets.yaml: key '${key}' is SynapseHost's own`);
+  }
+  return renderYaml({ ...own, ...extra });
 }
 
 /** ~/.pgpass format: host:port:database:user:password. */

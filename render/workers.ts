@@ -116,6 +116,9 @@ export function renderWorkerUnit(python: string, memoryHighMiB: number): string 
     "NotifyAccess=main",
     "User=matrix-synapse",
     `WorkingDirectory=${synapseDataDir}`,
+    // The main unit's environment file (Debian's package has one); its drop-ins' Environment= the
+    // workers step copies.
+    "EnvironmentFile=-/etc/default/matrix-synapse",
     `ExecStart=${python} -m synapse.app.generic_worker ${config(`${synapseConfigDir}/homeserver.yaml`)} ${config(`${synapseConfigDir}/conf.d/`)} ${config(`${workerConfigDir}/%i.yaml`)}`,
     "ExecReload=/bin/kill -HUP $MAINPID",
     "Restart=always",

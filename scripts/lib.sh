@@ -83,6 +83,13 @@ mark_applied() {
   files_digest "$@" >"$STATE_DIR/applied/$name"
 }
 
+# Stops, disables and deletes the Synapse worker NAME (workers keep no data of their own).
+remove_worker() {
+  systemctl disable --now --quiet "matrix-synapse-worker@$1.service" 2>/dev/null || true
+  rm -f "$SYNAPSE_ETC/workers/$1.yaml"
+  log "removed worker $1"
+}
+
 # The server name a host already serves, if it has any Synapse state: Synapse's config, the
 # Debian package's debconf answer, or what this program recorded. Empty when the host is new.
 existing_server_name() {

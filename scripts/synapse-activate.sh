@@ -61,14 +61,17 @@ $out"
   [ "$out" = "$want" ] || die "worker file $f names worker '$out', expected '$want'; nothing was changed"
 done
 
-# 4. Put changed files live.
+# 4. Put changed files live. A worker's own file concerns only that worker: the workers step
+#    restarts it, the main process keeps running.
 changed=0
 live_files=()
 for f in $FILES; do
-  live_files+=("$live/$f")
+  main_file=1
+  case " $WORKER_FILES " in *" $f "*) main_file=0 ;; esac
+  [ "$main_file" = 0 ] || live_files+=("$live/$f")
   if install_file "$staged/$f" "$live/$f" "$(stat -c '%a' "$staged/$f")" "$(stat -c '%U:%G' "$staged/$f")"; then
     log "updated $live/$f"
-    changed=1
+    [ "$main_file" = 0 ] || changed=1
   fi
 done
 printf '%s\n' "$SERVER_NAME" >"$STATE_DIR/server-name"

@@ -5,10 +5,7 @@
 : "${UNIT:?}" "${TARGET:?}"
 for f in "$SYNAPSE_ETC"/workers/*.yaml; do
   [ -e "$f" ] || continue
-  name=$(basename "$f" .yaml)
-  systemctl disable --now --quiet "matrix-synapse-worker@$name.service" || true
-  rm -f "$f" "$STATE_DIR/applied/worker-$name"
-  log "removed worker $name"
+  remove_worker "$(basename "$f" .yaml)"
 done
 systemctl disable --quiet "$TARGET" 2>/dev/null || true
 rm -rf "/etc/systemd/system/$UNIT" "/etc/systemd/system/$UNIT.d" "/etc/systemd/system/$TARGET"

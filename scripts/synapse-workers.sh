@@ -5,7 +5,7 @@
 # synapse-activate put it live. The template passes on matrix-synapse's environment (a drop-in
 # may put the S3 storage provider on PYTHONPATH for the media worker).
 # Parameters: WORKERS ("name:port …"), UNIT, TARGET (unit file names, staged under
-# $STAGED_DIR/workers); the others (FILES_SHA256, ACTIVATION) only make the step run again.
+# $STAGED_DIR/workers); ACTIVATION only makes the step run after every activation.
 : "${WORKERS:?}" "${UNIT:?}" "${TARGET:?}"
 dir=$SYNAPSE_ETC/workers
 units=/etc/systemd/system
@@ -26,22 +26,21 @@ if install_file "$env_file" "$env_dropin" 0644 root:root; then reload=1; fi
 [ "$reload" = 0 ] || systemctl daemon-reload
 systemctl enable --quiet "$TARGET"
 
-# Workers no longer wanted: stopped, disabled, their file deleted (they keep no data of their own).
+# Workers no longer wanted: stopped, disabled, their file deleted.
 wanted=" "
 for w in $WORKERS; do wanted+="${w%%:*} "; done
 for f in "$dir"/*.yaml; do
   [ -e "$f" ] || continue
   name=$(basename "$f" .yaml)
   case "$wanted" in *" $name "*) continue ;; esac
-  systemctl disable --now --quiet "matrix-synapse-worker@$name.service" || true
-  rm -f "$f" "$STATE_DIR/applied/worker-$name"
-  log "removed worker $name"
+  remove_worker "$name"
   printf 'removed %s\n' "$name"
 done
 
 shared=("$SYNAPSE_ETC/homeserver.yaml" "$SYNAPSE_ETC"/conf.d/*.yaml)
-# Whether a running worker started before one of its files last changed (the main process's
-# restart restarts the workers too, so after an activation most are already on the new files).
+# Whether a running worker started before one of its files last changed. The main process's
+# restart restarts the workers too (PartOf), so after most activations they already run on the
+# new files; an update cut off before the restart is finished by the next run.
 started_before_files() {
   local unit=$1 started newest
   started=$(date -d "$(systemctl show -p ActiveEnterTimestamp --value "$unit")" +%s 2>/dev/null || echo 0)
@@ -53,8 +52,7 @@ for w in $WORKERS; do
   unit="matrix-synapse-worker@$name.service"
   [ -f "$dir/$name.yaml" ] || die "$dir/$name.yaml is missing (synapse-activate puts it live)"
   systemctl enable --quiet "$unit"
-  if ! systemctl is-active --quiet "$unit" || [ "$reload" = 1 ] \
-    || { applied_differs "worker-$name" "${shared[@]}" "$dir/$name.yaml" && started_before_files "$unit" "$dir/$name.yaml"; }; then
+  if ! systemctl is-active --quiet "$unit" || [ "$reload" = 1 ] || started_before_files "$unit" "$dir/$name.yaml"; then
     systemctl restart "$unit"
     log "restarted $name"
     printf 'restarted %s\n' "$name"
@@ -72,6 +70,5 @@ for w in $WORKERS; do
     journalctl -u "matrix-synapse-worker@$name" -n 40 --no-pager >&2 || true
     die "worker $name did not answer http://127.0.0.1:$port/health within 120 s"
   fi
-  mark_applied "worker-$name" "${shared[@]}" "$dir/$name.yaml"
 done
 printf 'workers healthy: %s\n' "$WORKERS"

@@ -275,6 +275,7 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     expect(await served("matrix-synapse", "/_matrix/(media|client/v1/media)/")).toBe(0);
 
     // A worker taken out of config is stopped, disabled and deleted; its routes go back to main.
+    const mainPid = await synapsePid();
     await ws.configSet("workerSynchrotrons", "0");
     const removed = await ws.update("up");
     expectClean(removed);
@@ -283,6 +284,7 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     expect((await vps.sh("systemctl is-enabled matrix-synapse-worker@synchrotron1", { allowFail: true })).stdout.trim()).not.toBe("enabled");
     expect((await vps.sh("test -e /etc/matrix-synapse/workers/synchrotron1.yaml", { allowFail: true })).code).not.toBe(0);
     expect((await vps.sh("grep -c synapse_sync /etc/nginx/sites-available/matrix.conf || true")).stdout.trim()).toBe("0");
+    expect(await synapsePid()).toBe(mainPid); // the main process's config did not change: it kept running
     expect((await https.get(`${matrix}/_matrix/client/v3/sync?timeout=0`, out.adminAccessToken)).status).toBe(200);
     const steady = await ws.update("up");
     expectClean(steady);

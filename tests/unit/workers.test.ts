@@ -4,7 +4,7 @@ import YAML from "yaml";
 import {
   parseSettings, pgSizeBytes, processCount, processMemoryMiB, RawConfig, Settings, tierNames, tierWorkers, workerKinds,
 } from "../../config";
-import { composeHomeserver, baseHomeserverPart } from "../../render/homeserver";
+import { baseHomeserverPart, composeHomeserver, renderSecrets } from "../../render/homeserver";
 import { mainUpstream, matrixLocations, renderSite } from "../../render/nginx";
 import {
   renderWorkerConfig, renderWorkerUnit, workerPlan, workerRouting, workersHomeserverPart,
@@ -96,6 +96,14 @@ describe("the main process's settings", () => {
     expect(composed.listeners.map((l) => l.port)).toEqual([8008, 9093]);
     expect(JSON.stringify(composed)).not.toContain("worker_replication_secret"); // a secret: conf.d/secrets.yaml
   });
+
+  it("keep the replication secret beside SynapseHost's own secrets, never replacing one", () => {
+    const own = { registrationSharedSecret: "r", macaroonSecretKey: "m", formSecret: "f" };
+    expect(YAML.parse(renderSecrets(own, { worker_replication_secret: "w" }))).toEqual({
+      registration_shared_secret: "r", macaroon_secret_key: "m", form_secret: "f", worker_replication_secret: "w",
+    });
+    expect(() => renderSecrets(own, { form_secret: "x" })).toThrow(/key 'form_secret' is SynapseHost's own/);
+  });
 });
 
 describe("worker files and the unit", () => {
@@ -122,6 +130,7 @@ describe("worker files and the unit", () => {
     expect(unit).toContain("MemoryHigh=768M");
     expect(unit).toContain("PartOf=matrix-synapse.service");
     expect(unit).toContain("User=matrix-synapse");
+    expect(unit).toContain("EnvironmentFile=-/etc/default/matrix-synapse");
   });
 });
 
