@@ -7,6 +7,7 @@ import { PostgresDatabase } from "./components/postgresDatabase";
 import { SynapseHost } from "./components/synapseHost";
 import { SynapseExtension } from "./components/synapseExtension";
 import { WellKnownSite } from "./components/wellKnownSite";
+import { WorkerHost } from "./components/workerHost";
 import { WorkerPool } from "./components/workerPool";
 import { loadSettings, processMemoryMiB } from "./config";
 import { baseHomeserverPart } from "./render/homeserver";
@@ -21,6 +22,8 @@ const database = new PostgresDatabase("postgres", {
   serverName: settings.serverName,
   sizing: settings.sizing,
   deleteDataOnDestroy: settings.destroyDeletesData,
+  address: settings.database.address,
+  clients: settings.database.box ? settings.database.clients : undefined,
 });
 
 // Media in a bucket: the bucket (or its coordinates) and what the Synapse host needs for it.
@@ -39,6 +42,8 @@ const workers = new WorkerPool("workers", {
   packageSource: settings.packageSource,
   workerMemoryMiB: processMemoryMiB[settings.tier].worker,
   maxUploadSize: settings.sizing.maxUploadSize,
+  workerHosts: settings.workerHosts.hosts,
+  mainAddress: settings.workerHosts.mainAddress,
 });
 
 const synapse = new SynapseHost("synapse", {
@@ -51,7 +56,23 @@ const synapse = new SynapseHost("synapse", {
   adminUser: settings.adminUser,
   deleteDataOnDestroy: settings.destroyDeletesData,
   extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : [])],
+  shareSigningKey: workers.remoteHosts.length > 0,
 }, { dependsOn: [database] });
+
+// Workers on other hosts, once the main process runs on the config they share.
+const poolAddresses = [settings.workerHosts.mainAddress!, ...workers.remoteHosts.map((h) => h.address)];
+const workerHosts = workers.remoteHosts.map((h, i) => new WorkerHost(`worker-host-${i + 1}`, {
+  connection: h.connection,
+  address: h.address,
+  workers: h.workers,
+  serverName: settings.serverName,
+  packageSource: settings.packageSource,
+  reportStats: settings.reportStats,
+  sharedConfigFiles: synapse.sharedConfigFiles,
+  signingKey: synapse.signingKey!,
+  workerMemoryMiB: processMemoryMiB[settings.tier].worker,
+  peers: poolAddresses.filter((a) => a !== h.address),
+}, { parent: workers, dependsOn: [synapse] }));
 
 const proxy = new NginxProxy("nginx", {
   connection: hosts.synapse,
@@ -65,7 +86,7 @@ const proxy = new NginxProxy("nginx", {
   // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
   extraLocations: settings.delegated ? []
     : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.federationPort8448 ? ["client"] : ["server", "client"]),
-}, { dependsOn: [synapse] });
+}, { dependsOn: [synapse, ...workerHosts] });
 
 if (settings.delegated) {
   new WellKnownSite("well-known", {
@@ -89,6 +110,7 @@ const outputs: Record<string, unknown> = {
   tier: settings.tier,
   workers: workers.workers.map((w) => w.name),
 };
+if (database.move) outputs.databaseMove = database.move;
 if (media) {
   Object.assign(outputs, {
     mediaBucket: media.bucket,

@@ -3,9 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Sizing } from "../config";
 import { DatabaseSection, HomeserverPart } from "../render/homeserver";
-import { synapseConfigDir } from "../render/paths";
-import { postgresDropIn, renderPostgresTuning } from "../render/postgres";
-import { scriptStep, SshConnectionArgs, teardownStep } from "./remote";
+import { stagedDir, synapseConfigDir } from "../render/paths";
+import {
+  PostgresNetwork, postgresDropIn, postgresNetworkDropIn, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
+} from "../render/postgres";
+import { hostFirewall } from "./firewall";
+import { scriptStep, sha256, SshConnectionArgs, stagedFile, teardownStep } from "./remote";
 
 export interface PostgresDatabaseArgs {
   /** The host that runs PostgreSQL. */
@@ -18,6 +21,11 @@ export interface PostgresDatabaseArgs {
   user?: pulumi.Input<string>;
   /** Address Synapse connects to; 127.0.0.1 when both share a host. */
   address?: pulumi.Input<string>;
+  /**
+   * Given when PostgreSQL has a box of its own: the Synapse hosts' private addresses, the only
+   * ones admitted (pg_hba and nftables); PostgreSQL listens on `address` and loopback only.
+   */
+  clients?: pulumi.Input<string>[];
   /** `pulumi destroy` drops the database and role (otherwise they are kept). */
   deleteDataOnDestroy?: pulumi.Input<boolean>;
 }
@@ -35,6 +43,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   public readonly homeserverPart: pulumi.Output<HomeserverPart>;
   /** What the SQLite migration did, in a sentence. */
   public readonly migration: pulumi.Output<string>;
+  /** On a database box: what the move from the Synapse host's own PostgreSQL did, in a sentence. */
+  public readonly move?: pulumi.Output<string>;
   /** Everything Synapse needs before it may start on this database. */
   public readonly ready: command.remote.Command;
 
@@ -68,6 +78,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       params: pulumi.all([databaseName, user]).apply(([db, u]) => ({ DB_NAME: db, DB_USER: u })),
       stdin: secretPassword,
     }, { parent: this, dependsOn: [tuning] });
+    const onBox = args.clients ? this.privateNetwork(name, args, databaseName, user, host, port, database, secretPassword) : [];
+    this.move = onBox[1]?.stdout;
     this.ready = scriptStep(`${name}-sqlite-migration`, {
       connection: args.synapseConnection,
       script: "sqlite-migrate",
@@ -75,7 +87,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         SERVER_NAME: serverName, DB_NAME: db, DB_USER: u, DB_HOST: h, DB_PORT: port,
       })),
       stdin: secretPassword,
-    }, { parent: this, dependsOn: [database] });
+    }, { parent: this, dependsOn: [database, ...onBox] });
 
     const section = pulumi.all([databaseName, user, host, pulumi.output(args.sizing)]).apply(
       ([db, u, h, sizing]): DatabaseSection => ({
@@ -97,7 +109,38 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.migration = this.ready.stdout;
     this.registerOutputs({
       databaseName: this.databaseName, user: this.user, host: this.host,
-      homeserverPart: this.homeserverPart, migration: this.migration,
+      homeserverPart: this.homeserverPart, migration: this.migration, move: this.move,
     });
+  }
+
+  /**
+   * A database box: close it to all but the Synapse hosts, then move the database there from the
+   * Synapse host's own PostgreSQL if it has one (a single-host deployment growing up).
+   */
+  private privateNetwork(name: string, args: PostgresDatabaseArgs, databaseName: pulumi.Output<string>, user: pulumi.Output<string>,
+    host: pulumi.Output<string>, port: number, database: command.remote.Command, password: pulumi.Output<string>): command.remote.Command[] {
+    const network = pulumi.all([host, pulumi.all(args.clients ?? []), databaseName, user]).apply(
+      ([address, clients, db, u]): PostgresNetwork => ({ address, clients, database: db, user: u, port }));
+    // The firewall first: the port is never open wider than the rules say.
+    const firewall = hostFirewall(`${name}-firewall`, { connection: args.connection, name: "postgres", ports: [port], clients: network.apply((n) => n.clients) },
+      { parent: this, dependsOn: [database] });
+    const staged = `${stagedDir}/postgres-network`;
+    const files: [string, (n: PostgresNetwork) => string][] = [["hba.conf", renderHbaBlock], ["listen.conf", renderListenDropIn]];
+    const stagedFiles = files.map(([file, render]) => stagedFile(`${name}-network-${file.split(".")[0]}`, {
+      connection: args.connection, path: `${staged}/${file}`, mode: "0644", owner: "root:root", content: network.apply(render),
+    }, { parent: this }));
+    const networkStep = scriptStep(`${name}-network`, {
+      connection: args.connection,
+      script: "postgres-network",
+      // The files' digest: a new client or address re-runs the step that puts them live.
+      params: network.apply((n) => ({ STAGED: staged, DROPIN: postgresNetworkDropIn, CONFIG_SHA256: sha256(files.map(([, render]) => render(n)).join("\0")).slice(0, 16) })),
+    }, { parent: this, dependsOn: [firewall, ...stagedFiles] });
+    const move = scriptStep(`${name}-move`, {
+      connection: args.synapseConnection,
+      script: "postgres-move",
+      params: pulumi.all([databaseName, user, host]).apply(([db, u, h]) => ({ DB_NAME: db, DB_USER: u, DB_HOST: h, DB_PORT: port })),
+      stdin: password,
+    }, { parent: this, dependsOn: [networkStep] });
+    return [networkStep, move];
   }
 }

@@ -109,3 +109,28 @@ export function sha256(text: string): string {
 export function fingerprint(contents: pulumi.Input<string>[]): pulumi.Output<string> {
   return pulumi.unsecret(pulumi.all(contents).apply((cs) => sha256(cs.join("\0")).slice(0, 16)));
 }
+
+export interface SynapsePackagesArgs {
+  connection: SshConnectionArgs;
+  serverName: pulumi.Input<string>;
+  packageSource: pulumi.Input<string>;
+  reportStats: pulumi.Input<boolean>;
+}
+
+/**
+ * The first two steps on any host that runs Synapse (main process or workers): the preflight
+ * (a Debian/Ubuntu host serving no other server name), then the package, never started on its
+ * default config. Returns the packages step, which the host's other steps follow.
+ */
+export function synapsePackages(name: string, args: SynapsePackagesArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  const preflight = scriptStep(`${name}-preflight`, {
+    connection: args.connection, script: "synapse-preflight",
+    params: pulumi.output(args.serverName).apply((s) => ({ SERVER_NAME: s })),
+  }, opts);
+  return scriptStep(`${name}-packages`, {
+    connection: args.connection, script: "synapse-packages",
+    params: pulumi.all([args.packageSource, args.serverName, args.reportStats]).apply(([source, serverName, stats]) => ({
+      SOURCE: source, SERVER_NAME: serverName, REPORT_STATS: stats,
+    })),
+  }, { ...opts, dependsOn: [preflight] });
+}

@@ -5,7 +5,7 @@ import {
   DatabaseSection, HomeserverPart, renderHomeserver, renderLogConfig, renderPassfile, renderSecrets,
 } from "../render/homeserver";
 import { PackageSource, stagedDir, synapseLocalUrl, synapsePaths } from "../render/paths";
-import { fingerprint, scriptStep, sha256, stagedFile, SshConnectionArgs, teardownStep } from "./remote";
+import { fingerprint, scriptStep, sha256, stagedFile, SshConnectionArgs, synapsePackages, teardownStep } from "./remote";
 import { HostStep, SynapseConfigFile, SynapseExtension } from "./synapseExtension";
 
 export interface SynapseHostArgs {
@@ -23,6 +23,8 @@ export interface SynapseHostArgs {
   deleteDataOnDestroy?: pulumi.Input<boolean>;
   /** What other components add to this host (MediaBucket…). */
   extensions?: SynapseExtension[];
+  /** Read the signing key back (secret) for worker hosts, which sign with the same identity. */
+  shareSigningKey?: boolean;
 }
 
 /** Files under /etc/matrix-synapse this component owns, relative to it. */
@@ -47,6 +49,10 @@ export class SynapseHost extends pulumi.ComponentResource {
   public readonly adminPassword?: pulumi.Output<string>;
   /** Synapse runs and is healthy on the current config. */
   public readonly activated: command.remote.Command;
+  /** The config files every Synapse process reads (homeserver.yaml, conf.d, pgpass…), not workers' own. */
+  public readonly sharedConfigFiles: SynapseConfigFile[];
+  /** The signing key (secret), with shareSigningKey. */
+  public readonly signingKey?: pulumi.Output<string>;
 
   constructor(name: string, args: SynapseHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:SynapseHost", name, {}, opts);
@@ -57,16 +63,9 @@ export class SynapseHost extends pulumi.ComponentResource {
       connection: conn, script: "synapse-teardown",
       params: pulumi.output(args.deleteDataOnDestroy ?? false).apply((deleteData) => ({ DELETE_DATA: deleteData })),
     }, { parent: this });
-    const preflight = scriptStep(`${name}-preflight`, {
-      connection: conn, script: "synapse-preflight",
-      params: pulumi.output(args.serverName).apply((s) => ({ SERVER_NAME: s })),
+    const packages = synapsePackages(name, {
+      connection: conn, serverName: args.serverName, packageSource: args.packageSource, reportStats: args.reportStats,
     }, { parent: this });
-    const packages = scriptStep(`${name}-packages`, {
-      connection: conn, script: "synapse-packages",
-      params: pulumi.all([args.packageSource, args.serverName, args.reportStats]).apply(([source, serverName, stats]) => ({
-        SOURCE: source, SERVER_NAME: serverName, REPORT_STATS: stats,
-      })),
-    }, { parent: this, dependsOn: [preflight] });
 
     const secret = (suffix: string) =>
       pulumi.secret(new random.RandomPassword(`${name}-${suffix}`, { length: 48, special: false }, { parent: this }).result);
@@ -136,6 +135,15 @@ export class SynapseHost extends pulumi.ComponentResource {
         ? { ...step, params: pulumi.all([step.params ?? {}, activationDigest]).apply(([p, d]) => ({ ...p, ACTIVATION: d })) }
         : step,
       [this.activated, ...extensionStaged]));
+
+    const workerFiles = new Set(workerConfigs);
+    this.sharedConfigFiles = configFiles.filter((f) => !workerFiles.has(f.path));
+    if (args.shareSigningKey) {
+      // The command's stdout loses the file's final newline; put it back, so copies are byte for byte.
+      this.signingKey = pulumi.secret(scriptStep(`${name}-signing-key`, {
+        connection: conn, script: "synapse-signing-key", secretStdout: true,
+      }, { parent: this, dependsOn: [this.activated] }).stdout.apply((key) => (key.endsWith("\n") ? key : `${key}\n`)));
+    }
 
     let adminUserId: pulumi.Output<string | undefined> = pulumi.output(undefined);
     let adminAccessToken: pulumi.Output<string | undefined> = pulumi.output(undefined);

@@ -24,7 +24,7 @@ export function declaredInProject(key: ConfigKey): boolean {
   return !(key.secret && !key.required);
 }
 
-/** The roles a host plays. Today `database` shares the Synapse host's connection. */
+/** The roles a host plays. `database` is the Synapse host unless databaseHost names a database box. */
 export const hostRoles = ["synapse", "database", "wellKnown"] as const;
 export type HostRole = (typeof hostRoles)[number];
 
@@ -48,6 +48,17 @@ export const configKeys: ConfigKey[] = [
   { name: "wellKnownSshUser", type: "string", default: "", description: "SSH user of the well-known host; empty means sshUser." },
   { name: "wellKnownSshPrivateKey", type: "string", secret: true,
     description: "Private key for the well-known host; unset means sshPrivateKey." },
+
+  { name: "privateAddress", type: "string", default: "",
+    description: "The Synapse VPS's IP address on the private network (the database box and worker hosts see it there); empty means host (then an IP address). Used only with databaseHost." },
+  { name: "databaseHost", type: "string", default: "",
+    description: "SSH address of a dedicated database box running PostgreSQL; empty means PostgreSQL on the Synapse VPS." },
+  { name: "databasePrivateAddress", type: "string", default: "",
+    description: "The database box's IP address on the private network: PostgreSQL listens there only and Synapse connects to it; empty means databaseHost (then an IP address)." },
+  { name: "databaseSshPort", type: "integer", default: 0, description: "SSH port of the database box; 0 means sshPort." },
+  { name: "databaseSshUser", type: "string", default: "", description: "SSH user of the database box; empty means sshUser." },
+  { name: "databaseSshPrivateKey", type: "string", secret: true,
+    description: "Private key for the database box; unset means sshPrivateKey." },
 
   { name: "packageSource", type: "string", default: "matrix-org",
     description: "matrix-org (packages.matrix.org, matrix-synapse-py3) or debian (the distribution's matrix-synapse)." },
@@ -117,6 +128,9 @@ export const configKeys: ConfigKey[] = [
     description: "A media repository worker (0 or 1); -1 means the tier's (0, 1, 1)." },
   { name: "workerBackground", type: "integer", default: -1,
     description: "A background tasks worker (0 or 1; also updates the user directory); -1 means the tier's (0, 0, 1)." },
+
+  { name: "workerHosts", type: "array", default: [],
+    description: "IP addresses of more VPSes for Synapse's workers, on the private network and reachable by SSH there (sshPort, sshUser, sshPrivateKey); needs databaseHost. Synchrotrons, federation readers and senders, client readers and event persisters are spread over them; the media and background workers stay on the Synapse VPS." },
 
   { name: "destroyDeletesData", type: "boolean", default: false,
     description: "pulumi destroy also deletes the database, media, signing key and config; off: it only stops the homeserver and keeps its data." },

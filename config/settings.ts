@@ -31,6 +31,9 @@ export interface Settings {
   tier: TierName;
   sizing: Sizing;
   hosts: Record<HostRole, SshConnection>;
+  /** Where PostgreSQL runs and who may reach it. */
+  database: DatabaseNetwork;
+  workerHosts: WorkerHosts;
   packageSource: "matrix-org" | "debian";
   tls: TlsSettings;
   enableRegistration: boolean;
@@ -45,6 +48,24 @@ export interface Settings {
   workers: WorkerCounts;
   /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
   destroyDeletesData: boolean;
+}
+
+/**
+ * PostgreSQL on the Synapse host (loopback only), or on a database box that listens on its private
+ * address and admits only the Synapse host's private address.
+ */
+export type DatabaseNetwork =
+  | { box: false; address: "127.0.0.1" }
+  | { box: true; address: string; clients: string[] };
+
+/**
+ * Where Synapse's processes run: all on the Synapse VPS, or some workers on worker hosts, which
+ * reach the main process (replication, Redis) at its private address.
+ */
+export interface WorkerHosts {
+  /** The Synapse VPS's private address; undefined without worker hosts. */
+  mainAddress?: string;
+  hosts: { address: string; connection: SshConnection }[];
 }
 
 /** Closed or private federations. */
@@ -87,6 +108,7 @@ function isCidr(value: string): boolean {
 
 const port = z.number().int().min(1, { error: "a port from 1 to 65535" }).max(65535, { error: "a port from 1 to 65535" });
 const hostAddress = z.string().regex(/^[A-Za-z0-9.:\-\[\]]+$/, { error: "a host name or IP address" });
+const ipAddress = z.string().refine((v) => isIP(v) !== 0, { error: "an IPv4 or IPv6 address" });
 const optionalOverride = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal(""), z.literal(0), schema]);
 
 const schema = z.object({
@@ -103,6 +125,13 @@ const schema = z.object({
   wellKnownSshPort: z.union([z.literal(0), port]),
   wellKnownSshUser: z.union([z.literal(""), z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" })]),
   wellKnownSshPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key" })]),
+  privateAddress: z.union([z.literal(""), ipAddress]),
+  databaseHost: z.union([z.literal(""), hostAddress]),
+  databasePrivateAddress: z.union([z.literal(""), ipAddress]),
+  databaseSshPort: z.union([z.literal(0), port]),
+  databaseSshUser: z.union([z.literal(""), z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" })]),
+  workerHosts: z.array(ipAddress),
+  databaseSshPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key" })]),
   packageSource: z.enum(["matrix-org", "debian"], { error: "matrix-org or debian" }),
   tlsMode: z.enum(["acme", "provided", "self-signed"], { error: "acme, provided or self-signed" }),
   acmeEmail: z.union([z.literal(""), z.email({ error: "an e-mail address" })]),
@@ -218,6 +247,54 @@ export function parseSettings(raw: RawConfig, secretKeys?: ReadonlySet<string>):
   return errors.length > 0 ? { ok: false, errors } : { ok: true, settings };
 }
 
+/** An address key's value, or the SSH address it defaults to when that is an IP address. */
+function privateIp(c: Parsed, key: "privateAddress" | "databasePrivateAddress", fallbackKey: "host" | "databaseHost", errors: string[]): string {
+  const value = c[key] || c[fallbackKey];
+  if (isIP(value) === 0) {
+    errors.push(`${projectName}:${key}: given nothing, expected an IP address (required with ${key === "privateAddress" ? "databaseHost or workerHosts" : "databaseHost"} when ${fallbackKey} ` +
+      `${JSON.stringify(c[fallbackKey])} is not an IP address)`);
+  }
+  return value;
+}
+
+function databaseNetwork(c: Parsed, errors: string[]): DatabaseNetwork {
+  if (c.databaseHost === "") {
+    for (const key of ["databasePrivateAddress", "databaseSshUser", "databaseSshPrivateKey"] as const) {
+      if (c[key] !== "") errors.push(`${projectName}:${key}: given a value, expected nothing without databaseHost`);
+    }
+    if (c.databaseSshPort !== 0) errors.push(`${projectName}:databaseSshPort: given ${c.databaseSshPort}, expected nothing without databaseHost`);
+    return { box: false, address: "127.0.0.1" };
+  }
+  const address = privateIp(c, "databasePrivateAddress", "databaseHost", errors);
+  const client = privateIp(c, "privateAddress", "host", errors);
+  if (address === client) {
+    errors.push(`${projectName}:databaseHost: given ${JSON.stringify(c.databaseHost)}, expected another host than the Synapse VPS ` +
+      `(both have the private address ${address}); leave it empty for PostgreSQL on the Synapse VPS`);
+  }
+  return { box: true, address, clients: [client, ...c.workerHosts] };
+}
+
+function workerHosts(c: Parsed, synapse: SshConnection, errors: string[]): WorkerHosts {
+  if (c.workerHosts.length === 0) return { hosts: [] };
+  if (c.databaseHost === "") {
+    errors.push(`${projectName}:workerHosts: given ${JSON.stringify(c.workerHosts)}, expected them with databaseHost ` +
+      "(workers on other hosts reach PostgreSQL over the private network, which only a database box offers)");
+  }
+  const mainAddress = c.databaseHost === "" ? privateIp(c, "privateAddress", "host", []) : privateIp(c, "privateAddress", "host", errors);
+  if (c.mediaStorage === "s3") {
+    errors.push(`${projectName}:workerHosts: given ${JSON.stringify(c.workerHosts)}, expected none with mediaStorage s3 ` +
+      "(every process loads the S3 storage provider, which is installed on the Synapse VPS only; not supported yet)");
+  }
+  const taken = new Set([mainAddress, c.databasePrivateAddress || c.databaseHost]);
+  c.workerHosts.forEach((address, i) => {
+    if (taken.has(address)) {
+      errors.push(`${projectName}:workerHosts[${i}]: given ${JSON.stringify(address)}, expected a host of its own (not the Synapse VPS, the database box or another worker host)`);
+    }
+    taken.add(address);
+  });
+  return { mainAddress, hosts: c.workerHosts.map((address) => ({ address, connection: { ...synapse, host: address } })) };
+}
+
 /** Cross-key rules and defaults that depend on other keys. */
 function toSettings(c: Parsed, errors: string[]): Settings {
   const base = tiers[c.tier];
@@ -269,13 +346,21 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     user: c.wellKnownSshUser || c.sshUser,
     privateKey: c.wellKnownSshPrivateKey || c.sshPrivateKey,
   };
+  const databaseConnection: SshConnection = c.databaseHost === "" ? synapse : {
+    host: c.databaseHost,
+    port: c.databaseSshPort || c.sshPort,
+    user: c.databaseSshUser || c.sshUser,
+    privateKey: c.databaseSshPrivateKey || c.sshPrivateKey,
+  };
   return {
     serverName: c.serverName,
     matrixHost,
     delegated: matrixHost !== c.serverName,
     tier: c.tier,
     sizing,
-    hosts: { synapse, database: synapse, wellKnown },
+    hosts: { synapse, database: databaseConnection, wellKnown },
+    database: databaseNetwork(c, errors),
+    workerHosts: workerHosts(c, synapse, errors),
     packageSource: c.packageSource,
     tls,
     enableRegistration: c.enableRegistration,

@@ -11,7 +11,10 @@ export interface WorkerSpec {
   name: string;
   kind: WorkerKind;
   app: "synapse.app.generic_worker" | "synapse.app.media_repository";
-  /** Its HTTP listener on loopback (requests from nginx, /health, metrics, replication). */
+  /**
+   * Its HTTP listener (requests from nginx, /health, metrics, replication): loopback on the
+   * Synapse VPS, the worker host's private address elsewhere.
+   */
   host: string;
   port: number;
   resources: string[];
@@ -41,24 +44,44 @@ const kindTable: Record<WorkerKind, { prefix: string; firstPort: number; resourc
   background: { prefix: "background_worker", firstPort: 8171, resources: [] },
 };
 
-export function workerPlan(counts: WorkerCounts): WorkerSpec[] {
+/** Kinds that stay on the Synapse VPS: the media store is its disk, and the background worker runs its jobs. */
+export const mainHostKinds: readonly WorkerKind[] = ["media", "background"];
+export const loopback = "127.0.0.1";
+
+/**
+ * Names, ports and hosts. With worker hosts (their private addresses), every worker of a kind that
+ * can run anywhere goes to the next worker host in turn; the others stay on loopback.
+ */
+export function workerPlan(counts: WorkerCounts, workerHosts: string[] = []): WorkerSpec[] {
+  let next = 0;
   return workerKinds.flatMap((kind) => Array.from({ length: counts[kind] }, (_, i) => ({
     name: `${kindTable[kind].prefix}${i + 1}`,
     kind,
     app: kind === "media" ? "synapse.app.media_repository" as const : "synapse.app.generic_worker" as const,
-    host: "127.0.0.1",
+    host: workerHosts.length === 0 || mainHostKinds.includes(kind) ? loopback : workerHosts[next++ % workerHosts.length],
     port: kindTable[kind].firstPort + i,
     resources: [...kindTable[kind].resources, "metrics"],
   })));
 }
 
+/** Whether some worker runs on another host, so replication and Redis must listen on the private network. */
+export const spansHosts = (plan: WorkerSpec[]) => plan.some((w) => w.host !== loopback);
+
+/** The file Synapse reads Redis's password from (redis.password_path): 0600, with the secrets. */
+export const redisPasswordFile = `${synapseConfigDir}/redis-password`;
+
 const ofKind = (plan: WorkerSpec[], kind: WorkerKind) => plan.filter((w) => w.kind === kind);
 
-/** The main process's settings once workers exist; nothing at all without workers. */
-export function workersHomeserverPart(plan: WorkerSpec[]): HomeserverPart {
+/**
+ * The main process's settings once workers exist; nothing at all without workers. With workers on
+ * other hosts, replication and Redis are at `mainAddress` (the Synapse VPS's private address), and
+ * Redis wants its password.
+ */
+export function workersHomeserverPart(plan: WorkerSpec[], mainAddress: string = loopback): HomeserverPart {
   if (plan.length === 0) return {};
+  const host = spansHosts(plan) ? mainAddress : loopback;
   const replication: Listener = {
-    port: mainReplication.port, type: "http", bind_addresses: [mainReplication.host], resources: [{ names: ["replication"] }],
+    port: mainReplication.port, type: "http", bind_addresses: [host], resources: [{ names: ["replication"] }],
   };
   const persisters = ofKind(plan, "eventPersister");
   const senders = ofKind(plan, "federationSender");
@@ -66,9 +89,12 @@ export function workersHomeserverPart(plan: WorkerSpec[]): HomeserverPart {
   const background = ofKind(plan, "background")[0];
   return {
     listeners: [replication],
-    redis: { enabled: true, host: redisAddress.host, port: redisAddress.port },
+    redis: {
+      enabled: true, host, port: redisAddress.port,
+      ...(spansHosts(plan) ? { password_path: redisPasswordFile } : {}),
+    },
     instance_map: {
-      main: mainReplication,
+      main: { host, port: mainReplication.port },
       ...Object.fromEntries(persisters.map((w) => [w.name, { host: w.host, port: w.port }])),
     },
     // Each worker exposes Prometheus metrics on its loopback listener.
@@ -100,16 +126,17 @@ export function renderWorkerConfig(w: WorkerSpec): string {
  * The template unit every worker runs from (as in Synapse's docs/systemd-with-workers), with the
  * tier's memory budget. Workers stop and restart with the main process (PartOf).
  */
-export function renderWorkerUnit(python: string, memoryHighMiB: number): string {
+export function renderWorkerUnit(python: string, memoryHighMiB: number, onWorkerHost = false): string {
   const config = (p: string) => `--config-path=${p}`;
   return [
     "# Managed by the synapse Pulumi program; local edits are overwritten.",
     "[Unit]",
     "Description=Synapse worker %i",
     `AssertPathExists=${workerConfigDir}/%i.yaml`,
-    "After=matrix-synapse.service redis-server.service",
-    "Requires=matrix-synapse.service",
-    "PartOf=matrix-synapse.service",
+    // On a worker host the main process runs elsewhere: the workers wait for the network instead.
+    ...(onWorkerHost
+      ? ["After=network-online.target", "Wants=network-online.target"]
+      : ["After=matrix-synapse.service redis-server.service", "Requires=matrix-synapse.service", "PartOf=matrix-synapse.service"]),
     "",
     "[Service]",
     "Type=notify",
@@ -132,12 +159,12 @@ export function renderWorkerUnit(python: string, memoryHighMiB: number): string 
   ].join("\n");
 }
 
-export function renderWorkerTarget(): string {
+export function renderWorkerTarget(onWorkerHost = false): string {
   return [
     "# Managed by the synapse Pulumi program; local edits are overwritten.",
     "[Unit]",
     "Description=Synapse workers",
-    "After=matrix-synapse.service",
+    onWorkerHost ? "After=network-online.target" : "After=matrix-synapse.service",
     "",
     "[Install]",
     "WantedBy=multi-user.target",

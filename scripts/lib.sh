@@ -83,6 +83,18 @@ mark_applied() {
   files_digest "$@" >"$STATE_DIR/applied/$name"
 }
 
+# pg_restart_with_fallback VERSION CLUSTER FILE OLD_COPY — restarts the cluster for a changed
+# settings file; if PostgreSQL refuses it, puts OLD_COPY back (or removes FILE when OLD_COPY is
+# empty: there was none), restarts on the old settings and dies with the log's tail.
+pg_restart_with_fallback() {
+  local version=$1 cluster=$2 file=$3 old=$4
+  pg_ctlcluster "$version" "$cluster" restart && return 0
+  if [ -n "$old" ]; then cp -p "$old" "$file"; else rm -f "$file"; fi
+  pg_ctlcluster "$version" "$cluster" restart || true
+  die "PostgreSQL refused $file; the previous settings are back:
+$(tail -n 20 "/var/log/postgresql/postgresql-$version-$cluster.log" 2>/dev/null || true)"
+}
+
 # Stops, disables and deletes the Synapse worker NAME (workers keep no data of their own).
 remove_worker() {
   systemctl disable --now --quiet "matrix-synapse-worker@$1.service" 2>/dev/null || true

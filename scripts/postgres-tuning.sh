@@ -9,16 +9,11 @@ cat >"$tmp"
 read -r version cluster _ < <(pg_lsclusters --no-header | head -n 1)
 [ -n "${cluster:-}" ] || die "no PostgreSQL cluster found (pg_lsclusters)"
 dest=/etc/postgresql/$version/$cluster/conf.d/$DROPIN
-had_old=0
-if [ -f "$dest" ]; then cp -p "$dest" "$tmp.old"; had_old=1; fi
+old=""
+if [ -f "$dest" ]; then cp -p "$dest" "$tmp.old"; old=$tmp.old; fi
 if install_file "$tmp" "$dest" 0644 postgres:postgres || applied_differs postgres-tuning "$dest"; then
   log "restarting PostgreSQL $version/$cluster for new settings"
-  if ! pg_ctlcluster "$version" "$cluster" restart; then
-    if [ "$had_old" = 1 ]; then cp -p "$tmp.old" "$dest"; else rm -f "$dest"; fi
-    pg_ctlcluster "$version" "$cluster" restart || true
-    die "PostgreSQL refused the new settings; the previous ones are back:
-$(tail -n 20 "/var/log/postgresql/postgresql-$version-$cluster.log" 2>/dev/null || true)"
-  fi
+  pg_restart_with_fallback "$version" "$cluster" "$dest" "$old"
   mark_applied postgres-tuning "$dest"
   printf 'restarted\n'
 else

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Checks the staged Synapse config with Synapse's own loader, and only when it passes puts it
 # live, restarts Synapse (only if something changed) and waits for /health.
+# On a worker host (MAIN=false) the main process never runs: the signing key comes staged with
+# the config (the Synapse VPS's), and once the files are live the package's matrix-synapse unit
+# stays disabled; the workers step (re)starts the workers.
 # Parameters: SERVER_NAME, PYTHON (the package's interpreter), FILES (space-separated paths
 # relative to /etc/matrix-synapse, staged under $STAGED_DIR/synapse), HEALTH_URL; WORKER_FILES
-# (optional: the worker files among FILES, each checked as its worker loads it).
+# (optional: the worker files among FILES, each checked as its worker loads it); MAIN (optional,
+# default true).
 : "${SERVER_NAME:?}" "${PYTHON:?}" "${FILES:?}" "${HEALTH_URL:?}"
 WORKER_FILES=${WORKER_FILES:-}
+MAIN=${MAIN:-true}
 live=/etc/matrix-synapse
 staged="$STAGED_DIR/synapse"
 guard_server_name "$SERVER_NAME"
@@ -27,7 +32,9 @@ read -r -a service_env <<<"$(systemctl show -p Environment --value matrix-synaps
 
 # 2. The signing key is the server's federation identity: generate it once, never overwrite.
 key=$live/homeserver.signing.key
-if [ ! -s "$key" ]; then
+if [ "$MAIN" != true ]; then
+  [ -s "$check/homeserver.signing.key" ] || die "a worker host needs the Synapse VPS's signing key among the staged files"
+elif [ ! -s "$key" ]; then
   env "${service_env[@]}" "$PYTHON" -m synapse.app.homeserver \
     --config-path "$check/homeserver.yaml" --config-path "$check/conf.d/" --generate-keys >/dev/null
   [ -s "$key" ] || die "Synapse did not generate $key"
@@ -38,7 +45,7 @@ fi
 
 # 3. Synapse's own config loader is the judge; a failing config is never put live. It reads the
 #    files the config names (a federation CA, say) from the scratch copy: staged ones are not live.
-cp -p "$key" "$check/"
+[ "$MAIN" != true ] || cp -p "$key" "$check/"
 find "$check" -name '*.yaml' -exec sed -i "s#$live/#$check/#g" {} +
 chown -R matrix-synapse: "$check"
 # `read server.server_name` loads and validates everything, then prints "server.server_name: X".
@@ -75,6 +82,12 @@ for f in $FILES; do
   fi
 done
 printf '%s\n' "$SERVER_NAME" >"$STATE_DIR/server-name"
+
+if [ "$MAIN" != true ]; then
+  systemctl disable --now --quiet matrix-synapse 2>/dev/null || true
+  printf 'worker host\n'
+  exit 0
+fi
 
 # 5. Restart only when needed; wait for health.
 systemctl enable --quiet matrix-synapse

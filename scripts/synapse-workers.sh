@@ -4,9 +4,11 @@
 # longer wanted stopped, disabled and deleted. Synapse's loader checked every worker file before
 # synapse-activate put it live. The template passes on matrix-synapse's environment (a drop-in
 # may put the S3 storage provider on PYTHONPATH for the media worker).
-# Parameters: WORKERS ("name:port …"), UNIT, TARGET (unit file names, staged under
-# $STAGED_DIR/workers); ACTIVATION only makes the step run after every activation.
-: "${WORKERS:?}" "${UNIT:?}" "${TARGET:?}"
+# Parameters: WORKERS ("name:port …"; empty: none on this host), UNIT, TARGET (unit file names,
+# staged under $STAGED_DIR/workers), HOST (optional: the workers' listener address, default
+# loopback); ACTIVATION only makes the step run after every activation.
+: "${WORKERS?}" "${UNIT:?}" "${TARGET:?}"
+HOST=${HOST:-127.0.0.1}
 dir=$SYNAPSE_ETC/workers
 units=/etc/systemd/system
 reload=0
@@ -63,12 +65,12 @@ for w in $WORKERS; do
   port=${w##*:}
   ok=0
   for _ in $(seq 1 120); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then ok=1; break; fi
+    if curl -fsS -o /dev/null "http://$HOST:$port/health"; then ok=1; break; fi
     sleep 1
   done
   if [ "$ok" = 0 ]; then
     journalctl -u "matrix-synapse-worker@$name" -n 40 --no-pager >&2 || true
-    die "worker $name did not answer http://127.0.0.1:$port/health within 120 s"
+    die "worker $name did not answer http://$HOST:$port/health within 120 s"
   fi
 done
 printf 'workers healthy: %s\n' "$WORKERS"

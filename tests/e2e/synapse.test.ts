@@ -1,15 +1,14 @@
 // End-to-end: a user's checkout with the dev stack, applied by the real Pulumi CLI to a real
 // Debian VPS (systemd-nspawn), checked with real clients. Scenarios run in order on one VPS; each
 // builds on the last.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { workerCountKeys } from "../../config/workers";
 import { downVps, sandboxAvailable } from "../sandbox/sandbox";
 import { engineAvailable, PulumiWorkspace } from "./support/pulumi";
 import {
-  bootVps, changes, commandResource, devStack, expectClean, exportedState, httpsClient, outputDir, record,
-  recoverFromInterruptedUpdate, root, timed, Vps,
+  bootVps, changes, chat, commandResource, devStack, exemptFromRateLimit, expectClean, exportedState, httpsClient, outputDir, record,
+  recoverFromInterruptedUpdate, timed, Vps,
 } from "./support/stack";
 
 const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
@@ -149,14 +148,8 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     const out = await ws.outputs();
     // Synapse's default rc_message (0.2/s, burst 10) would make the client wait ~5 s per message:
     // exempt this user through the admin API, as an admin would for a bot.
-    await vps.sh(`curl -sf -X POST -H @- -d '{"messages_per_second": 0, "burst_count": 0}' 'http://127.0.0.1:8008/_synapse/admin/v1/users/@admin:${server}/override_ratelimit'`,
-      { stdin: `Authorization: Bearer ${out.adminAccessToken}\n` });
-    const child = spawnSync(process.execPath, [path.join(__dirname, "clients", "chat.mjs")], {
-      cwd: root, encoding: "utf8", timeout: minutes(4),
-      env: { ...process.env, BASE_URL: matrix, ADDRESS: vps.host, CA_FILE: caFile, USER_ID: "admin", PASSWORD: out.adminPassword, COUNT: "100" },
-    });
-    if (child.status !== 0) throw new Error(`chat client failed: ${child.stderr}\n${child.stdout}`);
-    const result = JSON.parse(child.stdout.trim().split("\n").pop()!);
+    await exemptFromRateLimit(vps, `@admin:${server}`, out.adminAccessToken);
+    const result = await chat(vps, { baseUrl: matrix, caFile, user: "admin", password: out.adminPassword, count: 100 });
     fs.writeFileSync(path.join(outputDir, "vps1", "chat.json"), JSON.stringify(result, null, 2));
     expect(result).toMatchObject({ sent: 100, received: 100, inOrder: true });
     expect(await messageCount()).toBe(100);
@@ -250,12 +243,8 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
 
     // The real client, through nginx: /sync must be answered by the synchrotron.
     const out = await ws.outputs();
-    const child = spawnSync(process.execPath, [path.join(__dirname, "clients", "chat.mjs")], {
-      cwd: root, encoding: "utf8", timeout: minutes(3),
-      env: { ...process.env, BASE_URL: matrix, ADDRESS: vps.host, CA_FILE: path.join(outputDir, "vps1", "ca.pem"), USER_ID: "admin", PASSWORD: out.adminPassword, COUNT: "20" },
-    });
-    if (child.status !== 0) throw new Error(`chat client failed: ${child.stderr}\n${child.stdout}`);
-    expect(JSON.parse(child.stdout.trim().split("\n").pop()!)).toMatchObject({ sent: 20, received: 20, inOrder: true });
+    expect(await chat(vps, { baseUrl: matrix, caFile: path.join(outputDir, "vps1", "ca.pem"), user: "admin", password: out.adminPassword, count: 20 }))
+      .toMatchObject({ sent: 20, received: 20, inOrder: true });
     // Synapse's access log (the journal of each process) says who served what.
     const served = async (unit: string, pattern: string) =>
       Number((await vps.sh(`journalctl -u ${unit} --since '${since}' --no-pager -o cat | grep -cE '${pattern}' || true`)).stdout.trim());

@@ -24,6 +24,8 @@ describe("Pulumi.yaml", () => {
       const declared = project.config[k.name];
       expect({ key: k.name, type: declared.type, description: declared.description, default: declared.default, secret: declared.secret ?? false })
         .toEqual({ key: k.name, type: k.type, description: k.description, default: k.default, secret: k.secret ?? false });
+      // The engine refuses an array without the type of its items.
+      if (k.type === "array") expect({ key: k.name, items: declared.items }).toEqual({ key: k.name, items: { type: "string" } });
     }
   });
 });

@@ -1,6 +1,7 @@
 // The e2e suite's view of one sandbox VPS and of a user's checkout of this program pointed at
 // it: the real Pulumi CLI typing the README's commands, plus ssh and HTTPS clients and a record
 // of how long each scenario took.
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sshExec, upVps } from "../../sandbox/sandbox";
@@ -121,4 +122,32 @@ export function record(table: string, what: string, seconds: number): void {
   fs.writeFileSync(file, JSON.stringify(all, null, 2) + "\n");
   const rows = Object.entries(all).map(([s, sec]) => `| ${s} | ${(sec as number).toFixed(1)} |`);
   fs.writeFileSync(path.join(outputDir, `${table}.md`), `| what | seconds |\n|---|---|\n${rows.join("\n")}\n`);
+}
+
+export interface ChatResult { sent: number; received: number; inOrder: boolean; [k: string]: unknown }
+
+/**
+ * The real Matrix client (clients/chat.mjs, matrix-js-sdk) as `user`: a new room, `count`
+ * messages sent and read back through /sync. Throws with the client's output when it fails.
+ */
+export async function chat(vps: Vps, opts: { baseUrl: string; caFile: string; user: string; password: string; count: number; timeoutMs?: number }): Promise<ChatResult> {
+  const child = spawn(process.execPath, [path.join(__dirname, "..", "clients", "chat.mjs")], {
+    cwd: repoRoot,
+    env: { ...process.env, BASE_URL: opts.baseUrl, ADDRESS: vps.host, CA_FILE: opts.caFile, USER_ID: opts.user, PASSWORD: opts.password, COUNT: String(opts.count) },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => { stdout += d; });
+  child.stderr.on("data", (d) => { stderr += d; });
+  const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 240_000);
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`chat client exited ${code}: ${stderr}\n${stdout}`);
+  return JSON.parse(stdout.trim().split("\n").pop()!);
+}
+
+/** Lifts Synapse's message rate limit for `userId` (as an admin would for a bot), through the admin API on the host. */
+export async function exemptFromRateLimit(vps: Vps, userId: string, adminToken: string): Promise<void> {
+  await vps.sh(`curl -sf -X POST -H @- -d '{"messages_per_second": 0, "burst_count": 0}' 'http://127.0.0.1:8008/_synapse/admin/v1/users/${userId}/override_ratelimit'`,
+    { stdin: `Authorization: Bearer ${adminToken}\n` });
 }

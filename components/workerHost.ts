@@ -1,0 +1,94 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { SshConnection } from "../config";
+import { PackageSource, stagedDir, synapsePaths } from "../render/paths";
+import {
+  redisAddress, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, txredisapiVersion, WorkerSpec, workerTarget, workerUnitTemplate,
+} from "../render/workers";
+import { hostFirewall } from "./firewall";
+import { fingerprint, scriptStep, sha256, stagedFile, synapsePackages, teardownStep } from "./remote";
+import { SynapseConfigFile } from "./synapseExtension";
+
+export interface WorkerHostArgs {
+  connection: SshConnection;
+  /** Its private address: where its workers listen. */
+  address: string;
+  workers: WorkerSpec[];
+  serverName: pulumi.Input<string>;
+  packageSource: pulumi.Input<PackageSource>;
+  reportStats: pulumi.Input<boolean>;
+  /** The files every Synapse process reads, as the Synapse VPS has them (SynapseHost.sharedConfigFiles). */
+  sharedConfigFiles: SynapseConfigFile[];
+  /** The Synapse VPS's signing key (secret). */
+  signingKey: pulumi.Input<string>;
+  workerMemoryMiB: pulumi.Input<number>;
+  /** The other hosts of the pool (the Synapse VPS, other worker hosts): the only ones its workers admit. */
+  peers: pulumi.Input<string>[];
+}
+
+/**
+ * A VPS that runs some of Synapse's workers and nothing else: the package (its main unit
+ * disabled), the Synapse VPS's config and signing key, its workers' files checked by Synapse's
+ * loader before they go live, the workers' units, and a firewall admitting only the pool's hosts
+ * to the workers' listeners on its private address.
+ */
+export class WorkerHost extends pulumi.ComponentResource {
+  /** Its workers run and answer /health on the current config. */
+  public readonly workersReady: command.remote.Command;
+
+  constructor(name: string, args: WorkerHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("synapse:index:WorkerHost", name, {}, opts);
+    const conn = args.connection;
+    const python = pulumi.output(args.packageSource).apply((s) => synapsePaths(s).python);
+    const workerFiles = args.workers.map((w) => ({ w, path: `workers/${w.name}.yaml` }));
+
+    teardownStep(`${name}-teardown`, {
+      connection: conn, script: "synapse-workers-teardown", params: { UNIT: workerUnitTemplate, TARGET: workerTarget },
+    }, { parent: this });
+    const packages = synapsePackages(name, {
+      connection: conn, serverName: args.serverName, packageSource: args.packageSource, reportStats: args.reportStats,
+    }, { parent: this });
+    const redisClient = scriptStep(`${name}-redis-client`, {
+      connection: conn, script: "redis-ensure",
+      params: python.apply((p) => ({ PYTHON: p, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, SERVER: false })),
+    }, { parent: this, dependsOn: [packages] });
+    const firewall = hostFirewall(`${name}-firewall`, {
+      connection: conn, name: "workers", ports: args.workers.map((w) => w.port), clients: args.peers,
+    }, { parent: this, dependsOn: [packages] });
+
+    const configFiles: SynapseConfigFile[] = [
+      ...args.sharedConfigFiles,
+      { name: "signing-key", path: "homeserver.signing.key", mode: "0600", owner: "matrix-synapse:", content: pulumi.secret(args.signingKey) },
+      ...workerFiles.map(({ w, path }) => ({ name: `worker-${w.name}`, path, mode: "0644", owner: "root:root", content: renderWorkerConfig(w) })),
+    ];
+    const staged = configFiles.map((f) => stagedFile(`${name}-staged-${f.name}`, {
+      connection: conn, path: `${stagedDir}/synapse/${f.path}`, content: f.content, mode: f.mode, owner: f.owner,
+    }, { parent: this, dependsOn: [packages] }));
+    const unitContents = [
+      { file: workerUnitTemplate, key: "worker-unit", content: pulumi.all([python, args.workerMemoryMiB]).apply(([p, mib]) => renderWorkerUnit(p, mib, true)) },
+      { file: workerTarget, key: "worker-target", content: pulumi.output(renderWorkerTarget(true)) },
+    ];
+    const units = unitContents.map(({ file, key, content }) => stagedFile(`${name}-staged-${key}`, {
+      connection: conn, path: `${stagedDir}/workers/${file}`, content, mode: "0644", owner: "root:root",
+    }, { parent: this, dependsOn: [packages] }));
+
+    // Synapse's loader checks each worker's view of the config; the package's main unit stays off.
+    const configDigest = fingerprint(configFiles.map((f) => f.content));
+    const activation = scriptStep(`${name}-activate`, {
+      connection: conn, script: "synapse-activate",
+      params: pulumi.all([args.serverName, python, configDigest]).apply(([serverName, p, digest]) => ({
+        SERVER_NAME: serverName, PYTHON: p, FILES: configFiles.map((f) => f.path).join(" "),
+        HEALTH_URL: "none", MAIN: false, WORKER_FILES: workerFiles.map((f) => f.path).join(" "), CONFIG_SHA256: digest,
+      })),
+    }, { parent: this, dependsOn: [...staged, redisClient] });
+    // Re-run whenever the config or the units change: the step restarts workers whose files are newer.
+    this.workersReady = scriptStep(`${name}-workers`, {
+      connection: conn, script: "synapse-workers",
+      params: pulumi.all([configDigest, ...unitContents.map((u) => u.content)]).apply(([digest, ...unitTexts]) => ({
+        WORKERS: args.workers.map((w) => `${w.name}:${w.port}`).join(" "), UNIT: workerUnitTemplate, TARGET: workerTarget,
+        HOST: args.address, ACTIVATION: sha256([digest, ...unitTexts].join("\0")).slice(0, 16),
+      })),
+    }, { parent: this, dependsOn: [activation, firewall, ...units] });
+    this.registerOutputs({ workers: args.workers.map((w) => w.name) });
+  }
+}

@@ -1,0 +1,175 @@
+// End-to-end: the large layout. A single-host homeserver with history moves its database to a
+// second VPS (the README's step: set databaseHost, pulumi up); the box admits only the homeserver,
+// a third VPS cannot reach PostgreSQL at all, and Synapse rides out a restart of the box's
+// PostgreSQL. Then the community tier's workers go to a fourth VPS, a worker host.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { downVps, sandboxAvailable } from "../sandbox/sandbox";
+import { engineAvailable, PulumiWorkspace } from "./support/pulumi";
+import { bootVps, changes, chat, commandResource, devStack, exemptFromRateLimit, expectClean, httpsClient, outputDir, record, timed, Vps } from "./support/stack";
+
+const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
+const suite = available.ok ? describe : describe.skip;
+const minutes = (n: number) => n * 60_000;
+const server = "sandbox.test";
+const matrix = `https://matrix.${server}`;
+const HOMESERVER = 10;
+const BOX = 11;
+const OUTSIDER = 12;
+const WORKER_HOST = 13;
+
+let homeserver: Vps;
+let box: Vps;
+let outsider: Vps;
+let workerHost: Vps;
+let ws: PulumiWorkspace;
+let caFile: string;
+
+const sql = (db: string) => `runuser -u postgres -- psql -XAtc "SELECT count(*) FROM events WHERE type = 'm.room.message'" ${db}`;
+const messagesOn = async (vps: Vps) => Number((await vps.sh(sql("synapse"))).stdout.trim());
+/** Whether `from` completes a TCP handshake with the box's port within 5 s. */
+const reaches = async (from: Vps, port: number, to: Vps = box) =>
+  (await from.sh(`timeout 5 bash -c 'exec 3<>/dev/tcp/${to.host}/${port}'`, { allowFail: true })).code === 0;
+const mainPid = async () => (await homeserver.sh("systemctl show -p MainPID --value matrix-synapse")).stdout.trim();
+
+async function chatAsAdmin(count: number) {
+  const out = await ws.outputs();
+  return chat(homeserver, { baseUrl: matrix, caFile, user: "admin", password: out.adminPassword, count });
+}
+
+suite("a database box: PostgreSQL on its own VPS, reachable only from the homeserver", () => {
+  beforeAll(async () => {
+    [homeserver, box, outsider, workerHost] = await Promise.all(
+      [bootVps(HOMESERVER, "base"), bootVps(BOX, "packages"), bootVps(OUTSIDER, "base"), bootVps(WORKER_HOST, "base")]);
+    ws = await devStack(homeserver, `vps${HOMESERVER}-database-box`, { adminUser: "admin" });
+  }, minutes(10));
+
+  afterAll(async () => {
+    if (process.env.E2E_KEEP !== "1") await Promise.all([HOMESERVER, BOX, OUTSIDER, WORKER_HOST].map((n) => downVps(n)));
+  }, minutes(2));
+
+  test("c1. a single-host homeserver with history", () => timed("c1 single host with history", async () => {
+    expectClean(await ws.update("up"));
+    const https = await httpsClient(homeserver);
+    caFile = path.join(outputDir, `vps${HOMESERVER}-database-box`, "ca.pem");
+    fs.writeFileSync(caFile, https.ca);
+    https.close();
+    const out = await ws.outputs();
+    await exemptFromRateLimit(homeserver, `@admin:${server}`, out.adminAccessToken);
+    expect(await chatAsAdmin(30)).toMatchObject({ sent: 30, received: 30, inOrder: true });
+    expect(await messagesOn(homeserver)).toBe(30);
+  }), minutes(10));
+
+  test("c2. setting databaseHost moves the database to the box (collation C); the old one is kept; the client passes", () => timed("c2 move to a database box", async () => {
+    await ws.configSet("databaseHost", box.host);
+    const r = await ws.update("up");
+    expectClean(r);
+    record("pulumi", "pulumi up moving the database to a box", r.seconds);
+    const out = await ws.outputs();
+    expect(out.databaseMove).toMatch(new RegExp(`^moved \\d+ events to ${box.host.replace(/\./g, "\\.")}:5432/synapse \\(collation C\\); the old database synapse stays on this host`));
+    expect(out.databaseHost).toBe(box.host);
+
+    // Every message is on the box, in a UTF8/C/C database; the homeserver's own copy is untouched.
+    expect(await messagesOn(box)).toBe(30);
+    expect((await box.sh(`runuser -u postgres -- psql -XAtc "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = 'synapse'"`)).stdout.trim()).toBe("UTF8|C|C");
+    expect(await messagesOn(homeserver)).toBe(30);
+    expect((await homeserver.sh("grep -E '^\\s+host:' /etc/matrix-synapse/homeserver.yaml")).stdout.trim()).toBe(`host: ${box.host}`);
+    // Synapse's connections really go to the box.
+    expect((await homeserver.sh(`ss -tnH state established 'dport = :5432' | awk '{print $4}' | sort -u`)).stdout.trim()).toBe(`${box.host}:5432`);
+
+    expect(await chatAsAdmin(20)).toMatchObject({ sent: 20, received: 20, inOrder: true });
+    expect(await messagesOn(box)).toBe(50);
+    expect(await messagesOn(homeserver)).toBe(30);
+  }), minutes(10));
+
+  test("c3. the box listens on its private address only and admits only the homeserver", () => timed("c3 box closed to others", async () => {
+    const listening = (await box.sh("ss -ltnH 'sport = :5432' | awk '{print $4}'")).stdout.trim().split("\n").sort();
+    expect(listening).toEqual([`${box.host}:5432`, "127.0.0.1:5432", "[::1]:5432"].sort());
+    expect((await box.sh("grep -E '^host synapse ' \"$(runuser -u postgres -- psql -XAtc 'SHOW hba_file')\"")).stdout.trim())
+      .toBe(`host synapse synapse_user ${homeserver.host}/32 scram-sha-256`);
+    expect(await reaches(homeserver, 5432)).toBe(true);
+    // The outsider reaches the box (SSH answers) but not PostgreSQL.
+    expect(await reaches(outsider, 22)).toBe(true);
+    expect(await reaches(outsider, 5432)).toBe(false);
+    // The rules survive a reboot: the unit loading them is enabled and ordered before PostgreSQL.
+    expect((await box.sh("systemctl is-enabled synapse-postgres-firewall.service")).stdout.trim()).toBe("enabled");
+  }), minutes(3));
+
+  test("c4. Synapse keeps working after the box's PostgreSQL restarts: a few requests fail, then it reconnects by itself", () => timed("c4 database restart", async () => {
+    const pid = await mainPid();
+    const out = await ws.outputs();
+    await box.sh("systemctl restart postgresql");
+    // Each pooled connection learns of the restart on its next query, which fails (HTTP 500);
+    // twisted's pool then replaces it. Count the failed requests (an admin API that always reads
+    // the database, and no rate limit) until one succeeds; give up after a minute.
+    const probe = "h=$(mktemp); trap 'rm -f \"$h\"' EXIT; cat >\"$h\"; for _ in $(seq 1 120); do " +
+      "code=$(curl -s -o /dev/null -w '%{http_code}' -H @\"$h\" 'http://127.0.0.1:8008/_synapse/admin/v2/users?limit=1'); " +
+      "echo \"$code\"; [ \"$code\" = 200 ] && exit 0; sleep 0.5; done; exit 1";
+    const r = await homeserver.sh(probe, { stdin: `Authorization: Bearer ${out.adminAccessToken}\n`, allowFail: true });
+    const codes = r.stdout.trim().split("\n");
+    expect(codes.at(-1)).toBe("200");
+    const failed = codes.length - 1;
+    fs.writeFileSync(path.join(path.dirname(caFile), "restart.json"), JSON.stringify({ statusesAfterRestart: codes, cpMax: 10 }) + "\n");
+    expect(failed).toBeLessThanOrEqual(10);
+    expect(await chatAsAdmin(10)).toMatchObject({ sent: 10, received: 10, inOrder: true });
+    expect(await mainPid()).toBe(pid);
+    expect(await messagesOn(box)).toBe(60);
+  }), minutes(5));
+
+  test("c5. an unchanged pulumi up runs nothing on either host; running the box's scripts again changes nothing", () => timed("c5 unchanged re-apply with a box", async () => {
+    const r = await ws.update("up");
+    expectClean(r);
+    expect(changes(r)).toEqual([]);
+    const postmaster = async () => (await box.sh("systemctl show -p MainPID --value postgresql@*-main.service")).stdout.trim();
+    const pid = await postmaster();
+    const hba = (await box.sh("cat \"$(runuser -u postgres -- psql -XAtc 'SHOW hba_file')\"")).stdout;
+    for (const [name, vps] of [["postgres-network", box], ["postgres-move", homeserver]] as const) {
+      const step = await commandResource(ws, name, true);
+      const stdin = typeof step.inputs.stdin === "object" ? JSON.parse(step.inputs.stdin.plaintext) : step.inputs.stdin;
+      const again = await vps.sh(String(step.inputs.create), { stdin });
+      expect(again.stdout.trim()).toBe(String(step.outputs.stdout).trim().replace(/^moved .*$/, `already moved to ${box.host}:5432/synapse`));
+    }
+    expect(await postmaster()).toBe(pid);
+    expect((await box.sh("cat \"$(runuser -u postgres -- psql -XAtc 'SHOW hba_file')\"")).stdout).toBe(hba);
+  }), minutes(5));
+
+  test("c6. workers on a worker host: the client's /sync is served there; Redis and the workers admit only the pool", () => timed("c6 workers on a worker host", async () => {
+    await ws.configSet("tier", "community");
+    await ws.configSet("workerHosts[0]", workerHost.host, { path: true });
+    const r = await ws.update("up");
+    expectClean(r);
+    record("pulumi", "pulumi up adding a worker host (community tier)", r.seconds);
+    const since = (await homeserver.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+    const sinceThere = (await workerHost.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+
+    // The stateless workers run there (the package's main unit disabled); media stays here.
+    for (const w of ["synchrotron1", "federation_sender1", "federation_reader1"]) {
+      expect([w, (await workerHost.sh(`systemctl is-active matrix-synapse-worker@${w}`)).stdout.trim()]).toEqual([w, "active"]);
+    }
+    expect((await workerHost.sh("systemctl is-enabled matrix-synapse", { allowFail: true })).stdout.trim()).toBe("disabled");
+    expect((await workerHost.sh("cmp /etc/matrix-synapse/homeserver.signing.key - ", { stdin: (await homeserver.sh("cat /etc/matrix-synapse/homeserver.signing.key")).stdout })).code).toBe(0);
+    expect((await homeserver.sh("systemctl is-active matrix-synapse-worker@media_repository1")).stdout.trim()).toBe("active");
+    expect((await homeserver.sh("ls /etc/matrix-synapse/workers")).stdout.trim()).toBe("media_repository1.yaml");
+
+    expect(await chatAsAdmin(20)).toMatchObject({ sent: 20, received: 20, inOrder: true });
+    const served = async (vps: Vps, unit: string, from: string) =>
+      Number((await vps.sh(`journalctl -u ${unit} --since '${from}' --no-pager -o cat | grep -cE '"GET /_matrix/client/(r0|v3)/sync' || true`)).stdout.trim());
+    expect(await served(workerHost, "matrix-synapse-worker@synchrotron1", sinceThere)).toBeGreaterThan(0);
+    expect(await served(homeserver, "matrix-synapse", since)).toBe(0);
+
+    // Redis and replication on the private address, Redis with a password; only the pool reaches them.
+    const redisNoAuth = await workerHost.sh(`python3 -c "import socket; s=socket.create_connection(('${homeserver.host}', 6379), 5); s.sendall(b'PING\\r\\n'); print(s.recv(100).decode().strip())"`);
+    expect(redisNoAuth.stdout.trim()).toMatch(/^-NOAUTH/);
+    expect(await reaches(workerHost, 9093, homeserver)).toBe(true);
+    expect(await reaches(outsider, 6379, homeserver)).toBe(false);
+    expect(await reaches(outsider, 9093, homeserver)).toBe(false);
+    expect(await reaches(homeserver, 8111, workerHost)).toBe(true);
+    expect(await reaches(outsider, 8111, workerHost)).toBe(false);
+    // The box admits the worker host too.
+    expect((await box.sh("grep -cE '^host synapse ' \"$(runuser -u postgres -- psql -XAtc 'SHOW hba_file')\"")).stdout.trim()).toBe("2");
+
+    const again = await ws.update("up");
+    expectClean(again);
+    expect(changes(again)).toEqual([]);
+  }), minutes(12));
+});

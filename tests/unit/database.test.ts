@@ -1,0 +1,102 @@
+// The dedicated database box: config, the files that close it to all but the Synapse hosts, and
+// the steps the program runs on each host.
+import { parseSettings, RawConfig, Settings } from "../../config";
+import { renderFirewall } from "../../render/firewall";
+import { PostgresNetwork, postgresFirewall, renderHbaBlock, renderListenDropIn } from "../../render/postgres";
+import { testPrivateKey, validRaw } from "../support/fixtures";
+import { runProgram } from "../support/mockProgram";
+
+function parsed(raw: RawConfig): { settings?: Settings; errors: string[] } {
+  const r = parseSettings({ ...validRaw(), ...raw });
+  return r.ok ? { settings: r.settings, errors: [] } : { errors: r.errors };
+}
+
+describe("config", () => {
+  it("keeps PostgreSQL on the Synapse VPS, on loopback, without databaseHost", () => {
+    const { settings } = parsed({});
+    expect(settings!.database).toEqual({ box: false, address: "127.0.0.1" });
+    expect(settings!.hosts.database).toEqual(settings!.hosts.synapse);
+  });
+
+  it("puts it on the box, reached at its private address, admitting the Synapse VPS's", () => {
+    const { settings } = parsed({ databaseHost: "198.51.100.20", databasePrivateAddress: "10.0.0.3", privateAddress: "10.0.0.2", databaseSshPort: "2222" });
+    expect(settings!.hosts.database).toEqual({ host: "198.51.100.20", port: 2222, user: "root", privateKey: testPrivateKey });
+    expect(settings!.database).toEqual({ box: true, address: "10.0.0.3", clients: ["10.0.0.2"] });
+  });
+
+  it("defaults the private addresses to the SSH addresses when those are IP addresses", () => {
+    const { settings } = parsed({ host: "10.0.0.2", databaseHost: "10.0.0.3" });
+    expect(settings!.database).toEqual({ box: true, address: "10.0.0.3", clients: ["10.0.0.2"] });
+  });
+
+  it.each<[string, RawConfig, RegExp[]]>([
+    ["host names without private addresses", { host: "matrix.example.org", databaseHost: "db.example.org" }, [
+      /synapse:databasePrivateAddress: given nothing, expected an IP address \(required with databaseHost when databaseHost "db.example.org" is not an IP address\)/,
+      /synapse:privateAddress: given nothing, expected an IP address .*host "matrix.example.org"/]],
+    ["a private address that is a name", { databaseHost: "10.0.0.3", databasePrivateAddress: "db.internal" },
+      [/synapse:databasePrivateAddress: given "db.internal", expected an IPv4 or IPv6 address/]],
+    ["the box being the Synapse VPS", { databaseHost: "203.0.113.10" }, [/synapse:databaseHost: given "203.0.113.10", expected another host than the Synapse VPS/]],
+    ["box settings without a box", { databaseSshUser: "admin", databaseSshPort: "22" }, [
+      /synapse:databaseSshUser: given a value, expected nothing without databaseHost/, /synapse:databaseSshPort: given 22, expected nothing without databaseHost/]],
+  ])("refuses %s, naming every key", (_, raw, expected) => {
+    const { errors } = parsed(raw);
+    for (const e of expected) expect(errors).toEqual(expect.arrayContaining([expect.stringMatching(e)]));
+    expect(errors).toHaveLength(expected.length);
+  });
+});
+
+describe("rendered files", () => {
+  const network: PostgresNetwork = { address: "10.0.0.3", clients: ["10.0.0.2", "fd00::2"], database: "synapse", user: "synapse_user", port: 5432 };
+
+  it("listens on loopback and the private address only", () => {
+    expect(renderListenDropIn(network)).toContain("listen_addresses = 'localhost,10.0.0.3'\n");
+  });
+
+  it("admits each Synapse host to the Synapse database alone, with scram-sha-256", () => {
+    const lines = renderHbaBlock(network).trim().split("\n");
+    expect(lines.slice(1, -1)).toEqual([
+      "host synapse synapse_user 10.0.0.2/32 scram-sha-256",
+      "host synapse synapse_user fd00::2/128 scram-sha-256",
+    ]);
+    expect(lines[0]).toMatch(/^# BEGIN synapse-deploy/);
+    expect(lines.at(-1)).toBe("# END synapse-deploy");
+  });
+
+  it("closes the port to everyone else, replacing only its own table", () => {
+    const rules = renderFirewall(postgresFirewall(network));
+    expect(rules).toContain("delete table inet synapse_postgres\n");
+    expect(rules).toContain("ip saddr { 10.0.0.2 } tcp dport 5432 accept");
+    expect(rules).toContain("ip6 saddr { fd00::2 } tcp dport 5432 accept");
+    expect(rules.indexOf("accept\n    tcp dport 5432 drop")).toBeGreaterThan(0);
+    expect(rules).not.toMatch(/dport (22|ssh)/);
+  });
+});
+
+describe("the program", () => {
+  const base = { serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian" };
+
+  it("runs PostgreSQL's steps on the box and the move on the Synapse VPS; Synapse connects to the private address", async () => {
+    const run = await runProgram({ ...base, databaseHost: "198.51.100.20", databasePrivateAddress: "10.0.0.3", privateAddress: "10.0.0.2" });
+    const hostOf = (name: string) => run.byName(name).inputs.connection.host;
+    for (const step of ["postgres-packages", "postgres-tuning", "postgres-database", "postgres-network", "postgres-teardown",
+      "postgres-firewall", "postgres-firewall-nft", "postgres-firewall-service", "postgres-network-hba"]) {
+      expect([step, hostOf(step)]).toEqual([step, "198.51.100.20"]);
+    }
+    for (const step of ["postgres-move", "postgres-sqlite-migration", "synapse-activate"]) expect([step, hostOf(step)]).toEqual([step, "203.0.113.10"]);
+    expect(run.byName("postgres-network-hba").inputs.stdin).toContain("host synapse synapse_user 10.0.0.2/32 scram-sha-256");
+    const move = run.byName("postgres-move");
+    expect(move.inputs.create).toContain("DB_HOST=10.0.0.3\n");
+    expect(move.dependencies.map((u: string) => u.split("::").pop())).toContain("postgres-network");
+    expect(run.byName("postgres-network").dependencies.map((u: string) => u.split("::").pop())).toContain("postgres-firewall");
+    expect(run.byName("postgres-sqlite-migration").dependencies.map((u: string) => u.split("::").pop())).toContain("postgres-move");
+    expect(run.byName("synapse-staged-homeserver").inputs.stdin).toMatch(/host: 10\.0\.0\.3\n/);
+    expect(run.byName("synapse-staged-passfile").inputs.stdin).toMatch(/^10\.0\.0\.3:5432:synapse:synapse_user:/);
+    expect(run.byName("synapse-staged-passfile").inputs.create).not.toMatch(/10\.0\.0\.3:5432:synapse:synapse_user:/);
+  });
+
+  it("has no network or move step on a single host", async () => {
+    const run = await runProgram(base);
+    expect(run.resources.filter((r) => /^postgres-(network|move|firewall)/.test(r.name))).toEqual([]);
+    expect(run.byName("synapse-staged-homeserver").inputs.stdin).toMatch(/host: 127\.0\.0\.1\n/);
+  });
+});
