@@ -153,6 +153,20 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     fs.writeFileSync(path.join(outputDir, "vps1", "chat.json"), JSON.stringify(result, null, 2));
     expect(result).toMatchObject({ sent: 100, received: 100, inOrder: true });
     expect(await messageCount()).toBe(100);
+
+    // The solo tier's promise: everything on the VPS (Synapse, PostgreSQL, nginx, systemd…) fits in
+    // 2 GB. Proportional set sizes, so PostgreSQL's shared buffers count once, not per backend.
+    const pss = async (pgrepArgs: string) => Number((await vps.sh(
+      `for p in $(pgrep ${pgrepArgs} || true); do cat /proc/$p/smaps_rollup 2>/dev/null; done | awk '/^Pss:/ {s += $2} END {print s + 0}'`)).stdout.trim());
+    const memory = {
+      totalKiB: Number((await vps.sh("cat /proc/[0-9]*/smaps_rollup 2>/dev/null | awk '/^Pss:/ {s += $2} END {print s}'")).stdout.trim()),
+      synapseKiB: await pss("-u matrix-synapse"), postgresKiB: await pss("-u postgres"), nginxKiB: await pss("-x nginx"),
+    };
+    fs.writeFileSync(path.join(outputDir, "vps1", "memory-solo.json"), JSON.stringify(memory, null, 2) + "\n");
+    expect(memory.synapseKiB).toBeGreaterThan(50 * 1024);
+    expect(memory.postgresKiB).toBeGreaterThan(10 * 1024);
+    expect(memory.totalKiB).toBeGreaterThanOrEqual(memory.synapseKiB + memory.postgresKiB + memory.nginxKiB);
+    expect(memory.totalKiB).toBeLessThan(2 * 1024 * 1024);
   }), minutes(5));
 
   test("3. an unchanged pulumi up changes nothing in seconds, and neither does running every script again", () => timed("3 unchanged re-apply", async () => {
