@@ -82,6 +82,7 @@ const proxy = new NginxProxy("nginx", {
   adminAllowedNetworks: settings.adminAllowedNetworks,
   federationPort8448: settings.federationPort8448,
   routing: workers.routing,
+  federationLimits: settings.federationLimits,
   // Without delegation the matrix host is the server name: it answers .well-known itself, except
   // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
   extraLocations: settings.delegated ? []

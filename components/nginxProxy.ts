@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { TlsSettings } from "../config";
+import { FederationLimits, TlsSettings } from "../config";
+import { federationGuard } from "../render/federationLimits";
 import { acmeWebroot, mainUpstream, matrixLocations, NginxLocation, NginxRouting, tlsDirFor } from "../render/nginx";
 import { deployNginxSite } from "./nginxSite";
 import { SshConnectionArgs } from "./remote";
@@ -17,6 +18,8 @@ export interface NginxProxyArgs {
   extraLocations?: pulumi.Input<NginxLocation[]>;
   /** The worker pool's routing: its maps, upstreams and locations go ahead of the main process's. */
   routing?: pulumi.Input<NginxRouting>;
+  /** Per-origin rates and the deny list for inbound federation; none when unset. */
+  federationLimits?: pulumi.Input<FederationLimits>;
 }
 
 const noRouting: NginxRouting = { maps: [], upstreams: [], locations: [], adminLocations: [] };
@@ -31,23 +34,28 @@ export class NginxProxy extends pulumi.ComponentResource {
     const siteName = "matrix";
     const site = pulumi
       .all([args.matrixHost, args.maxUploadSize, args.adminAllowedNetworks, args.federationPort8448,
-        args.extraLocations ?? [], args.routing ?? noRouting])
-      .apply(([host, maxUploadSize, networks, port8448, extraLocations, routing]) => ({
-        name: siteName,
-        serverNames: [host],
-        tlsDir: tlsDirFor(siteName),
-        httpsPorts: port8448 ? [443, 8448] : [443],
-        maps: routing.maps,
-        upstreams: [mainUpstream, ...routing.upstreams],
-        locations: [
-          ...extraLocations,
-          ...routing.locations,
-          ...matrixLocations({
-            upstream: mainUpstream.name, maxUploadSize, adminAllowedNetworks: networks, adminLocations: routing.adminLocations,
-          }),
-        ],
-        acmeWebroot,
-      }));
+        args.extraLocations ?? [], args.routing ?? noRouting, args.federationLimits])
+      .apply(([host, maxUploadSize, networks, port8448, extraLocations, routing, limits]) => {
+        const guard = limits ? federationGuard(limits) : { maps: [], httpDirectives: [], serverDirectives: [] };
+        return {
+          name: siteName,
+          serverNames: [host],
+          tlsDir: tlsDirFor(siteName),
+          httpsPorts: port8448 ? [443, 8448] : [443],
+          maps: [...guard.maps, ...routing.maps],
+          httpDirectives: guard.httpDirectives,
+          serverDirectives: guard.serverDirectives,
+          upstreams: [mainUpstream, ...routing.upstreams],
+          locations: [
+            ...extraLocations,
+            ...routing.locations,
+            ...matrixLocations({
+              upstream: mainUpstream.name, maxUploadSize, adminAllowedNetworks: networks, adminLocations: routing.adminLocations,
+            }),
+          ],
+          acmeWebroot,
+        };
+      });
     this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls });
     this.clientBaseUrl = pulumi.interpolate`https://${args.matrixHost}`;
     this.registerOutputs({ clientBaseUrl: this.clientBaseUrl });

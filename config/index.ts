@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { configKeys } from "./keys";
 import { formatConfigErrors, parseSettings, projectName, RawConfig, Settings } from "./settings";
 
+export * from "./federationLimits";
 export * from "./keys";
 export * from "./media";
 export * from "./settings";

@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { ConfigKey, configKeys, HostRole } from "./keys";
+import { FederationLimits, peerRatePattern, tierFederationLimits } from "./federationLimits";
 import { bucketNamePattern, calendarPattern, mediaBucketModes, MediaSettings, mediaSettings } from "./media";
 import { pgSizePattern, Sizing, TierName, tierNames, tiers, uploadSizePattern } from "./tiers";
 import { postgresReservedConnections, processCount, WorkerCounts, workerCounts } from "./workers";
@@ -43,6 +44,10 @@ export interface Settings {
   adminAllowedNetworks: string[];
   trustedKeyServers: string[];
   federation: FederationSettings;
+  /** What the homeserver deletes by itself; empty strings keep things forever. */
+  retention: RetentionSettings;
+  /** What inbound federation may cost: Synapse's rc_federation and nginx's per-origin limits. */
+  federationLimits: FederationLimits;
   media: MediaSettings;
   /** Synapse workers per kind; all 0 is a single process. */
   workers: WorkerCounts;
@@ -66,6 +71,16 @@ export interface WorkerHosts {
   /** The Synapse VPS's private address; undefined without worker hosts. */
   mainAddress?: string;
   hosts: { address: string; connection: SshConnection }[];
+}
+
+/** Synapse durations (e.g. "90d"); empty means keep forever / no bound. */
+export interface RetentionSettings {
+  mediaRemote: string;
+  mediaLocal: string;
+  forgottenRooms: string;
+  messagesDefault: string;
+  messagesMin: string;
+  messagesMax: string;
 }
 
 /** Closed or private federations. */
@@ -108,6 +123,9 @@ function isCidr(value: string): boolean {
 
 const port = z.number().int().min(1, { error: "a port from 1 to 65535" }).max(65535, { error: "a port from 1 to 65535" });
 const hostAddress = z.string().regex(/^[A-Za-z0-9.:\-\[\]]+$/, { error: "a host name or IP address" });
+/** A Synapse duration: a number and a unit (ms, s, m, h, d, w, y). */
+const durationPattern = /^[1-9][0-9]*(ms|s|m|h|d|w|y)$/;
+const durationError = "a duration such as 90d (a number and ms, s, m, h, d, w or y)";
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, { error: "an IPv4 or IPv6 address" });
 const optionalOverride = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal(""), z.literal(0), schema]);
 
@@ -160,6 +178,19 @@ const schema = z.object({
   mediaUploadSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily or *-*-* 03:30" }),
   federationCaCertificates: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
   federationIpRangeAllowlist: z.array(z.string().refine(isCidr, { error: "a CIDR such as 10.0.0.0/8" })),
+  federationOriginRate: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
+  federationOriginBurst: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
+  federationPeerRates: z.array(z.string().regex(peerRatePattern, { error: "server.name=requests-per-second, e.g. matrix.org=200" })),
+  federationDenyOrigins: z.array(z.string().regex(dnsName, { error: "a server name such as spam.example" })),
+  rcFederationSleepLimit: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
+  rcFederationRejectLimit: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
+  rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
+  mediaRetentionRemote: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
+  mediaRetentionLocal: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
+  forgottenRoomRetention: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
+  messageRetentionDefault: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
+  messageRetentionMin: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
+  messageRetentionMax: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
   federationDomainWhitelist: z.array(z.string().regex(dnsName, { error: "a server name such as example.org" })),
   destroyDeletesData: z.boolean(),
   workerSynchrotrons: z.number().int(),
@@ -295,6 +326,34 @@ function workerHosts(c: Parsed, synapse: SshConnection, errors: string[]): Worke
   return { mainAddress, hosts: c.workerHosts.map((address) => ({ address, connection: { ...synapse, host: address } })) };
 }
 
+function federationLimits(c: Parsed, errors: string[]): FederationLimits {
+  const base = tierFederationLimits[c.tier];
+  const peers = c.federationPeerRates.map((entry) => {
+    const m = peerRatePattern.exec(entry)!;
+    return { origin: m[1], rate: Number(m[2]) };
+  });
+  const seen = new Set<string>();
+  peers.forEach((p, i) => {
+    if (seen.has(p.origin)) errors.push(`${projectName}:federationPeerRates[${i}]: given ${JSON.stringify(c.federationPeerRates[i])}, expected each origin once`);
+    if (c.federationDenyOrigins.includes(p.origin)) {
+      errors.push(`${projectName}:federationPeerRates[${i}]: given ${JSON.stringify(c.federationPeerRates[i])}, expected no rate for a denied origin (federationDenyOrigins)`);
+    }
+    seen.add(p.origin);
+  });
+  return {
+    rc: {
+      ...base.rc,
+      sleep_limit: c.rcFederationSleepLimit || base.rc.sleep_limit,
+      reject_limit: c.rcFederationRejectLimit || base.rc.reject_limit,
+      concurrent: c.rcFederationConcurrent || base.rc.concurrent,
+    },
+    originRate: c.federationOriginRate || base.originRate,
+    originBurst: c.federationOriginBurst || base.originBurst,
+    peers,
+    deny: c.federationDenyOrigins,
+  };
+}
+
 /** Cross-key rules and defaults that depend on other keys. */
 function toSettings(c: Parsed, errors: string[]): Settings {
   const base = tiers[c.tier];
@@ -373,6 +432,11 @@ function toSettings(c: Parsed, errors: string[]): Settings {
       caCertificates: c.federationCaCertificates,
       ipRangeAllowlist: c.federationIpRangeAllowlist,
       domainWhitelist: c.federationDomainWhitelist,
+    },
+    federationLimits: federationLimits(c, errors),
+    retention: {
+      mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
+      messagesDefault: c.messageRetentionDefault, messagesMin: c.messageRetentionMin, messagesMax: c.messageRetentionMax,
     },
     media: mediaSettings(c, errors, projectName),
     workers,

@@ -2,7 +2,7 @@
 // PostgresDatabase, later workers, media storage…). Secrets never go here: they live in
 // conf.d/secrets.yaml, so the preview diff of this file stays readable.
 import YAML from "yaml";
-import { Settings } from "../config";
+import { RetentionSettings, Settings } from "../config";
 import { synapseConfigDir, synapseDataDir, synapseListen } from "./paths";
 
 /** The private federation CA(s) (federationCaCertificates), put next to homeserver.yaml. */
@@ -81,6 +81,9 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     ...(s.federation.caCertificates ? { federation_custom_ca_list: [federationCaFile] } : {}),
     ...(s.federation.ipRangeAllowlist.length > 0 ? { ip_range_whitelist: s.federation.ipRangeAllowlist } : {}),
     ...(s.federation.domainWhitelist.length > 0 ? { federation_domain_whitelist: s.federation.domainWhitelist } : {}),
+    ...retentionPart(s.retention),
+    // What one remote server may cost this process (nginx limits its request rate before this).
+    rc_federation: s.federationLimits.rc,
     suppress_key_server_warning: true,
     report_stats: s.reportStats,
     enable_registration: s.enableRegistration,
@@ -90,6 +93,28 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     // nginx serves /.well-known (WellKnownSite), so Synapse need not.
     serve_server_wellknown: false,
     allow_public_rooms_over_federation: false,
+  };
+}
+
+/** What Synapse deletes by itself: cached remote media (by default), forgotten rooms, old history. */
+function retentionPart(r: RetentionSettings): HomeserverPart {
+  const media = {
+    ...(r.mediaLocal ? { local_media_lifetime: r.mediaLocal } : {}),
+    ...(r.mediaRemote ? { remote_media_lifetime: r.mediaRemote } : {}),
+  };
+  return {
+    ...(Object.keys(media).length > 0 ? { media_retention: media } : {}),
+    ...(r.forgottenRooms ? { forgotten_room_retention_period: r.forgottenRooms } : {}),
+    ...(r.messagesDefault || r.messagesMin || r.messagesMax ? {
+      retention: {
+        enabled: true,
+        ...(r.messagesDefault ? { default_policy: { max_lifetime: r.messagesDefault } } : {}),
+        ...(r.messagesMin ? { allowed_lifetime_min: r.messagesMin } : {}),
+        ...(r.messagesMax ? { allowed_lifetime_max: r.messagesMax } : {}),
+        // Synapse's own purge jobs; one a day is enough for lifetimes counted in days.
+        purge_jobs: [{ interval: "1d" }],
+      },
+    } : {}),
   };
 }
 

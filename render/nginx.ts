@@ -41,6 +41,10 @@ export interface NginxSite {
   tlsDir: string;
   httpsPorts: number[];
   maps?: NginxMap[];
+  /** http-level directives, e.g. limit_req_zone. */
+  httpDirectives?: string[];
+  /** Directives at the top of the HTTPS server block, e.g. limit_req. */
+  serverDirectives?: string[];
   upstreams: NginxUpstream[];
   locations: NginxLocation[];
   /** Served on port 80 for ACME HTTP-01; everything else there redirects to HTTPS. */
@@ -106,6 +110,7 @@ export function renderSite(site: NginxSite): string {
   for (const m of site.maps ?? []) {
     out.push(...block(`map ${m.source} ${m.variable}`, m.entries.map(([k, v]) => `${k} ${v};`)), "");
   }
+  if (site.httpDirectives?.length) out.push(...site.httpDirectives, "");
   for (const u of site.upstreams) {
     out.push(...block(`upstream ${u.name}`, [...(u.directives ?? []), ...u.servers.map((s) => `server ${s};`), "keepalive 16;"]), "");
   }
@@ -126,6 +131,7 @@ export function renderSite(site: NginxSite): string {
     `ssl_certificate_key ${site.tlsDir}/privkey.pem;`,
     "ssl_protocols TLSv1.2 TLSv1.3;",
     "",
+    ...(site.serverDirectives?.length ? [...site.serverDirectives, ""] : []),
     ...site.locations.flatMap((l) => [...locationBlock(l), ""]),
     ...block("location /", ["return 404;"]),
   ]), "");

@@ -1,18 +1,14 @@
 // The worker routing in a real nginx: the site the program renders, served on loopback, in front
 // of stub upstreams that answer with their own name. Each request path from the table must land
 // at the process Synapse's workers documentation assigns it, proven by who answered.
-import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
-import * as os from "node:os";
-import * as path from "node:path";
 import { tierWorkers } from "../../config";
-import { mainUpstream, matrixLocations, renderSite } from "../../render/nginx";
+import { mainUpstream, matrixLocations } from "../../render/nginx";
 import { synapseListen } from "../../render/paths";
 import { WorkerKind } from "../../config/workers";
-import { workerPlan, workerRouting, WorkerSpec } from "../../render/workers";
+import { workerPlan, workerRouting } from "../../render/workers";
 import { request, sandboxAgent } from "./clients/https";
+import { LoopbackNginx, nginxFound, startNginx, startStubs, stopAll } from "./support/loopbackNginx";
 
 const httpsPort = 18443;
 const httpPort = 18080;
@@ -62,89 +58,31 @@ const table: Case[] = [
   { what: "admin purge of the media cache", method: "POST", path: "/_synapse/admin/v1/purge_media_cache?before_ts=1", large: "media", community: "media" },
 ];
 
-/** A loopback HTTP server per upstream address, answering with the name of the process it stands for. */
-async function startStubs(plan: WorkerSpec[]): Promise<http.Server[]> {
-  const processes = [{ name: "main", port: synapseListen.port }, ...plan.map((w) => ({ name: w.name, port: w.port }))];
-  return Promise.all(processes.map(({ name, port }) => new Promise<http.Server>((resolve, reject) => {
-    const server = http.createServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ process: name, url: req.url }));
-      });
-    });
-    server.keepAliveTimeout = 1000;
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve(server));
-  })));
-}
-
-interface Nginx { dir: string; child: ChildProcess; ca: string }
-
-/** nginx from the machine, with the rendered site as its only site, listening on loopback. */
-async function startNginx(tier: "community" | "large", plan: WorkerSpec[]): Promise<Nginx> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `routing-${tier}-`));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", `/CN=${host}`, "-addext", `subjectAltName=DNS:${host}`, "-keyout", `${dir}/privkey.pem`, "-out", `${dir}/fullchain.pem`], { stdio: "ignore" });
-  const routing = workerRouting(plan, "100M");
-  const site = renderSite({
-    name: "matrix", serverNames: [host], tlsDir: dir, httpsPorts: [httpsPort], acmeWebroot: dir,
-    maps: routing.maps,
-    upstreams: [mainUpstream, ...routing.upstreams],
-    locations: [...routing.locations, ...matrixLocations({
-      upstream: mainUpstream.name, maxUploadSize: "100M", adminAllowedNetworks: [], adminLocations: routing.adminLocations,
-    })],
-  })
-    // The only changes to the rendered site: loopback addresses and unprivileged ports.
-    .replace("listen 80;", `listen 127.0.0.1:${httpPort};`)
-    .replace(`listen ${httpsPort} ssl;`, `listen 127.0.0.1:${httpsPort} ssl;`)
-    .replace(/^\s*listen \[::\]:.*\n/gm, "");
-  fs.writeFileSync(`${dir}/site.conf`, site);
-  fs.writeFileSync(`${dir}/nginx.conf`, [
-    "worker_processes 1;", "user root;", `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`,
-    "events { worker_connections 256; }",
-    `http { access_log ${dir}/access.log; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;`,
-    `  include ${dir}/site.conf; }`, "",
-  ].join("\n"));
-  execFileSync("nginx", ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`], { stdio: "pipe" });
-  const child = spawn("nginx", ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"], { stdio: "inherit" });
-  const ca = fs.readFileSync(`${dir}/fullchain.pem`, "utf8");
-  for (let i = 0; i < 100; i++) {
-    const listening = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(httpsPort, "127.0.0.1", () => { socket.destroy(); resolve(true); });
-      socket.on("error", () => resolve(false));
-    });
-    if (listening) return { dir, child, ca };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nginx did not start; see ${dir}/error.log`);
-}
-
-const nginxFound = spawnSync("nginx", ["-v"]).status === 0;
 if (!nginxFound) console.warn("routing test skipped: no nginx on this machine (.ci/run installs it)");
 
 (nginxFound ? describe.each : describe.skip.each)(["community", "large"] as const)("worker routing in a real nginx: %s tier", (tier) => {
   const plan = workerPlan(tierWorkers[tier]);
   const kindOf = new Map<string, Target>([["main", "main"], ...plan.map((w) => [w.name, w.kind] as [string, Target])]);
   let stubs: http.Server[] = [];
-  let nginx: Nginx;
+  let nginx: LoopbackNginx;
   let agent: ReturnType<typeof sandboxAgent>;
 
   beforeAll(async () => {
-    stubs = await startStubs(plan);
-    nginx = await startNginx(tier, plan);
+    stubs = await startStubs([{ name: "main", port: synapseListen.port }, ...plan.map((w) => ({ name: w.name, port: w.port }))]);
+    const routing = workerRouting(plan, "100M");
+    nginx = await startNginx(`routing-${tier}`, {
+      name: "matrix", serverNames: [host],
+      maps: routing.maps,
+      upstreams: [mainUpstream, ...routing.upstreams],
+      locations: [...routing.locations, ...matrixLocations({
+        upstream: mainUpstream.name, maxUploadSize: "100M", adminAllowedNetworks: [], adminLocations: routing.adminLocations,
+      })],
+    }, { https: httpsPort, http: httpPort });
     agent = sandboxAgent({ address: "127.0.0.1", ca: nginx.ca });
   });
   afterAll(async () => {
     await agent?.close();
-    if (nginx && nginx.child.exitCode === null) {
-      const exited = new Promise((r) => nginx.child.once("exit", r));
-      nginx.child.kill("SIGTERM");
-      await exited;
-    }
-    for (const s of stubs) s.closeAllConnections();
-    await Promise.all(stubs.map((s) => new Promise((r) => s.close(r))));
-    if (nginx) fs.rmSync(nginx.dir, { recursive: true, force: true });
+    await stopAll(nginx, stubs);
   });
 
   const who = async (c: Pick<Case, "method" | "path" | "headers">) => {
