@@ -57,7 +57,10 @@ const synapse = new SynapseHost("synapse", {
   deleteDataOnDestroy: settings.destroyDeletesData,
   extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : [])],
   shareSigningKey: workers.remoteHosts.length > 0,
-}, { dependsOn: [database] });
+}, { dependsOn: database.synapseDependsOn });
+
+// Synapse's hot tables get their autovacuum settings once Synapse has created them.
+database.tuneTables(synapse.activated);
 
 // Workers on other hosts, once the main process runs on the config they share.
 const poolAddresses = [settings.workerHosts.mainAddress!, ...workers.remoteHosts.map((h) => h.address)];

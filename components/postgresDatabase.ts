@@ -5,7 +5,8 @@ import { Sizing } from "../config";
 import { DatabaseSection, HomeserverPart } from "../render/homeserver";
 import { stagedDir, synapseConfigDir } from "../render/paths";
 import {
-  PostgresNetwork, postgresDropIn, postgresNetworkDropIn, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
+  PostgresNetwork, postgresDropIn, postgresNetworkDropIn, renderAutovacuum, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
+  synapseAutovacuum,
 } from "../render/postgres";
 import { hostFirewall } from "./firewall";
 import { scriptStep, sha256, SshConnectionArgs, stagedFile, teardownStep } from "./remote";
@@ -47,9 +48,20 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   public readonly move?: pulumi.Output<string>;
   /** Everything Synapse needs before it may start on this database. */
   public readonly ready: command.remote.Command;
+  /**
+   * What Synapse's steps depend on: the database ready, and the teardown, so that `pulumi destroy`
+   * stops Synapse before PostgreSQL's teardown runs. (Not the whole component: tuneTables adds a
+   * step that follows Synapse.)
+   */
+  public readonly synapseDependsOn: pulumi.Resource[];
+
+  private readonly stepPrefix: string;
+  private readonly hostConnection: SshConnectionArgs;
 
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:PostgresDatabase", name, {}, opts);
+    this.stepPrefix = name;
+    this.hostConnection = args.connection;
     const databaseName = pulumi.output(args.databaseName ?? "synapse");
     const user = pulumi.output(args.user ?? "synapse_user");
     const host = pulumi.output(args.address ?? "127.0.0.1");
@@ -59,7 +71,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
     const secretPassword = pulumi.secret(password.result);
 
-    teardownStep(`${name}-teardown`, {
+    const teardown = teardownStep(`${name}-teardown`, {
       connection: args.connection, script: "postgres-teardown",
       params: pulumi.all([databaseName, user, args.deleteDataOnDestroy ?? false]).apply(([db, u, deleteData]) => ({
         DB_NAME: db, DB_USER: u, DELETE_DATA: deleteData,
@@ -107,10 +119,24 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.password = secretPassword;
     this.homeserverPart = section.apply((database): HomeserverPart => ({ database }));
     this.migration = this.ready.stdout;
+    this.synapseDependsOn = [this.ready, teardown];
     this.registerOutputs({
       databaseName: this.databaseName, user: this.user, host: this.host,
       homeserverPart: this.homeserverPart, migration: this.migration, move: this.move,
     });
+  }
+
+  /**
+   * Autovacuum settings for Synapse's hot tables, once `schema` (Synapse's first start) has made
+   * them. The tables are Synapse's, so this step follows it rather than preceding it.
+   */
+  public tuneTables(schema: pulumi.Resource): command.remote.Command {
+    return scriptStep(`${this.stepPrefix}-autovacuum`, {
+      connection: this.hostConnection,
+      script: "postgres-autovacuum",
+      params: this.databaseName.apply((db) => ({ DB_NAME: db })),
+      stdin: renderAutovacuum(synapseAutovacuum),
+    }, { parent: this, dependsOn: [schema] });
   }
 
   /**

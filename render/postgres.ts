@@ -61,3 +61,44 @@ export function renderHbaBlock(n: PostgresNetwork): string {
     "",
   ].join("\n");
 }
+
+/**
+ * Autovacuum for Synapse's hot tables, per table (ALTER TABLE … SET): PostgreSQL's defaults wait
+ * for 20 % of a table to be dead rows, which on a 50-million-row table is 10 million.
+ */
+export interface TableAutovacuum {
+  table: string;
+  settings: Record<string, number>;
+  reason: string;
+}
+
+const queueLike = {
+  autovacuum_vacuum_scale_factor: 0, autovacuum_vacuum_threshold: 5000,
+  autovacuum_analyze_scale_factor: 0.05, autovacuum_vacuum_cost_limit: 1000,
+};
+const queueReason = "rows are inserted and deleted all the time: vacuum after a fixed 5,000 dead rows, not a share of the table, with a higher cost limit so it keeps up";
+const bigAppend = {
+  autovacuum_vacuum_scale_factor: 0.02, autovacuum_analyze_scale_factor: 0.01, autovacuum_vacuum_insert_scale_factor: 0.05,
+};
+const bigReason = "grows without end and is mostly appended to: vacuum at 2 % dead rows (not 20 %), analyze at 1 %, and vacuum after 5 % new rows so the visibility map keeps index-only scans cheap";
+
+export const synapseAutovacuum: TableAutovacuum[] = [
+  { table: "events", settings: bigAppend, reason: bigReason },
+  { table: "event_json", settings: bigAppend, reason: bigReason },
+  { table: "event_edges", settings: bigAppend, reason: bigReason },
+  { table: "event_auth", settings: bigAppend, reason: bigReason },
+  {
+    table: "state_groups_state",
+    settings: { autovacuum_vacuum_scale_factor: 0.01, autovacuum_analyze_scale_factor: 0.005, autovacuum_vacuum_cost_limit: 2000 },
+    reason: "the largest table; state compression and purges delete from it in bulk: vacuum at 1 % dead rows with twice the default cost limit",
+  },
+  ...["current_state_delta_stream", "device_lists_stream", "device_lists_changes_in_room", "device_lists_outbound_pokes",
+    "device_inbox", "receipts_linearized", "receipts_graph", "event_push_actions", "event_push_actions_staging",
+    "event_push_summary", "stream_positions", "federation_stream_position", "presence_stream"]
+    .map((table) => ({ table, settings: queueLike, reason: queueReason })),
+];
+
+/** One line per table, `table key=value,…`, in the order ALTER TABLE would set them. */
+export function renderAutovacuum(tables: TableAutovacuum[]): string {
+  return tables.map((t) => `${t.table} ${Object.entries(t.settings).map(([k, v]) => `${k}=${v}`).sort().join(",")}\n`).join("");
+}

@@ -189,6 +189,7 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     expect(outputs["well-known-activate"]).toBe("unchanged");
     expect(outputs["postgres-tuning"]).toBe("unchanged");
     expect(outputs["postgres-database"]).toBe("exists");
+    expect(outputs["postgres-autovacuum"]).toMatch(/^autovacuum: 0 tables set, [1-9]\d* already set, \d+ absent/);
     expect(JSON.parse(outputs["synapse-admin-user"]).user_id).toBe(`@admin:${server}`);
 
     const after = { key: await signingKeyHash(), synapse: await synapsePid(), nginx: await nginxPid(), messages: await messageCount() };

@@ -31,7 +31,7 @@ describe("resources", () => {
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
       "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site", "nginx-teardown",
-      "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
+      "postgres-autovacuum", "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
       "synapse-activate", "synapse-admin-user", "synapse-packages", "synapse-preflight",
       "synapse-staged-homeserver", "synapse-staged-log", "synapse-staged-passfile", "synapse-staged-secrets", "synapse-teardown",
       "well-known-activate", "well-known-certificate", "well-known-packages", "well-known-staged-site", "well-known-teardown",

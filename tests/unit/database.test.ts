@@ -2,7 +2,7 @@
 // the steps the program runs on each host.
 import { parseSettings, RawConfig, Settings } from "../../config";
 import { renderFirewall } from "../../render/firewall";
-import { PostgresNetwork, postgresFirewall, renderHbaBlock, renderListenDropIn } from "../../render/postgres";
+import { PostgresNetwork, postgresFirewall, renderAutovacuum, renderHbaBlock, renderListenDropIn, synapseAutovacuum } from "../../render/postgres";
 import { testPrivateKey, validRaw } from "../support/fixtures";
 import { runProgram } from "../support/mockProgram";
 
@@ -98,5 +98,25 @@ describe("the program", () => {
     const run = await runProgram(base);
     expect(run.resources.filter((r) => /^postgres-(network|move|firewall)/.test(r.name))).toEqual([]);
     expect(run.byName("synapse-staged-homeserver").inputs.stdin).toMatch(/host: 127\.0\.0\.1\n/);
+  });
+});
+
+describe("autovacuum for Synapse's hot tables", () => {
+  it("renders one sorted line per table, each table once, with a reason", () => {
+    const lines = renderAutovacuum(synapseAutovacuum).trim().split("\n");
+    expect(lines).toHaveLength(synapseAutovacuum.length);
+    expect(new Set(synapseAutovacuum.map((t) => t.table)).size).toBe(synapseAutovacuum.length);
+    expect(lines).toContain("state_groups_state autovacuum_analyze_scale_factor=0.005,autovacuum_vacuum_cost_limit=2000,autovacuum_vacuum_scale_factor=0.01");
+    expect(lines.find((l) => l.startsWith("events "))).toBe("events autovacuum_analyze_scale_factor=0.01,autovacuum_vacuum_insert_scale_factor=0.05,autovacuum_vacuum_scale_factor=0.02");
+    for (const l of lines) expect(l).toMatch(/^[a-z_]+ [a-z_]+=[0-9.]+(,[a-z_]+=[0-9.]+)*$/);
+    for (const t of synapseAutovacuum) expect(t.reason.length).toBeGreaterThan(20);
+  });
+
+  it("runs on the database host once Synapse has made its tables, and not before", async () => {
+    const run = await runProgram({ serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian", databaseHost: "10.0.0.3", privateAddress: "10.0.0.2" });
+    const step = run.byName("postgres-autovacuum");
+    expect(step.inputs.connection.host).toBe("10.0.0.3");
+    expect(step.dependencies.map((u: string) => u.split("::").pop())).toContain("synapse-activate");
+    expect(step.inputs.stdin).toBe(renderAutovacuum(synapseAutovacuum));
   });
 });
