@@ -1,6 +1,7 @@
 // The synapse program: one stack = one Matrix homeserver. Reads and validates the stack config
 // first (nothing is created when it is wrong), then composes the components.
 import * as pulumi from "@pulumi/pulumi";
+import { DatabaseMaintenance } from "./components/databaseMaintenance";
 import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
@@ -59,8 +60,14 @@ const synapse = new SynapseHost("synapse", {
   shareSigningKey: workers.remoteHosts.length > 0,
 }, { dependsOn: database.synapseDependsOn });
 
-// Synapse's hot tables get their autovacuum settings once Synapse has created them.
+// Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
+// runs on the Synapse VPS, which has Synapse's passfile and the media.
 database.tuneTables(synapse.activated);
+new DatabaseMaintenance("maintenance", {
+  connection: hosts.synapse,
+  reportSchedule: settings.databaseReport.schedule,
+  growthAlertMiB: settings.databaseReport.growthAlertMiB,
+}, { dependsOn: [synapse] });
 
 // Workers on other hosts, once the main process runs on the config they share.
 const poolAddresses = [settings.workerHosts.mainAddress!, ...workers.remoteHosts.map((h) => h.address)];

@@ -119,6 +119,11 @@ export const configKeys: ConfigKey[] = [
   { name: "messageRetentionMax", type: "string", default: "",
     description: "The longest lifetime a room's own retention policy may set (allowed_lifetime_max); empty means no bound." },
 
+  { name: "databaseReportSchedule", type: "string", default: "weekly",
+    description: "When synapse-db-report writes the database report to the journal, as a systemd OnCalendar expression." },
+  { name: "databaseGrowthAlertMiB", type: "integer", default: 1024,
+    description: "The report fails (exit 2, a failed unit, a warning in the journal) when the database grew faster than this many MiB per day since the last report." },
+
   { name: "mediaStorage", type: "string", default: "local",
     description: "local (media on the Synapse host's disk) or s3 (an S3 or S3-compatible bucket; see mediaBucketMode)." },
   { name: "mediaBucketMode", type: "string", default: "existing",

@@ -44,6 +44,8 @@ export interface Settings {
   adminAllowedNetworks: string[];
   trustedKeyServers: string[];
   federation: FederationSettings;
+  /** The database report: when it runs, and the growth (MiB per day) that makes it fail. */
+  databaseReport: { schedule: string; growthAlertMiB: number };
   /** What the homeserver deletes by itself; empty strings keep things forever. */
   retention: RetentionSettings;
   /** What inbound federation may cost: Synapse's rc_federation and nginx's per-origin limits. */
@@ -185,6 +187,8 @@ const schema = z.object({
   rcFederationSleepLimit: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
   rcFederationRejectLimit: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
   rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
+  databaseReportSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as weekly or Mon *-*-* 04:00" }),
+  databaseGrowthAlertMiB: z.number().int().min(1, { error: "an integer >= 1" }),
   mediaRetentionRemote: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
   mediaRetentionLocal: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
   forgottenRoomRetention: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
@@ -434,6 +438,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
       domainWhitelist: c.federationDomainWhitelist,
     },
     federationLimits: federationLimits(c, errors),
+    databaseReport: { schedule: c.databaseReportSchedule, growthAlertMiB: c.databaseGrowthAlertMiB },
     retention: {
       mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
       messagesDefault: c.messageRetentionDefault, messagesMin: c.messageRetentionMin, messagesMax: c.messageRetentionMax,

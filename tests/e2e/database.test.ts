@@ -41,7 +41,8 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
   beforeAll(async () => {
     [homeserver, box, outsider, workerHost] = await Promise.all(
       [bootVps(HOMESERVER, "base"), bootVps(BOX, "packages"), bootVps(OUTSIDER, "base"), bootVps(WORKER_HOST, "base")]);
-    ws = await devStack(homeserver, `vps${HOMESERVER}-database-box`, { adminUser: "admin" });
+    // A growth alert of 1 MiB a day: the client's 30 messages in seconds pass it.
+    ws = await devStack(homeserver, `vps${HOMESERVER}-database-box`, { adminUser: "admin", databaseGrowthAlertMiB: "1" });
   }, minutes(10));
 
   afterAll(async () => {
@@ -56,8 +57,29 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
     https.close();
     const out = await ws.outputs();
     await exemptFromRateLimit(homeserver, `@admin:${server}`, out.adminAccessToken);
+    // The database report: real numbers, a first report without growth, then the alert.
+    const first = JSON.parse((await homeserver.sh("synapse-db-report --json")).stdout);
+    expect(first).toMatchObject({ growthBytesPerDay: null, alert: false });
+    expect(first.databaseBytes).toBeGreaterThan(5 * 1024 * 1024);
+    // Ten tables, largest first, and a new homeserver's events among them.
+    const sizes = first.largestTables.map((t: [string, number]) => t[1]);
+    expect(sizes).toHaveLength(10);
+    expect([...sizes].sort((a: number, b: number) => b - a)).toEqual(sizes);
+    expect(first.largestTables.map((t: [string, number]) => t[0])).toContain("events");
+    expect(first.stateGroups).toBe(0); // no room yet
+    expect((await homeserver.sh("systemctl is-enabled synapse-db-report.timer")).stdout.trim()).toBe("enabled");
     expect(await chatAsAdmin(30)).toMatchObject({ sent: 30, received: 30, inOrder: true });
     expect(await messagesOn(homeserver)).toBe(30);
+    const since = (await homeserver.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+    const alert = await homeserver.sh("systemctl start synapse-db-report.service", { allowFail: true });
+    expect(alert.code).not.toBe(0);
+    const journal = (await homeserver.sh(`journalctl -u synapse-db-report --since '${since}' --no-pager -o cat`)).stdout;
+    fs.writeFileSync(path.join(path.dirname(caFile), "db-report.txt"), journal);
+    expect(journal).toMatch(/^database synapse: [\d.]+ MiB$/m);
+    expect(journal).toMatch(/^growth since the last report: [\d.]+ MiB per day$/m);
+    expect(Number(/^state: \d+ rows in state_groups_state \(estimate\), (\d+) state groups$/m.exec(journal)?.[1])).toBeGreaterThan(0);
+    expect(journal).toMatch(/WARNING: the database grew [\d.]+ MiB per day, above the alert threshold of 1 MiB per day/);
+    expect((await homeserver.sh("systemctl show -p Result --value synapse-db-report.service")).stdout.trim()).toBe("exit-code");
   }), minutes(10));
 
   test("c2. setting databaseHost moves the database to the box (collation C); the old one is kept; the client passes", () => timed("c2 move to a database box", async () => {
@@ -139,6 +161,9 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
       .toBe("autovacuum_analyze_scale_factor=0.005,autovacuum_vacuum_cost_limit=2000,autovacuum_vacuum_scale_factor=0.01");
     expect(await postmaster()).toBe(pid);
     expect((await box.sh("cat \"$(runuser -u postgres -- psql -XAtc 'SHOW hba_file')\"")).stdout).toBe(hba);
+    // The report on the Synapse VPS reads the box's database.
+    const report = JSON.parse((await homeserver.sh("synapse-db-report --json", { allowFail: true })).stdout);
+    expect(report.databaseBytes).toBeGreaterThan(5 * 1024 * 1024);
   }), minutes(5));
 
   test("c6. workers on a worker host: the client's /sync is served there; Redis and the workers admit only the pool", () => timed("c6 workers on a worker host", async () => {

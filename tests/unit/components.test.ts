@@ -20,6 +20,7 @@ describe("resources", () => {
   it("builds the components (the worker pool of a solo stack is empty)", () => {
     const components = run.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`).sort();
     expect(components).toEqual([
+      "synapse:index:DatabaseMaintenance maintenance",
       "synapse:index:NginxProxy nginx",
       "synapse:index:PostgresDatabase postgres",
       "synapse:index:SynapseHost synapse",
@@ -30,6 +31,7 @@ describe("resources", () => {
 
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
+      "maintenance-report", "maintenance-report-conf", "maintenance-report-service", "maintenance-report-timer", "maintenance-report-tool",
       "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site", "nginx-teardown",
       "postgres-autovacuum", "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
       "synapse-activate", "synapse-admin-user", "synapse-packages", "synapse-preflight",
@@ -60,7 +62,7 @@ describe("resources", () => {
   it("parents every child to its component", () => {
     const parentType: Record<string, string> = {
       postgres: "synapse:index:PostgresDatabase", synapse: "synapse:index:SynapseHost",
-      nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite",
+      nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite", maintenance: "synapse:index:DatabaseMaintenance",
     };
     for (const r of run.resources.filter((x) => x.custom)) {
       const prefix = Object.keys(parentType).sort((a, b) => b.length - a.length).find((p) => r.name.startsWith(`${p}-`))!;

@@ -120,3 +120,15 @@ describe("autovacuum for Synapse's hot tables", () => {
     expect(step.inputs.stdin).toBe(renderAutovacuum(synapseAutovacuum));
   });
 });
+
+describe("the database report", () => {
+  it("is installed on the Synapse VPS with its timer and alert threshold from config", async () => {
+    const run = await runProgram({ serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian",
+      databaseHost: "10.0.0.3", privateAddress: "10.0.0.2", databaseReportSchedule: "Mon *-*-* 04:00", databaseGrowthAlertMiB: "200" });
+    expect(run.byName("maintenance-report").inputs.connection.host).toBe("203.0.113.10");
+    expect(run.byName("maintenance-report-timer").inputs.stdin).toContain("OnCalendar=Mon *-*-* 04:00\nPersistent=true\n");
+    expect(run.byName("maintenance-report-conf").inputs.stdin).toContain("alert_mib=200\n");
+    expect(run.byName("maintenance-report-tool").inputs.stdin).toMatch(/^#!\/usr\/bin\/env bash\n# synapse-db-report:/);
+    expect(run.byName("maintenance-report").dependencies.map((u: string) => u.split("::").pop())).toEqual(expect.arrayContaining(["maintenance-report-tool", "maintenance-report-timer"]));
+  });
+});

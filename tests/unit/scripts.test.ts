@@ -37,12 +37,14 @@ describe.each(scripts.filter((s) => s !== "lib"))("%s.sh", (name) => {
   });
 });
 
-it("the source files themselves, and the test tooling's scripts, pass shellcheck", () => {
+it("the source files themselves, the tools installed on hosts, and the test tooling's scripts, pass shellcheck", () => {
   if (!shellcheck) return;
   const root = path.join(scriptsDir, "..");
   const tooling = ["tests/sandbox/sandbox.sh", "tests/engine/build.sh", "tests/engine/go-env.sh",
     "tests/engine/random/build.sh", "tests/engine/command-provider/build.sh", ".ci/run"];
-  const files = [...scripts.map((s) => path.join("scripts", `${s}.sh`)), ...tooling];
+  const hostTools = fs.readdirSync(path.join(root, "host-tools")).filter((f) => f.endsWith(".sh")).map((f) => path.join("host-tools", f));
+  expect(hostTools.length).toBeGreaterThan(0);
+  const files = [...scripts.map((s) => path.join("scripts", `${s}.sh`)), ...hostTools, ...tooling];
   // -x from the root: the engine's build scripts source go-env.sh.
   const r = spawnSync("shellcheck", ["-x", ...files], { encoding: "utf8", cwd: root });
   expect(r.stdout + r.stderr).toBe("");
