@@ -67,6 +67,9 @@ new DatabaseMaintenance("maintenance", {
   connection: hosts.synapse,
   reportSchedule: settings.databaseReport.schedule,
   growthAlertMiB: settings.databaseReport.growthAlertMiB,
+  purgeHistory: settings.adminUser && settings.purgeHistory.rooms.length > 0
+    ? { ...settings.purgeHistory, adminToken: synapse.adminAccessToken.apply((t) => t ?? "") }
+    : undefined,
 }, { dependsOn: [synapse] });
 
 // Workers on other hosts, once the main process runs on the config they share.

@@ -124,6 +124,11 @@ export const configKeys: ConfigKey[] = [
   { name: "databaseGrowthAlertMiB", type: "integer", default: 1024,
     description: "The report fails (exit 2, a failed unit, a warning in the journal) when the database grew faster than this many MiB per day since the last report." },
 
+  { name: "purgeHistory", type: "array", default: [],
+    description: "Rooms whose history older than a keep period is purged on a timer through the admin API, as !room:server=duration (e.g. !abc:example.org=90d); needs adminUser." },
+  { name: "purgeHistorySchedule", type: "string", default: "daily",
+    description: "When the history purges run, as a systemd OnCalendar expression." },
+
   { name: "mediaStorage", type: "string", default: "local",
     description: "local (media on the Synapse host's disk) or s3 (an S3 or S3-compatible bucket; see mediaBucketMode)." },
   { name: "mediaBucketMode", type: "string", default: "existing",

@@ -44,6 +44,8 @@ export interface Settings {
   adminAllowedNetworks: string[];
   trustedKeyServers: string[];
   federation: FederationSettings;
+  /** Rooms whose old history is purged on a timer: the room and the seconds of history to keep. */
+  purgeHistory: { schedule: string; rooms: { roomId: string; keepSeconds: number }[] };
   /** The database report: when it runs, and the growth (MiB per day) that makes it fail. */
   databaseReport: { schedule: string; growthAlertMiB: number };
   /** What the homeserver deletes by itself; empty strings keep things forever. */
@@ -128,6 +130,9 @@ const hostAddress = z.string().regex(/^[A-Za-z0-9.:\-\[\]]+$/, { error: "a host 
 /** A Synapse duration: a number and a unit (ms, s, m, h, d, w, y). */
 const durationPattern = /^[1-9][0-9]*(ms|s|m|h|d|w|y)$/;
 const durationError = "a duration such as 90d (a number and ms, s, m, h, d, w or y)";
+/** A room ID and how much of its history to keep. */
+const purgeEntryPattern = /^(![A-Za-z0-9._~-]+:[a-z0-9.-]+(?::\d{1,5})?)=([1-9][0-9]*(?:s|m|h|d|w|y))$/;
+const durationSeconds: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 86400 };
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, { error: "an IPv4 or IPv6 address" });
 const optionalOverride = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal(""), z.literal(0), schema]);
 
@@ -189,6 +194,8 @@ const schema = z.object({
   rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
   databaseReportSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as weekly or Mon *-*-* 04:00" }),
   databaseGrowthAlertMiB: z.number().int().min(1, { error: "an integer >= 1" }),
+  purgeHistory: z.array(z.string().regex(purgeEntryPattern, { error: "!room:server=duration, e.g. !abc:example.org=90d" })),
+  purgeHistorySchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily" }),
   mediaRetentionRemote: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
   mediaRetentionLocal: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
   forgottenRoomRetention: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
@@ -330,6 +337,18 @@ function workerHosts(c: Parsed, synapse: SshConnection, errors: string[]): Worke
   return { mainAddress, hosts: c.workerHosts.map((address) => ({ address, connection: { ...synapse, host: address } })) };
 }
 
+function purgeHistory(c: Parsed, errors: string[]): Settings["purgeHistory"] {
+  if (c.purgeHistory.length > 0 && c.adminUser === "") {
+    errors.push(`${projectName}:purgeHistory: given ${JSON.stringify(c.purgeHistory)}, expected adminUser to be set too (the purges use the admin API with its token)`);
+  }
+  const rooms = c.purgeHistory.map((entry) => {
+    const [, roomId, keep] = purgeEntryPattern.exec(entry)!;
+    const unit = keep.replace(/^\d+/, "");
+    return { roomId, keepSeconds: Number(keep.slice(0, -unit.length)) * durationSeconds[unit] };
+  });
+  return { schedule: c.purgeHistorySchedule, rooms };
+}
+
 function federationLimits(c: Parsed, errors: string[]): FederationLimits {
   const base = tierFederationLimits[c.tier];
   const peers = c.federationPeerRates.map((entry) => {
@@ -439,6 +458,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     },
     federationLimits: federationLimits(c, errors),
     databaseReport: { schedule: c.databaseReportSchedule, growthAlertMiB: c.databaseGrowthAlertMiB },
+    purgeHistory: purgeHistory(c, errors),
     retention: {
       mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
       messagesDefault: c.messageRetentionDefault, messagesMin: c.messageRetentionMin, messagesMax: c.messageRetentionMax,

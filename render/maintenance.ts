@@ -4,43 +4,63 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 export const hostToolsDir = path.join(__dirname, "..", "host-tools");
-export const dbReportTool = "/usr/local/sbin/synapse-db-report";
-export const dbReportConf = "/etc/synapse-deploy/db-report.conf";
 
 /** A tool from host-tools/, as installed: a real .sh file, shellchecked like the scripts. */
 export function hostTool(name: string): string {
   return fs.readFileSync(path.join(hostToolsDir, `${name}.sh`), "utf8");
 }
 
+/** What one maintenance tool installs: the tool, its config, a oneshot service and its timer. */
+export interface MaintenanceTool {
+  name: string;
+  description: string;
+  /** Where it is installed, and where its config goes. */
+  toolPath: string;
+  confPath: string;
+  conf: string;
+  /** systemd OnCalendar expression. */
+  schedule: string;
+}
+
+export const dbReport = { name: "synapse-db-report", toolPath: "/usr/local/sbin/synapse-db-report", confPath: "/etc/synapse-deploy/db-report.conf" };
+export const purgeHistory = { name: "synapse-purge-history", toolPath: "/usr/local/sbin/synapse-purge-history", confPath: "/etc/synapse-deploy/purge-history.conf" };
+/** The admin's access token, for the tools that use the admin API (0600, root). */
+export const adminTokenPath = "/etc/synapse-deploy/admin-token";
+
 export function renderDbReportConf(alertMiB: number): string {
   return `# Managed by the synapse Pulumi program.\n# A report exits 2 (a failed unit) when the database grew faster than this, in MiB per day.\nalert_mib=${alertMiB}\n`;
 }
 
-export function renderDbReportService(): string {
+/** One `room_id seconds-to-keep` per line. */
+export function renderPurgeHistoryConf(rooms: { roomId: string; keepSeconds: number }[]): string {
+  return ["# Managed by the synapse Pulumi program: room, seconds of history kept.", ...rooms.map((r) => `${r.roomId} ${r.keepSeconds}`), ""].join("\n");
+}
+
+export function renderToolService(t: MaintenanceTool): string {
   return [
     "# Managed by the synapse Pulumi program.",
     "[Unit]",
-    "Description=Synapse database report: size, largest tables, state, media, growth (synapse-deploy)",
+    `Description=${t.description} (synapse-deploy)`,
     "After=network-online.target matrix-synapse.service",
     "",
     "[Service]",
     "Type=oneshot",
-    `ExecStart=${dbReportTool}`,
+    `ExecStart=${t.toolPath}`,
     "Nice=10",
     "IOSchedulingClass=idle",
     "",
   ].join("\n");
 }
 
-/** `schedule` is a systemd OnCalendar expression; Persistent catches up a run missed while down. */
-export function renderDbReportTimer(schedule: string): string {
+/** Persistent catches up a run missed while the host was down. */
+export function renderToolTimer(t: MaintenanceTool): string {
   return [
     "# Managed by the synapse Pulumi program.",
     "[Unit]",
-    "Description=Synapse database report (synapse-deploy)",
+    `Description=${t.description} (synapse-deploy)`,
     "",
     "[Timer]",
-    `OnCalendar=${schedule}`,
+    `OnCalendar=${t.schedule}`,
     "Persistent=true",
     "RandomizedDelaySec=1h",
     "",

@@ -24,6 +24,8 @@ let outsider: Vps;
 let workerHost: Vps;
 let ws: PulumiWorkspace;
 let caFile: string;
+/** The room c1's client made, with 30 messages: c7 purges its history. */
+let firstRoom: string;
 
 const sql = (db: string) => `runuser -u postgres -- psql -XAtc "SELECT count(*) FROM events WHERE type = 'm.room.message'" ${db}`;
 const messagesOn = async (vps: Vps) => Number((await vps.sh(sql("synapse"))).stdout.trim());
@@ -68,7 +70,9 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
     expect(first.largestTables.map((t: [string, number]) => t[0])).toContain("events");
     expect(first.stateGroups).toBe(0); // no room yet
     expect((await homeserver.sh("systemctl is-enabled synapse-db-report.timer")).stdout.trim()).toBe("enabled");
-    expect(await chatAsAdmin(30)).toMatchObject({ sent: 30, received: 30, inOrder: true });
+    const chatted = await chatAsAdmin(30);
+    expect(chatted).toMatchObject({ sent: 30, received: 30, inOrder: true });
+    firstRoom = String(chatted.roomId);
     expect(await messagesOn(homeserver)).toBe(30);
     const since = (await homeserver.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
     const alert = await homeserver.sh("systemctl start synapse-db-report.service", { allowFail: true });
@@ -205,4 +209,36 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
     expectClean(again);
     expect(changes(again)).toEqual([]);
   }), minutes(12));
+
+  test("c7. a scheduled history purge of a room named in config removes its old messages, keeps the new ones, and the room still works", () => timed("c7 purge history", async () => {
+    const out = await ws.outputs();
+    await ws.configSet("purgeHistory[0]", `${firstRoom}=20s`, { path: true });
+    expectClean(await ws.update("up"));
+    expect((await homeserver.sh("systemctl is-enabled synapse-purge-history.timer")).stdout.trim()).toBe("enabled");
+    expect((await homeserver.sh("stat -c '%a %U' /etc/synapse-deploy/admin-token")).stdout.trim()).toBe("600 root");
+    const inRoom = async () => Number((await box.sh(
+      `runuser -u postgres -- psql -XAtc "SELECT count(*) FROM events WHERE type = 'm.room.message' AND room_id = '${firstRoom}'" synapse`)).stdout.trim());
+    expect(await inRoom()).toBe(30);
+    const total = await messagesOn(box);
+    // Three new messages (through the admin's token on the host), then the timer's service at once.
+    const send = (n: number) => homeserver.sh(
+      `curl -sf -X PUT -H @- -d '{"msgtype":"m.text","body":"after ${n}"}' 'http://127.0.0.1:8008/_matrix/client/v3/rooms/${encodeURIComponent(firstRoom)}/send/m.room.message/c7-${n}'`,
+      { stdin: `Authorization: Bearer ${out.adminAccessToken}\n` });
+    for (const n of [1, 2, 3]) await send(n);
+    const since = (await homeserver.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+    await homeserver.sh("systemctl start synapse-purge-history.service");
+    const journal = (await homeserver.sh(`journalctl -u synapse-purge-history --since '${since}' --no-pager -o cat`)).stdout;
+    expect(journal).toContain(`synapse-purge-history: ${firstRoom}: history before`);
+    expect(journal).toMatch(/: complete \(purge [A-Za-z]+\)$/m);
+    // The 30 old messages are gone, the 3 new ones stay, other rooms are untouched.
+    expect(await inRoom()).toBe(3);
+    expect(await messagesOn(box)).toBe(total - 30 + 3);
+    const messages = JSON.parse((await homeserver.sh(
+      `curl -sf -H @- 'http://127.0.0.1:8008/_matrix/client/v3/rooms/${encodeURIComponent(firstRoom)}/messages?dir=b&limit=100'`,
+      { stdin: `Authorization: Bearer ${out.adminAccessToken}\n` })).stdout);
+    expect(messages.chunk.filter((e: { type: string }) => e.type === "m.room.message").map((e: { content: { body: string } }) => e.content.body))
+      .toEqual(["after 3", "after 2", "after 1"]);
+    await send(4);
+    expect(await inRoom()).toBe(4);
+  }), minutes(5));
 });

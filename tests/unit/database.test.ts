@@ -132,3 +132,34 @@ describe("the database report", () => {
     expect(run.byName("maintenance-report").dependencies.map((u: string) => u.split("::").pop())).toEqual(expect.arrayContaining(["maintenance-report-tool", "maintenance-report-timer"]));
   });
 });
+
+describe("scheduled history purges", () => {
+  const base = { serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian" };
+
+  it("parse rooms and keep periods, and need the admin's token", () => {
+    const ok = parseSettings({ ...validRaw(), adminUser: "admin", purgeHistory: '["!abc:example.org=90d","!x_y:other.example:8448=12h"]' });
+    if (!ok.ok) throw new Error(ok.errors.join("\n"));
+    expect(ok.settings.purgeHistory).toEqual({ schedule: "daily", rooms: [
+      { roomId: "!abc:example.org", keepSeconds: 90 * 86400 }, { roomId: "!x_y:other.example:8448", keepSeconds: 12 * 3600 }] });
+    const bad = parseSettings({ ...validRaw(), purgeHistory: '["#alias:example.org=90d","!abc:example.org"]' });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      expect.stringMatching(/synapse:purgeHistory\[0\]: given .*expected !room:server=duration/),
+      expect.stringMatching(/synapse:purgeHistory\[1\]: given .*expected !room:server=duration/),
+    ]);
+    const noAdmin = parseSettings({ ...validRaw(), purgeHistory: '["!abc:example.org=90d"]' });
+    expect(noAdmin.ok ? [] : noAdmin.errors).toEqual([expect.stringMatching(/synapse:purgeHistory: .*expected adminUser to be set too/)]);
+  });
+
+  it("install the purge tool with the admin's token in a 0600 file, only when rooms are named", async () => {
+    const run = await runProgram({ ...base, adminUser: "admin", purgeHistory: '["!abc:example.org=90d"]', purgeHistorySchedule: "*-*-* 03:00" });
+    const token = run.byName("maintenance-admin-token");
+    expect(token.inputs.create).toContain("DEST=/etc/synapse-deploy/admin-token\nMODE=0600\nOWNER=root:root");
+    expect(token.secretInputs).toContain("stdin");
+    expect(token.inputs.create).not.toContain(token.inputs.stdin);
+    expect(run.byName("maintenance-purge-history-conf").inputs.stdin).toContain(`!abc:example.org ${90 * 86400}\n`);
+    expect(run.byName("maintenance-purge-history-timer").inputs.stdin).toContain("OnCalendar=*-*-* 03:00\n");
+    expect(run.byName("maintenance-purge-history").dependencies.map((u: string) => u.split("::").pop())).toContain("maintenance-admin-token");
+    const none = await runProgram({ ...base, adminUser: "admin" });
+    expect(none.resources.filter((r) => r.name.startsWith("maintenance-purge") || r.name === "maintenance-admin-token")).toEqual([]);
+  });
+});
