@@ -90,8 +90,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       params: pulumi.all([databaseName, user]).apply(([db, u]) => ({ DB_NAME: db, DB_USER: u })),
       stdin: secretPassword,
     }, { parent: this, dependsOn: [tuning] });
-    const onBox = args.clients ? this.privateNetwork(name, args, databaseName, user, host, port, database, secretPassword) : [];
-    this.move = onBox[1]?.stdout;
+    const box = args.clients ? this.privateNetwork(name, args, databaseName, user, host, port, database, secretPassword) : undefined;
+    this.move = box?.move.stdout;
     this.ready = scriptStep(`${name}-sqlite-migration`, {
       connection: args.synapseConnection,
       script: "sqlite-migrate",
@@ -99,7 +99,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         SERVER_NAME: serverName, DB_NAME: db, DB_USER: u, DB_HOST: h, DB_PORT: port,
       })),
       stdin: secretPassword,
-    }, { parent: this, dependsOn: [database, ...onBox] });
+    }, { parent: this, dependsOn: [database, ...(box ? [box.network, box.move] : [])] });
 
     const section = pulumi.all([databaseName, user, host, pulumi.output(args.sizing)]).apply(
       ([db, u, h, sizing]): DatabaseSection => ({
@@ -144,12 +144,14 @@ export class PostgresDatabase extends pulumi.ComponentResource {
    * Synapse host's own PostgreSQL if it has one (a single-host deployment growing up).
    */
   private privateNetwork(name: string, args: PostgresDatabaseArgs, databaseName: pulumi.Output<string>, user: pulumi.Output<string>,
-    host: pulumi.Output<string>, port: number, database: command.remote.Command, password: pulumi.Output<string>): command.remote.Command[] {
+    host: pulumi.Output<string>, port: number, database: command.remote.Command, password: pulumi.Output<string>,
+  ): { network: command.remote.Command; move: command.remote.Command } {
     const network = pulumi.all([host, pulumi.all(args.clients ?? []), databaseName, user]).apply(
       ([address, clients, db, u]): PostgresNetwork => ({ address, clients, database: db, user: u, port }));
     // The firewall first: the port is never open wider than the rules say.
-    const firewall = hostFirewall(`${name}-firewall`, { connection: args.connection, name: "postgres", ports: [port], clients: network.apply((n) => n.clients) },
-      { parent: this, dependsOn: [database] });
+    const firewall = hostFirewall(`${name}-firewall`, {
+      connection: args.connection, name: "postgres", ports: [port], clients: network.apply((n) => n.clients), after: [database],
+    }, this);
     const staged = `${stagedDir}/postgres-network`;
     const files: [string, (n: PostgresNetwork) => string][] = [["hba.conf", renderHbaBlock], ["listen.conf", renderListenDropIn]];
     const stagedFiles = files.map(([file, render]) => stagedFile(`${name}-network-${file.split(".")[0]}`, {
@@ -167,6 +169,6 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       params: pulumi.all([databaseName, user, host]).apply(([db, u, h]) => ({ DB_NAME: db, DB_USER: u, DB_HOST: h, DB_PORT: port })),
       stdin: password,
     }, { parent: this, dependsOn: [networkStep] });
-    return [networkStep, move];
+    return { network: networkStep, move };
   }
 }

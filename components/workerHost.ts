@@ -53,8 +53,8 @@ export class WorkerHost extends pulumi.ComponentResource {
       params: python.apply((p) => ({ PYTHON: p, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, SERVER: false })),
     }, { parent: this, dependsOn: [packages] });
     const firewall = hostFirewall(`${name}-firewall`, {
-      connection: conn, name: "workers", ports: args.workers.map((w) => w.port), clients: args.peers,
-    }, { parent: this, dependsOn: [packages] });
+      connection: conn, name: "workers", ports: args.workers.map((w) => w.port), clients: args.peers, after: [packages],
+    }, this);
 
     const configFiles: SynapseConfigFile[] = [
       ...args.sharedConfigFiles,

@@ -1,15 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { SshConnection, WorkerCounts } from "../config";
-import { firewallRules, firewallUnit, renderFirewall, renderFirewallUnit } from "../render/firewall";
+import { firewallStep } from "../render/firewall";
 import { HomeserverPart } from "../render/homeserver";
 import { NginxRouting } from "../render/nginx";
-import { PackageSource, stagedDir, synapsePaths } from "../render/paths";
+import { PackageSource, synapsePaths } from "../render/paths";
 import {
   loopback, mainReplication, redisAddress, redisPasswordFile, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, spansHosts,
   WorkerSpec, workerPlan, workerRouting, txredisapiVersion, workersHomeserverPart, workerTarget, workerUnitTemplate,
 } from "../render/workers";
-import { sha256 } from "./remote";
 import { SynapseExtension } from "./synapseExtension";
 
 export interface WorkerHostPlan {
@@ -97,18 +96,13 @@ export class WorkerPool extends pulumi.ComponentResource {
   /** Redis on the private address with a password, and the firewall admitting only the worker hosts. */
   private acrossHosts(name: string, extension: SynapseExtension, python: pulumi.Output<string>, mainAddress: string): SynapseExtension {
     const password = pulumi.secret(new random.RandomPassword(`${name}-redis-password`, { length: 40, special: false }, { parent: this }).result);
-    const firewall = { name: "workers-main", ports: [mainReplication.port, redisAddress.port], clients: this.remoteHosts.map((h) => h.address) };
-    const staged = "firewall-workers-main";
+    const firewall = firewallStep({ name: "workers-main", ports: [mainReplication.port, redisAddress.port], clients: this.remoteHosts.map((h) => h.address) });
     return {
       ...extension,
       configFiles: [...extension.configFiles!, { name: "redis-password", path: redisPasswordFile.split("/").pop()!, mode: "0600", owner: "matrix-synapse:", content: password }],
-      stagedFiles: [...extension.stagedFiles!,
-        { name: "firewall-nft", path: `${staged}/firewall.nft`, content: renderFirewall(firewall) },
-        { name: "firewall-service", path: `${staged}/firewall.service`, content: renderFirewallUnit(firewall) }],
+      stagedFiles: [...extension.stagedFiles!, ...firewall.files.map((f) => ({ name: `firewall-${f.key}`, path: f.path, content: f.content }))],
       beforeActivation: [
-        { name: "firewall", script: "firewall", params: {
-          STAGED: `${stagedDir}/${staged}`, RULES: firewallRules(firewall), UNIT: firewallUnit(firewall), RULES_SHA256: sha256(renderFirewall(firewall)).slice(0, 16),
-        } },
+        { name: "firewall", script: "firewall", params: firewall.params },
         {
           name: "redis", script: "redis-ensure", stdin: password,
           params: python.apply((p) => ({ PYTHON: p, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, BIND: mainAddress })),

@@ -1,6 +1,8 @@
 // Host firewalls for the private network (nftables): a service's ports open to loopback and the
 // listed hosts only. Each has its own table, replaced whole on each load, so other rules (the
 // admin's own, SSH) are untouched.
+import { createHash } from "node:crypto";
+import { stagedDir } from "./paths";
 
 export interface Firewall {
   /** Names the table (synapse_<name>), the rules file and the unit. */
@@ -13,6 +15,25 @@ export interface Firewall {
 export const firewallTable = (f: Firewall) => `synapse_${f.name.replace(/-/g, "_")}`;
 export const firewallUnit = (f: Firewall) => `synapse-${f.name}-firewall.service`;
 export const firewallRules = (f: Firewall) => `/etc/synapse-deploy/${f.name}-firewall.nft`;
+
+/**
+ * What firewall.sh needs: the files to stage (paths relative to the staging directory) and its
+ * parameters, with the rules' digest so that new rules re-run the step that loads them.
+ */
+export function firewallStep(f: Firewall): { files: { key: string; path: string; content: string }[]; params: Record<string, string> } {
+  const dir = `firewall-${f.name}`;
+  const rules = renderFirewall(f);
+  return {
+    files: [
+      { key: "nft", path: `${dir}/firewall.nft`, content: rules },
+      { key: "service", path: `${dir}/firewall.service`, content: renderFirewallUnit(f) },
+    ],
+    params: {
+      STAGED: `${stagedDir}/${dir}`, RULES: firewallRules(f), UNIT: firewallUnit(f),
+      RULES_SHA256: createHash("sha256").update(rules).digest("hex").slice(0, 16),
+    },
+  };
+}
 
 export function renderFirewall(f: Firewall): string {
   const v4 = f.clients.filter((c) => !c.includes(":"));
