@@ -16,7 +16,8 @@
 # (default http://deb.debian.org/debian), SANDBOX_BOOT_TIMEOUT (s, default 90),
 # SANDBOX_STOP_TIMEOUT (s, default 20), SANDBOX_EGRESS_ALLOW (extra IPv4 addresses/CIDRs a VPS
 # may reach on ports 80/443, space separated), SANDBOX_REGISTRY_HOSTS (names a VPS may reach on
-# 80/443 through /etc/hosts, default "pypi.org files.pythonhosted.org"), SANDBOX_KEEP_FAILED=1 (leave a VPS that failed to
+# 80/443 through /etc/hosts, default "pypi.org files.pythonhosted.org index.crates.io static.crates.io":
+# PyPI for the S3 provider and synadm, crates.io for the state compressor), SANDBOX_KEEP_FAILED=1 (leave a VPS that failed to
 # come up running, for debugging).
 set -euo pipefail
 
@@ -26,7 +27,7 @@ SANDBOX_MIRROR=${SANDBOX_MIRROR:-http://deb.debian.org/debian}
 SANDBOX_BOOT_TIMEOUT=${SANDBOX_BOOT_TIMEOUT:-90}
 SANDBOX_STOP_TIMEOUT=${SANDBOX_STOP_TIMEOUT:-20}
 SANDBOX_EGRESS_ALLOW=${SANDBOX_EGRESS_ALLOW:-}
-SANDBOX_REGISTRY_HOSTS=${SANDBOX_REGISTRY_HOSTS-pypi.org files.pythonhosted.org}
+SANDBOX_REGISTRY_HOSTS=${SANDBOX_REGISTRY_HOSTS-pypi.org files.pythonhosted.org index.crates.io static.crates.io}
 
 readonly SUITE=sid
 readonly GOLDEN_FORMAT=1 # bump to force a rebuild of the golden images after changing their recipe
