@@ -61,15 +61,21 @@ const synapse = new SynapseHost("synapse", {
 }, { dependsOn: database.synapseDependsOn });
 
 // Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
-// runs on the Synapse VPS, which has Synapse's passfile and the media.
+// runs on the Synapse VPS, which has Synapse's passfile and the media; the state compressor on
+// the database host, next to PostgreSQL's socket.
 database.tuneTables(synapse.activated);
-new DatabaseMaintenance("maintenance", {
+const maintenance = new DatabaseMaintenance("maintenance", {
   connection: hosts.synapse,
   reportSchedule: settings.databaseReport.schedule,
   growthAlertMiB: settings.databaseReport.growthAlertMiB,
   purgeHistory: settings.adminUser && settings.purgeHistory.rooms.length > 0
     ? { ...settings.purgeHistory, adminToken: synapse.adminAccessToken.apply((t) => t ?? "") }
     : undefined,
+  stateCompressor: settings.stateCompressor && {
+    ...settings.stateCompressor,
+    connection: hosts.database,
+    database: { name: database.databaseName, user: database.user },
+  },
 }, { dependsOn: [synapse] });
 
 // Workers on other hosts, once the main process runs on the config they share.
@@ -125,6 +131,7 @@ const outputs: Record<string, unknown> = {
   workers: workers.workers.map((w) => w.name),
 };
 if (database.move) outputs.databaseMove = database.move;
+if (maintenance.stateCompressor) outputs.stateCompressor = maintenance.stateCompressor.install.stdout.apply((s) => s.trim());
 if (media) {
   Object.assign(outputs, {
     mediaBucket: media.bucket,

@@ -124,6 +124,15 @@ export const configKeys: ConfigKey[] = [
   { name: "databaseGrowthAlertMiB", type: "integer", default: 1024,
     description: "The report fails (exit 2, a failed unit, a warning in the journal) when the database grew faster than this many MiB per day since the last report." },
 
+  { name: "stateCompressor", type: "boolean", default: true,
+    description: "Build synapse_auto_compressor on the database host (in the background, once) and run it on a timer to compress Synapse's state tables." },
+  { name: "stateCompressorSchedule", type: "string", default: "monthly",
+    description: "When the state compressor runs (then VACUUM ANALYZE of the state tables), as a systemd OnCalendar expression." },
+  { name: "stateCompressorChunkSize", type: "integer", default: 500,
+    description: "State groups the compressor loads into memory at once (its -c): smaller uses less memory." },
+  { name: "stateCompressorChunks", type: "integer", default: 100,
+    description: "Chunks the compressor works through per run (its -n): more compresses further per run and runs longer." },
+
   { name: "purgeHistory", type: "array", default: [],
     description: "Rooms whose history older than a keep period is purged on a timer through the admin API, as !room:server=duration (e.g. !abc:example.org=90d); needs adminUser." },
   { name: "purgeHistorySchedule", type: "string", default: "daily",

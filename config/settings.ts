@@ -48,6 +48,8 @@ export interface Settings {
   purgeHistory: { schedule: string; rooms: { roomId: string; keepSeconds: number }[] };
   /** The database report: when it runs, and the growth (MiB per day) that makes it fail. */
   databaseReport: { schedule: string; growthAlertMiB: number };
+  /** synapse_auto_compressor on a timer (undefined: off): when it runs, its -c and -n. */
+  stateCompressor?: { schedule: string; chunkSize: number; chunks: number };
   /** What the homeserver deletes by itself; empty strings keep things forever. */
   retention: RetentionSettings;
   /** What inbound federation may cost: Synapse's rc_federation and nginx's per-origin limits. */
@@ -194,6 +196,10 @@ const schema = z.object({
   rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
   databaseReportSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as weekly or Mon *-*-* 04:00" }),
   databaseGrowthAlertMiB: z.number().int().min(1, { error: "an integer >= 1" }),
+  stateCompressor: z.boolean(),
+  stateCompressorSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as monthly or *-*-01 03:00" }),
+  stateCompressorChunkSize: z.number().int().min(1, { error: "an integer >= 1" }),
+  stateCompressorChunks: z.number().int().min(1, { error: "an integer >= 1" }),
   purgeHistory: z.array(z.string().regex(purgeEntryPattern, { error: "!room:server=duration, e.g. !abc:example.org=90d" })),
   purgeHistorySchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily" }),
   mediaRetentionRemote: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
@@ -459,6 +465,9 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     federationLimits: federationLimits(c, errors),
     databaseReport: { schedule: c.databaseReportSchedule, growthAlertMiB: c.databaseGrowthAlertMiB },
     purgeHistory: purgeHistory(c, errors),
+    stateCompressor: c.stateCompressor
+      ? { schedule: c.stateCompressorSchedule, chunkSize: c.stateCompressorChunkSize, chunks: c.stateCompressorChunks }
+      : undefined,
     retention: {
       mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
       messagesDefault: c.messageRetentionDefault, messagesMin: c.messageRetentionMin, messagesMax: c.messageRetentionMax,

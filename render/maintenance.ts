@@ -20,6 +20,8 @@ export interface MaintenanceTool {
   conf: string;
   /** systemd OnCalendar expression. */
   schedule: string;
+  /** Units the service runs after (default: Synapse). */
+  after?: string[];
 }
 
 export const dbReport = { name: "synapse-db-report", toolPath: "/usr/local/sbin/synapse-db-report", confPath: "/etc/synapse-deploy/db-report.conf" };
@@ -41,7 +43,7 @@ export function renderToolService(t: MaintenanceTool): string {
     "# Managed by the synapse Pulumi program.",
     "[Unit]",
     `Description=${t.description} (synapse-deploy)`,
-    "After=network-online.target matrix-synapse.service",
+    `After=network-online.target ${(t.after ?? ["matrix-synapse.service"]).join(" ")}`,
     "",
     "[Service]",
     "Type=oneshot",

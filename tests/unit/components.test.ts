@@ -23,6 +23,7 @@ describe("resources", () => {
       "synapse:index:DatabaseMaintenance maintenance",
       "synapse:index:NginxProxy nginx",
       "synapse:index:PostgresDatabase postgres",
+      "synapse:index:StateCompressor maintenance-compressor",
       "synapse:index:SynapseHost synapse",
       "synapse:index:WellKnownSite well-known",
       "synapse:index:WorkerPool workers",
@@ -31,6 +32,10 @@ describe("resources", () => {
 
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
+      "maintenance-compressor-conf", "maintenance-compressor-install", "maintenance-compressor-service",
+      "maintenance-compressor-state-map-Cargo-toml", "maintenance-compressor-state-map-src-lib-rs",
+      "maintenance-compressor-timer", "maintenance-compressor-timer-conf", "maintenance-compressor-timer-service",
+      "maintenance-compressor-timer-timer", "maintenance-compressor-timer-tool", "maintenance-compressor-tool",
       "maintenance-report", "maintenance-report-conf", "maintenance-report-service", "maintenance-report-timer", "maintenance-report-tool",
       "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site", "nginx-teardown",
       "postgres-autovacuum", "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
@@ -63,11 +68,13 @@ describe("resources", () => {
     const parentType: Record<string, string> = {
       postgres: "synapse:index:PostgresDatabase", synapse: "synapse:index:SynapseHost",
       nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite", maintenance: "synapse:index:DatabaseMaintenance",
+      "maintenance-compressor": "synapse:index:StateCompressor",
     };
     for (const r of run.resources.filter((x) => x.custom)) {
       const prefix = Object.keys(parentType).sort((a, b) => b.length - a.length).find((p) => r.name.startsWith(`${p}-`))!;
       expect(r.urn).toContain(`${parentType[prefix]}$${r.type}::${r.name}`);
-      expect(r.parent).toMatch(new RegExp(`::${parentType[prefix]}::${prefix}$`));
+      // A component nested in another (the compressor in the maintenance) follows its type with `$`.
+      expect(r.parent).toMatch(new RegExp(`[:$]${parentType[prefix]}::${prefix}$`));
     }
   });
 

@@ -34,7 +34,7 @@ export function engineAvailable(): { ok: boolean; reason?: string } {
 }
 
 /** The files of this project a user's checkout has (what `pulumi up` reads). */
-const projectEntries = ["Pulumi.yaml", "Pulumi.dev.yaml", "index.ts", "package.json", "tsconfig.json", "components", "config", "render", "scripts", "host-tools"];
+const projectEntries = ["Pulumi.yaml", "Pulumi.dev.yaml", "index.ts", "package.json", "tsconfig.json", "components", "config", "render", "scripts", "host-tools", "compressor"];
 
 export interface CliResult {
   code: number;
@@ -136,7 +136,9 @@ export class PulumiWorkspace {
     if (opts.fixture) {
       fs.cpSync(opts.fixture, dir, { recursive: true });
     } else {
-      for (const entry of projectEntries) fs.cpSync(path.join(repoRoot, entry), path.join(dir, entry), { recursive: true });
+      // Not the state-map crate's local build (cargo test), which is no part of a checkout.
+      const checkedOut = (src: string) => !/\/compressor\/state-map\/(target|Cargo\.lock)$/.test(src);
+      for (const entry of projectEntries) fs.cpSync(path.join(repoRoot, entry), path.join(dir, entry), { recursive: true, filter: checkedOut });
     }
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
     const ws = new PulumiWorkspace(dir, opts.logDir ?? path.join(dir, ".test"));

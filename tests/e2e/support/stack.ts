@@ -45,7 +45,9 @@ export async function devStack(vps: Vps, name: string, config: Record<string, st
   await ws.pulumi(["stack", "init", "dev"]);
   await ws.pulumi(["config", "set", "--secret", "sshPrivateKey"], { stdin: fs.readFileSync(vps.privateKeyPath, "utf8") });
   if (vps.host !== "10.231.1.2") await ws.configSet("host", vps.host);
-  for (const [k, v] of Object.entries(config)) await ws.configSet(k, v);
+  // The state compressor (on by default) compiles for minutes on each new homeserver: only
+  // compressor.test.ts, which is about it, keeps it on; every other scenario turns it off.
+  for (const [k, v] of Object.entries({ stateCompressor: "false", ...config })) await ws.configSet(k, v);
   return ws;
 }
 
