@@ -44,5 +44,5 @@ after=$(measure)
 report after "$after"
 read -r rows_before _ <<<"$before"
 read -r rows_after _ <<<"$after"
-log "removed $((rows_before - rows_after)) state rows ($(awk -v b="$rows_before" -v a="$rows_after" \
-  'BEGIN { printf "%.1f%%", b > 0 ? 100 * (b - a) / b : 0 }')) in $(($(date +%s) - started)) s"
+share=$(awk -v b="$rows_before" -v a="$rows_after" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * (b - a) / b : 0) }')
+log "removed $((rows_before - rows_after)) state rows ($share) in $(($(date +%s) - started)) s"

@@ -54,7 +54,7 @@ export function renderToolService(t: MaintenanceTool): string {
   ].join("\n");
 }
 
-/** Persistent catches up a run missed while the host was down. */
+/** Persistent catches up a run missed while the host was down; the delay spreads hosts apart. */
 export function renderToolTimer(t: MaintenanceTool): string {
   return [
     "# Managed by the synapse Pulumi program.",
@@ -65,6 +65,8 @@ export function renderToolTimer(t: MaintenanceTool): string {
     `OnCalendar=${t.schedule}`,
     "Persistent=true",
     "RandomizedDelaySec=1h",
+    // The same delay after every reload: a re-apply never moves the next run.
+    "FixedRandomDelay=true",
     "",
     "[Install]",
     "WantedBy=timers.target",

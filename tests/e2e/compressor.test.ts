@@ -1,0 +1,235 @@
+// End-to-end: state compression on a homeserver made with the default config. The first
+// `pulumi up` starts the compressor's build in the background; a real client (matrix-js-sdk)
+// makes state-heavy activity meanwhile; then the compressor's service runs as its timer would,
+// and every room's state is the same before and after: the full state of every state group in
+// the database, and what clients see (/state, /messages, /context). Re-applying never rebuilds.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { downVps, sandboxAvailable } from "../sandbox/sandbox";
+import { engineAvailable, PulumiWorkspace, repoRoot } from "./support/pulumi";
+import { bootVps, changes, devStack, expectClean, httpsClient, outputDir, record, timed, Vps } from "./support/stack";
+
+const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
+const suite = available.ok ? describe : describe.skip;
+const minutes = (n: number) => n * 60_000;
+const N = 14;
+const server = "sandbox.test";
+const matrix = `https://matrix.${server}`;
+const dir = path.join(outputDir, `vps${N}-state-compressor`);
+
+let vps: Vps;
+let ws: PulumiWorkspace;
+let https: Awaited<ReturnType<typeof httpsClient>>;
+let adminToken: string;
+let rooms: string[] = [];
+
+const psql = async (sql: string) => (await vps.sh(`runuser -u postgres -- psql -XAt -F ' ' -d synapse`, { stdin: sql })).stdout.trim();
+const stateRows = async () => Number(await psql("SELECT count(*) FROM state_groups_state;"));
+/**
+ * The full state of every state group, resolved the way Synapse does (walk the edges, nearest
+ * delta wins), as one digest per room: what the compressor must not change.
+ */
+const stateDigests = () => psql(`
+  WITH RECURSIVE chain(sg, anc, depth) AS (
+    SELECT id, id, 0 FROM state_groups
+    UNION ALL
+    SELECT c.sg, e.prev_state_group, c.depth + 1 FROM chain c JOIN state_group_edges e ON e.state_group = c.anc
+  ), full_state AS (
+    SELECT DISTINCT ON (c.sg, s.type, s.state_key) c.sg, s.room_id, s.type, s.state_key, s.event_id
+    FROM chain c JOIN state_groups_state s ON s.state_group = c.anc
+    ORDER BY c.sg, s.type, s.state_key, c.depth
+  )
+  SELECT room_id, count(DISTINCT sg), count(*),
+    md5(string_agg(sg || ' ' || type || ' ' || state_key || ' ' || event_id, E'\\n' ORDER BY sg, type, state_key))
+  FROM full_state GROUP BY room_id ORDER BY room_id;`);
+const unit = async (name: string, props: string) => Object.fromEntries((await vps.sh(`systemctl show ${props.split(",").map((p) => `-p ${p}`).join(" ")} ${name}`))
+  .stdout.trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+
+/** `npm run admin -- <args>` in the user's checkout, as they would type it. */
+async function adminCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn("npm", ["run", "--silent", "admin", "--", ...args], { cwd: ws.dir, env: ws.env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => { stdout += d; });
+  child.stderr.on("data", (d) => { stderr += d; });
+  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+  return { code, stdout, stderr };
+}
+
+async function get(url: string): Promise<any> {
+  const r = await https.get(url, adminToken);
+  if (r.status !== 200) throw new Error(`GET ${url}: ${r.status} ${r.text}`);
+  return r.json();
+}
+
+/** What clients see of each room: current state, the whole timeline, and the state at every 5th event. */
+async function clientViews(): Promise<Record<string, unknown>> {
+  const views: Record<string, unknown> = {};
+  for (const room of rooms) {
+    const r = encodeURIComponent(room);
+    const state = (await get(`${matrix}/_matrix/client/v3/rooms/${r}/state`)).map((e: any) => e.event_id).sort();
+    const messages = (await get(`${matrix}/_matrix/client/v3/rooms/${r}/messages?dir=b&limit=1000`)).chunk.map((e: any) => [e.event_id, e.type, e.content]);
+    const contexts = [];
+    for (const [eventId] of messages.filter((_: unknown, i: number) => i % 5 === 0)) {
+      const c = await get(`${matrix}/_matrix/client/v3/rooms/${r}/context/${encodeURIComponent(eventId)}?limit=0`);
+      contexts.push([eventId, c.state.map((e: any) => e.event_id).sort()]);
+    }
+    views[room] = { state, messages, contexts };
+  }
+  return views;
+}
+
+/** The real client's state churn (clients/state-churn.mjs). */
+async function stateChurn(env: Record<string, string>): Promise<{ rooms: string[]; stateEvents: number; seconds: number }> {
+  const child = spawn(process.execPath, [path.join(__dirname, "clients", "state-churn.mjs")], {
+    cwd: repoRoot, env: { ...process.env, BASE_URL: matrix, ADDRESS: vps.host, CA_FILE: path.join(dir, "ca.pem"), ADMIN_TOKEN: adminToken, SERVER: server, ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => { stdout += d; });
+  child.stderr.on("data", (d) => { stderr += d; });
+  const timer = setTimeout(() => child.kill("SIGKILL"), minutes(8));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`state-churn exited ${code}: ${stderr}\n${stdout}`);
+  return JSON.parse(stdout.trim().split("\n").pop()!);
+}
+
+suite("state compression on a homeserver with the default config", () => {
+  beforeAll(async () => {
+    vps = await bootVps(N, "base");
+    ws = await devStack(vps, `vps${N}-state-compressor`, { adminUser: "admin", stateCompressor: "true" });
+    // The churn client makes its users through the admin API, from the sandbox's host.
+    await ws.configSet("adminAllowedNetworks[0]", `10.231.${N}.1/32`, { path: true });
+  }, minutes(5));
+
+  afterAll(async () => {
+    https?.close();
+    if (process.env.E2E_KEEP !== "1") await downVps(N);
+  }, minutes(2));
+
+  test("s1. the first up starts the build in the background; state-heavy activity runs meanwhile; the build finishes once", () => timed("s1 compressor build and state churn", async () => {
+    const t0 = Date.now();
+    expectClean(await ws.update("up"));
+    record("compressor", "first pulumi up (the build in the background)", (Date.now() - t0) / 1000);
+    const out = await ws.outputs();
+    expect(out.stateCompressor).toMatch(/^synapse_auto_compressor 0\.1\.4: build started in the background/);
+    https = await httpsClient(vps);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "ca.pem"), https.ca);
+    adminToken = out.adminAccessToken;
+    expect(["activating", "inactive"]).toContain((await unit("synapse-compressor-build", "ActiveState")).ActiveState);
+    // The timer is waiting for its first monthly run.
+    expect((await vps.sh("systemctl is-enabled synapse-compress-state.timer")).stdout.trim()).toBe("enabled");
+
+    const churn = await stateChurn({ ROOMS: "4", MEMBERS: "40", ROUNDS: "75" });
+    rooms = churn.rooms;
+    expect(churn.stateEvents).toBe(4 * (40 + 75 * 4));
+    record("compressor", `state churn: ${churn.stateEvents} state events from a real client`, churn.seconds);
+
+    // The build: one run of its unit, at idle priority, that ends in success.
+    const deadline = Date.now() + minutes(20);
+    let build = await unit("synapse-compressor-build", "ActiveState,Result");
+    while (build.ActiveState === "activating" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10_000));
+      build = await unit("synapse-compressor-build", "ActiveState,Result");
+    }
+    const journal = (await vps.sh("journalctl -u synapse-compressor-build --no-pager -o cat")).stdout;
+    fs.writeFileSync(path.join(dir, "build.log"), journal);
+    expect(build).toEqual({ ActiveState: "inactive", Result: "success" });
+    const built = journal.match(/^synapse-compressor-build: built (\S+) \((\d+) bytes\) in (\d+) s$/m);
+    expect(built).not.toBeNull();
+    record("compressor", "the build in the background (its own log)", Number(built![3]));
+    expect((await vps.sh(`${built![1]} --version`)).stdout).toMatch(/^synapse_auto_compressor 0\.1\.4/);
+    expect(journal.match(/building synapse_auto_compressor/g)).toHaveLength(1);
+    // Idle CPU and I/O scheduling (policy 5 is SCHED_IDLE, class 3 is idle).
+    expect(await unit("synapse-compressor-build", "Nice,CPUSchedulingPolicy,IOSchedulingClass"))
+      .toEqual({ Nice: "19", CPUSchedulingPolicy: "5", IOSchedulingClass: "3" });
+    // The build tree and its crates are gone; the binary stays.
+    expect((await vps.sh("test -e /var/cache/synapse-deploy/compressor-build && echo present || echo gone")).stdout.trim()).toBe("gone");
+  }), minutes(30));
+
+  test("s2. the compressor's service removes state rows; every room's state is identical before and after, in the database and for clients", () => timed("s2 state compression", async () => {
+    expect(rooms).toHaveLength(4);
+    const rowsBefore = await stateRows();
+    const groupsBefore = Number(await psql("SELECT count(*) FROM state_groups;"));
+    const digestsBefore = await stateDigests();
+    const viewsBefore = await clientViews();
+    const since = (await vps.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+    const t0 = Date.now();
+    await vps.sh("systemctl start synapse-compress-state.service");
+    record("compressor", "synapse-compress-state run (compressor + VACUUM ANALYZE)", (Date.now() - t0) / 1000);
+    const journal = (await vps.sh(`journalctl -u synapse-compress-state --since '${since}' --no-pager -o cat`)).stdout;
+    fs.writeFileSync(path.join(dir, "compress-state.log"), journal);
+
+    const rowsAfter = await stateRows();
+    const digestsAfter = await stateDigests();
+    fs.writeFileSync(path.join(dir, "state.json"), JSON.stringify({ rowsBefore, rowsAfter, groupsBefore, digestsBefore, digestsAfter }, null, 2) + "\n");
+    expect(journal).toMatch(new RegExp(`^synapse-compress-state: before: ${rowsBefore} state rows, ${groupsBefore} state groups, state tables [\\d.]+ MiB, database [\\d.]+ MiB$`, "m"));
+    expect(journal).toMatch(new RegExp(`^synapse-compress-state: after: ${rowsAfter} state rows, ${groupsBefore} state groups, `, "m"));
+    expect(journal).toMatch(new RegExp(`^synapse-compress-state: removed ${rowsBefore - rowsAfter} state rows \\([\\d.]+%\\) in \\d+ s$`, "m"));
+    expect(rowsAfter).toBeLessThan(rowsBefore);
+    // Every state group of every room resolves to the same full state.
+    expect(digestsAfter).toBe(digestsBefore);
+    expect(digestsBefore.split("\n").length).toBeGreaterThanOrEqual(4);
+    expect(await clientViews()).toEqual(viewsBefore);
+    // The compressor's own tables belong to Synapse's role, like the rest.
+    expect(await psql("SELECT DISTINCT tableowner FROM pg_tables WHERE tablename LIKE 'state_compressor%';")).toBe("synapse_user");
+
+    // The rooms still work: a new message, read back.
+    const r = encodeURIComponent(rooms[0]);
+    const sent = await https.put(`${matrix}/_matrix/client/v3/rooms/${r}/send/m.room.message/after-compression`, { msgtype: "m.text", body: "after compression" }, adminToken);
+    expect(sent.status).toBe(200);
+    const latest = await get(`${matrix}/_matrix/client/v3/rooms/${r}/messages?dir=b&limit=1`);
+    expect(latest.chunk[0].content.body).toBe("after compression");
+
+    // The report's numbers are real ones.
+    const report = JSON.parse((await vps.sh("synapse-db-report --json")).stdout);
+    expect(report.stateGroups).toBe(groupsBefore);
+    expect(report.roomsByStateGroups.map((x: [string, number]) => x[0])).toEqual(expect.arrayContaining(rooms));
+    record("compressor-rows", `state rows before / after (${groupsBefore} state groups)`, rowsBefore);
+    record("compressor-rows", "state rows after", rowsAfter);
+  }), minutes(15));
+
+  test("s3. re-applying never rebuilds the compressor nor resets its timer", () => timed("s3 compressor re-apply", async () => {
+    const binary = (await vps.sh("awk -F= '/^binary=/ { print $2 }' /etc/synapse-deploy/compressor-build.conf")).stdout.trim();
+    const before = {
+      binary: (await vps.sh(`stat -c '%i %Y' ${binary}`)).stdout.trim(),
+      build: await unit("synapse-compressor-build", "ExecMainStartTimestampMonotonic"),
+      timer: await unit("synapse-compress-state.timer", "NextElapseUSecRealtime,LastTriggerUSec"),
+    };
+    const same = await ws.update("up");
+    expectClean(same);
+    expect(changes(same)).toEqual([]);
+    // A changed setting re-runs the timer's install, and only that.
+    await ws.configSet("stateCompressorChunks", "20");
+    const changed = await ws.update("up");
+    expectClean(changed);
+    expect(changes(changed)).toEqual(["maintenance-compressor-timer-conf:update", "maintenance-compressor-timer:update"]);
+    expect((await vps.sh("grep ^chunks= /etc/synapse-deploy/compress-state.conf")).stdout.trim()).toBe("chunks=20");
+    // The build script, run again by hand, finds its binary.
+    expect((await vps.sh("synapse-compressor-build")).stdout).toBe(`synapse-compressor-build: already built: ${binary}\n`);
+    expect({
+      binary: (await vps.sh(`stat -c '%i %Y' ${binary}`)).stdout.trim(),
+      build: await unit("synapse-compressor-build", "ExecMainStartTimestampMonotonic"),
+      timer: await unit("synapse-compress-state.timer", "NextElapseUSecRealtime,LastTriggerUSec"),
+    }).toEqual(before);
+  }), minutes(10));
+
+  test("s4. npm run admin, from the user's checkout: the database report and a compressor run, over the stack's SSH connection", () => timed("s4 admin commands", async () => {
+    const report = await adminCli(["db-report", "--json"]);
+    expect(report).toMatchObject({ code: 0, stderr: "" });
+    const json = JSON.parse(report.stdout);
+    expect(json.stateGroups).toBe(Number(await psql("SELECT count(*) FROM state_groups;")));
+    expect(json.stateGroupsStateRows).toBeGreaterThan(0);
+    const people = await adminCli(["db-report"]);
+    expect(people.code).toBe(0);
+    expect(people.stdout).toContain("rooms with the most state groups:");
+    const rows = await stateRows();
+    const run = await adminCli(["compress-state"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^synapse-compress-state: before: ${rows} state rows, `, "m"));
+    expect(run.stdout).toMatch(/^synapse-compress-state: removed \d+ state rows \([\d.]+%\) in \d+ s$/m);
+  }), minutes(10));
+});
