@@ -1,6 +1,7 @@
 // The synapse program: one stack = one Matrix homeserver. Reads and validates the stack config
 // first (nothing is created when it is wrong), then composes the components.
 import * as pulumi from "@pulumi/pulumi";
+import { AdminTools } from "./components/adminTools";
 import { DatabaseMaintenance } from "./components/databaseMaintenance";
 import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
@@ -78,6 +79,16 @@ const maintenance = new DatabaseMaintenance("maintenance", {
   },
 }, { dependsOn: [synapse] });
 
+// synadm for root on the Synapse VPS, with the admin's token (there is no token without an admin).
+if (settings.adminUser) {
+  new AdminTools("admin-tools", {
+    connection: hosts.synapse,
+    serverName: settings.serverName,
+    adminUserId: synapse.adminUserId.apply((id) => id ?? ""),
+    adminAccessToken: synapse.adminAccessToken.apply((t) => t ?? ""),
+  }, { dependsOn: [synapse] });
+}
+
 // Workers on other hosts, once the main process runs on the config they share.
 const poolAddresses = [settings.workerHosts.mainAddress!, ...workers.remoteHosts.map((h) => h.address)];
 const workerHosts = workers.remoteHosts.map((h, i) => new WorkerHost(`worker-host-${i + 1}`, {
@@ -130,6 +141,8 @@ const outputs: Record<string, unknown> = {
   tier: settings.tier,
   workers: workers.workers.map((w) => w.name),
 };
+// What `npm run admin` connects with (secret: it holds the SSH keys).
+outputs.adminAccess = pulumi.secret({ synapse: hosts.synapse, database: hosts.database });
 if (database.move) outputs.databaseMove = database.move;
 if (maintenance.stateCompressor) outputs.stateCompressor = maintenance.stateCompressor.install.stdout.apply((s) => s.trim());
 if (media) {

@@ -20,6 +20,7 @@ describe("resources", () => {
   it("builds the components (the worker pool of a solo stack is empty)", () => {
     const components = run.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`).sort();
     expect(components).toEqual([
+      "synapse:index:AdminTools admin-tools",
       "synapse:index:DatabaseMaintenance maintenance",
       "synapse:index:NginxProxy nginx",
       "synapse:index:PostgresDatabase postgres",
@@ -32,6 +33,7 @@ describe("resources", () => {
 
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
+      "admin-tools-synadm", "admin-tools-synadm-config",
       "maintenance-compressor-conf", "maintenance-compressor-install", "maintenance-compressor-service",
       "maintenance-compressor-state-map-Cargo-toml", "maintenance-compressor-state-map-src-lib-rs",
       "maintenance-compressor-timer", "maintenance-compressor-timer-conf", "maintenance-compressor-timer-service",
@@ -68,7 +70,7 @@ describe("resources", () => {
     const parentType: Record<string, string> = {
       postgres: "synapse:index:PostgresDatabase", synapse: "synapse:index:SynapseHost",
       nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite", maintenance: "synapse:index:DatabaseMaintenance",
-      "maintenance-compressor": "synapse:index:StateCompressor",
+      "maintenance-compressor": "synapse:index:StateCompressor", "admin-tools": "synapse:index:AdminTools",
     };
     for (const r of run.resources.filter((x) => x.custom)) {
       const prefix = Object.keys(parentType).sort((a, b) => b.length - a.length).find((p) => r.name.startsWith(`${p}-`))!;

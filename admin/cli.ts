@@ -1,0 +1,205 @@
+// npm run admin -- <command>: operations on the homeserver from your own machine, over the
+// stack's SSH connection. The hosts and the key come from the stack's `adminAccess` output
+// (`pulumi stack output`, the stack selected in this checkout or --stack). Each command runs the
+// tool the program installed on the host and passes its output and exit status through.
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Command, CommanderError } from "commander";
+
+export interface HostAccess { host: string; port: number; user: string; privateKey: string }
+export interface AdminAccess { synapse: HostAccess; database: HostAccess }
+export interface HostResult { code: number; stdout: string }
+
+/** An error the CLI reports in one line, with its own exit status. */
+export class AdminError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** The stack's `adminAccess` output, through the Pulumi CLI the user already has. */
+export function stackAccess(stack: string | undefined, cwd: string): AdminAccess {
+  const args = ["stack", "output", "adminAccess", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])];
+  const r = spawnSync("pulumi", args, { cwd, encoding: "utf8" });
+  if (r.error) throw new AdminError(`cannot run the Pulumi CLI: ${r.error.message}`, 3);
+  if (r.status !== 0) throw new AdminError(`pulumi ${args.slice(0, 3).join(" ")} failed: ${r.stderr.trim() || r.stdout.trim()}`, 3);
+  const access = JSON.parse(r.stdout || "null");
+  if (!access?.synapse?.host) throw new AdminError("the stack has no adminAccess output: run `pulumi up` first", 3);
+  return access;
+}
+
+/**
+ * Runs `command` on the host as root (sudo for another user), with the stack's key in a 0600
+ * file that is removed afterwards. Host keys are remembered per checkout in .admin/known_hosts.
+ */
+export async function onHost(access: HostAccess, command: string, cwd: string, capture = false): Promise<HostResult> {
+  const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-admin-"));
+  const key = path.join(keyDir, "key");
+  fs.writeFileSync(key, access.privateKey.endsWith("\n") ? access.privateKey : `${access.privateKey}\n`, { mode: 0o600 });
+  const knownHosts = path.join(cwd, ".admin", "known_hosts");
+  fs.mkdirSync(path.dirname(knownHosts), { recursive: true });
+  const remote = access.user === "root" ? command : `sudo -n bash -c ${shellQuote(command)}`;
+  try {
+    const child = spawn("ssh", [
+      "-i", key, "-p", String(access.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15",
+      "-o", "StrictHostKeyChecking=accept-new", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "LogLevel=ERROR",
+      `${access.user}@${access.host}`, "--", remote,
+    ], { stdio: ["ignore", capture ? "pipe" : "inherit", "pipe"] });
+    let stdout = "";
+    child.stdout?.on("data", (d) => { stdout += d; });
+    let stderr = "";
+    child.stderr?.on("data", (d) => { stderr += d; process.stderr.write(d); });
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (c) => resolve(c ?? 1));
+    });
+    // ssh's own failures exit 255: say which host could not be reached.
+    if (code === 255) throw new AdminError(`cannot reach ${access.user}@${access.host}:${access.port} over SSH${stderr ? "" : " (no reason given)"}`, 255);
+    return { code, stdout };
+  } finally {
+    fs.rmSync(keyDir, { recursive: true, force: true });
+  }
+}
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The remote command of each subcommand (what the host's tools do is theirs). */
+export const remoteCommands = {
+  dbReport: (json: boolean) => `synapse-db-report${json ? " --json" : ""}`,
+  // The service runs as its timer would; its lines of this run are printed from the journal.
+  compressState: () => [
+    "since=$(date '+%Y-%m-%d %H:%M:%S')",
+    "rc=0; systemctl start synapse-compress-state.service || rc=$?",
+    "journalctl -u synapse-compress-state --since \"$since\" --no-pager -o cat | grep '^synapse-compress-state:' || true",
+    "exit $rc",
+  ].join("; "),
+  // synadm has no terminal to prompt on over ssh: --batch, after our own confirmation. Synapse
+  // answering first makes "Synapse is down" an error of its own, not synadm's traceback.
+  synadm: (args: string[], json: boolean) =>
+    `curl -fsS -o /dev/null --max-time 10 http://127.0.0.1:8008/health || exit 69; synadm --batch${json ? " -o json" : ""} ${args.map(shellQuote).join(" ")}`,
+};
+
+/** synadm commands that delete or lock something away: asked about first, unless --yes. */
+const destructive = /^(deactivate|delete|purge|quarantine|redact|block|shadow-ban)$/;
+export function isDestructive(args: string[]): boolean {
+  const words = args.filter((a) => !a.startsWith("-"));
+  return words.length >= 2 && destructive.test(words[1]);
+}
+
+export interface Deps {
+  access: (stack: string | undefined) => AdminAccess;
+  run: (host: HostAccess, command: string, capture?: boolean) => Promise<HostResult>;
+  confirm: (question: string) => Promise<boolean>;
+  sleep: (ms: number) => Promise<void>;
+  print: (text: string) => void;
+}
+
+/** Exit status 69 (EX_UNAVAILABLE) from the host: Synapse did not answer its health check. */
+function checked(r: HostResult): number {
+  if (r.code === 69) throw new AdminError("Synapse is not answering on the host (http://127.0.0.1:8008/health): see systemctl status matrix-synapse", 69);
+  return r.code;
+}
+
+export function program(deps: Deps, setExit: (code: number) => void): Command {
+  const cli = new Command("npm run admin --")
+    .description("Operations on the homeserver this stack deployed, over its SSH connection.")
+    .option("-s, --stack <name>", "the Pulumi stack (default: the selected one)")
+    .exitOverride()
+    .showHelpAfterError();
+  const access = () => deps.access(cli.opts().stack);
+  const confirmOrStop = async (yes: boolean | undefined, question: string) => {
+    if (!yes && !(await deps.confirm(question))) throw new AdminError("not confirmed: nothing was done (--yes skips the question)", 1);
+  };
+  cli.command("db-report")
+    .description("the database report (synapse-db-report): size, largest tables, state, media, growth; exits 2 on a growth alert")
+    .option("--json", "one JSON object, for scripts")
+    .action(async (o: { json?: boolean }) => setExit((await deps.run(access().synapse, remoteCommands.dbReport(!!o.json))).code));
+  cli.command("compress-state")
+    .description("run the state compressor now (synapse-compress-state on the database host) and print its result")
+    .action(async () => setExit((await deps.run(access().database, remoteCommands.compressState())).code));
+  cli.command("synadm")
+    .description("run synadm on the Synapse VPS as the admin, e.g. `synadm user list`; --json for JSON, --yes skips the confirmation of deactivations, purges and deletions")
+    .argument("[args...]", "synadm's own arguments")
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (raw: string[]) => {
+      const yes = raw.includes("--yes");
+      const json = raw.includes("--json");
+      const args = raw.filter((a) => a !== "--yes" && a !== "--json");
+      if (isDestructive(args)) await confirmOrStop(yes, `Run \`synadm ${args.join(" ")}\` on the homeserver? This cannot be undone.`);
+      setExit(checked(await deps.run(access().synapse, remoteCommands.synadm(args, json))));
+    });
+  cli.command("purge-history")
+    .description("purge a room's history older than a point through synadm, and wait for the purge to end")
+    .argument("<room>", "the room ID (!…:server)")
+    .requiredOption("--before-days <n>", "purge events older than this many days")
+    .option("--yes", "do not ask for confirmation")
+    .option("--json", "print the final status as JSON")
+    .action(async (room: string, o: { beforeDays: string; yes?: boolean; json?: boolean }) => {
+      if (!/^\d+$/.test(o.beforeDays)) throw new AdminError(`--before-days: given ${JSON.stringify(o.beforeDays)}, expected a whole number of days`, 2);
+      await confirmOrStop(o.yes, `Purge the history of ${room} older than ${o.beforeDays} days? This cannot be undone.`);
+      const host = access().synapse;
+      const started = await deps.run(host, remoteCommands.synadm(["history", "purge", room, "--before-days", o.beforeDays], true), true);
+      if (checked(started) !== 0) throw new AdminError(`synadm could not start the purge of ${room}: ${started.stdout.trim() || "see above"}`, 1);
+      const purgeId = parseJson(started.stdout)?.purge_id;
+      if (!purgeId) throw new AdminError(`synadm did not return a purge ID: ${started.stdout.trim()}`, 1);
+      for (;;) {
+        const polled = await deps.run(host, remoteCommands.synadm(["history", "purge-status", purgeId], true), true);
+        const status = checked(polled) === 0 ? parseJson(polled.stdout)?.status : undefined;
+        if (status === "complete" || status === "failed") {
+          deps.print(o.json ? `${JSON.stringify({ room, purgeId, status })}\n` : `purge ${purgeId} of ${room}: ${status}\n`);
+          setExit(status === "complete" ? 0 : 1);
+          return;
+        }
+        if (status !== "active") throw new AdminError(`unexpected purge status for ${purgeId}: ${polled.stdout.trim()}`, 1);
+        await deps.sleep(2000);
+      }
+    });
+  return cli;
+}
+
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new AdminError("this cannot be undone and there is no terminal to confirm on: add --yes", 1);
+  const rl = (await import("node:readline/promises")).createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function main(argv: string[], cwd = process.cwd()): Promise<number> {
+  let exitCode = 0;
+  const cli = program({
+    access: (stack) => stackAccess(stack, cwd),
+    run: (host, command, capture) => onHost(host, command, cwd, capture),
+    confirm: askOnTerminal,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    print: (text) => process.stdout.write(text),
+  }, (c) => { exitCode = c; });
+  try {
+    await cli.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof AdminError) {
+      process.stderr.write(`admin: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}

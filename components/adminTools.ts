@@ -1,0 +1,34 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { renderSynadmConfig, synadmConfigPath, synadmVersion } from "../render/admin";
+import { scriptStep, SshConnectionArgs, stagedFile } from "./remote";
+
+export interface AdminToolsArgs {
+  /** The Synapse VPS. */
+  connection: SshConnectionArgs;
+  serverName: pulumi.Input<string>;
+  /** The admin's user ID and access token (secret). */
+  adminUserId: pulumi.Input<string>;
+  adminAccessToken: pulumi.Input<string>;
+}
+
+/**
+ * synadm on the Synapse VPS, ready for root: `synadm user list` works right after `pulumi up`.
+ * Its config holds the admin's token in a 0600 file, written again whenever the token changes.
+ */
+export class AdminTools extends pulumi.ComponentResource {
+  public readonly synadm: command.remote.Command;
+
+  constructor(name: string, args: AdminToolsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("synapse:index:AdminTools", name, {}, opts);
+    const config = stagedFile(`${name}-synadm-config`, {
+      connection: args.connection, path: synadmConfigPath, mode: "0600", owner: "root:root",
+      content: pulumi.secret(pulumi.all([args.adminUserId, args.adminAccessToken, args.serverName]).apply(
+        ([userId, token, server]) => renderSynadmConfig(userId.replace(/^@([^:]+):.*$/, "$1"), token, server))),
+    }, { parent: this });
+    this.synadm = scriptStep(`${name}-synadm`, {
+      connection: args.connection, script: "synadm-install", params: { VERSION: synadmVersion },
+    }, { parent: this, dependsOn: [config] });
+    this.registerOutputs({ synadm: this.synadm.stdout });
+  }
+}

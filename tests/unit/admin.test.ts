@@ -1,0 +1,186 @@
+// `npm run admin`, run as a user runs it (the real entry, a real process), with stand-ins for
+// the two programs it drives: `pulumi` (prints the stack output) and `ssh` (records how it was
+// called and answers as the host would). The sandbox suite runs it against a real homeserver.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { testPrivateKey } from "../support/fixtures";
+import { adminToken, runProgram } from "../support/mockProgram";
+
+const root = path.join(__dirname, "..", "..");
+let dir: string;
+const access = {
+  synapse: { host: "203.0.113.10", port: 22, user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----" },
+  database: { host: "198.51.100.20", port: 2222, user: "deploy", privateKey: "box key" },
+};
+
+/** Writes the stand-ins; `ssh` exits with SSH_EXIT and prints SSH_OUT, after recording its argv and key. */
+function standIns(output: unknown, pulumiExit = 0): void {
+  fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\necho "$@" > "${dir}/pulumi.args"\n[ ${pulumiExit} = 0 ] || { echo "error: no stack named dev" >&2; exit ${pulumiExit}; }\ncat <<'JSON'\n${JSON.stringify(output)}\nJSON\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, "ssh"), `#!/bin/bash
+printf '%s\\n' "$@" > "${dir}/ssh.args"
+key=$(awk '$1 == "-i" { getline; print }' <(printf '%s\\n' "$@"))
+stat -c %a "$key" > "${dir}/ssh.keymode"; cat "$key" > "${dir}/ssh.key"
+printf '%s' "\${SSH_OUT:-}"
+[ "\${SSH_EXIT:-0}" = 255 ] && echo "ssh: connect to host 203.0.113.10 port 22: Connection refused" >&2
+exit "\${SSH_EXIT:-0}"
+`, { mode: 0o755 });
+}
+
+function admin(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ["--experimental-strip-types", "--disable-warning=ExperimentalWarning", "--disable-warning=MODULE_TYPELESS_PACKAGE_JSON",
+    path.join(root, "admin", "main.mjs"), ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env } });
+}
+const sshArgs = () => fs.readFileSync(path.join(dir, "ssh.args"), "utf8").trim().split("\n");
+
+beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "admin-")); });
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+it("db-report runs synapse-db-report on the Synapse VPS with the stack's key, passing its output and exit status through", () => {
+  standIns(access);
+  const r = admin(["db-report", "--json"], { SSH_OUT: '{"alert":true}\n', SSH_EXIT: "2" });
+  expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '{"alert":true}\n' });
+  expect(fs.readFileSync(path.join(dir, "pulumi.args"), "utf8").trim()).toBe("stack output adminAccess --json --show-secrets");
+  const args = sshArgs();
+  expect(args.slice(-3)).toEqual(["root@203.0.113.10", "--", "synapse-db-report --json"]);
+  expect(args).toEqual(expect.arrayContaining(["-p", "22", "BatchMode=yes", "StrictHostKeyChecking=accept-new", `UserKnownHostsFile=${fs.realpathSync(dir)}/.admin/known_hosts`]));
+  // The key was in a 0600 file, with its final newline, and is gone afterwards.
+  expect(fs.readFileSync(path.join(dir, "ssh.keymode"), "utf8").trim()).toBe("600");
+  expect(fs.readFileSync(path.join(dir, "ssh.key"), "utf8")).toBe(`${access.synapse.privateKey}\n`);
+  expect(fs.existsSync(args[args.indexOf("-i") + 1])).toBe(false);
+});
+
+it("compress-state runs on the database host, through sudo for a user other than root, and --stack picks the stack", () => {
+  standIns(access);
+  const r = admin(["--stack", "prod", "compress-state"], { SSH_OUT: "synapse-compress-state: removed 10 state rows (1.0%) in 3 s\n" });
+  expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: "synapse-compress-state: removed 10 state rows (1.0%) in 3 s\n" });
+  expect(fs.readFileSync(path.join(dir, "pulumi.args"), "utf8").trim()).toBe("stack output adminAccess --json --show-secrets --stack prod");
+  const args = sshArgs();
+  expect(args).toEqual(expect.arrayContaining(["-p", "2222", "deploy@198.51.100.20"]));
+  expect(args[args.length - 1]).toMatch(/^sudo -n bash -c '.*systemctl start synapse-compress-state\.service/s);
+});
+
+it("says which host it could not reach, and exits 255", () => {
+  standIns(access);
+  const r = admin(["db-report"], { SSH_EXIT: "255" });
+  expect(r.status).toBe(255);
+  expect(r.stderr).toContain("Connection refused");
+  expect(r.stderr).toContain("admin: cannot reach root@203.0.113.10:22 over SSH\n");
+});
+
+it("fails clearly without a deployed stack, and on an unknown command", () => {
+  standIns(null);
+  const none = admin(["db-report"]);
+  expect({ status: none.status, stderr: none.stderr }).toEqual({ status: 3, stderr: "admin: the stack has no adminAccess output: run `pulumi up` first\n" });
+  standIns(access, 255);
+  const noStack = admin(["db-report"]);
+  expect(noStack.status).toBe(3);
+  expect(noStack.stderr).toContain("admin: pulumi stack output adminAccess failed: error: no stack named dev");
+  const unknown = admin(["nope"]);
+  expect(unknown.status).toBe(1);
+  expect(unknown.stderr).toContain("error: unknown command 'nope'");
+  expect(fs.existsSync(path.join(dir, "ssh.args"))).toBe(false);
+});
+
+it("the program exports adminAccess as a secret with both hosts' connections", async () => {
+  const run = await runProgram({ serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian", databaseHost: "10.0.0.3", privateAddress: "10.0.0.2" });
+  expect(await pulumi.isSecret(run.program.adminAccess as pulumi.Output<unknown>)).toBe(true);
+  expect(run.outputs.adminAccess).toEqual({
+    synapse: { host: "203.0.113.10", port: 22, user: "root", privateKey: testPrivateKey },
+    database: { host: "10.0.0.3", port: 22, user: "root", privateKey: testPrivateKey },
+  });
+});
+
+describe("synadm and purge-history (the program, with a recorded host)", () => {
+  // Imported here: the CLI module is ESM-shaped TypeScript that ts-jest compiles like the rest.
+  const { program, remoteCommands, isDestructive } = require("../../admin/cli") as typeof import("../../admin/cli");
+  type Reply = { code: number; stdout: string };
+
+  async function runCli(argv: string[], replies: Reply[], answer = false) {
+    const calls: { host: string; command: string }[] = [];
+    const asked: string[] = [];
+    let printed = "";
+    let exit = 0;
+    const cli = program({
+      access: () => access,
+      run: async (host, command) => { calls.push({ host: host.host, command }); return replies.shift() ?? { code: 0, stdout: "" }; },
+      confirm: async (q) => { asked.push(q); return answer; },
+      sleep: async () => undefined,
+      print: (t) => { printed += t; },
+    }, (c) => { exit = c; });
+    let error: { message: string; exitCode: number } | undefined;
+    try {
+      await cli.parseAsync(argv, { from: "user" });
+    } catch (e: any) {
+      error = { message: e.message, exitCode: e.exitCode };
+    }
+    return { calls, asked, printed, exit, error };
+  }
+
+  it("passes synadm's arguments through, quoted, in batch mode, with --json as -o json", async () => {
+    const r = await runCli(["synadm", "user", "details", "@a b:example.org", "--json"], [{ code: 1, stdout: "" }]);
+    expect(r.calls).toEqual([{ host: "203.0.113.10", command: remoteCommands.synadm(["user", "details", "@a b:example.org"], true) }]);
+    expect(r.calls[0].command).toMatch(/; synadm --batch -o json 'user' 'details' '@a b:example\.org'$/);
+    expect(r.asked).toEqual([]);
+    expect(r.exit).toBe(1); // synadm's own status (1: the user could not be fetched)
+  });
+
+  it("asks before a destructive command, does nothing when refused, and --yes skips the question", async () => {
+    expect(["user deactivate @a:x --gdpr-erase", "history purge !r:x", "room delete !r:x", "media quarantine x"].map((c) => isDestructive(c.split(" "))))
+      .toEqual([true, true, true, true]);
+    expect(["user list", "history purge-status 1", "room list", "media list"].map((c) => isDestructive(c.split(" ")))).toEqual([false, false, false, false]);
+    const refused = await runCli(["synadm", "user", "deactivate", "@a:example.org", "--gdpr-erase"], []);
+    expect(refused.asked).toEqual(["Run `synadm user deactivate @a:example.org --gdpr-erase` on the homeserver? This cannot be undone."]);
+    expect(refused.calls).toEqual([]);
+    expect(refused.error?.message).toMatch(/^not confirmed: nothing was done/);
+    const yes = await runCli(["synadm", "user", "deactivate", "@a:example.org", "--yes"], [{ code: 0, stdout: "" }]);
+    expect(yes.asked).toEqual([]);
+    expect(yes.calls[0].command).toMatch(/synadm --batch 'user' 'deactivate' '@a:example\.org'$/);
+  });
+
+  it("says Synapse is down when its health check fails on the host", async () => {
+    const r = await runCli(["synadm", "user", "list"], [{ code: 69, stdout: "" }]);
+    expect(r.error).toEqual({ message: expect.stringMatching(/^Synapse is not answering on the host/), exitCode: 69 });
+  });
+
+  it("purge-history starts the purge, polls it to its end and exits by its result", async () => {
+    const r = await runCli(["purge-history", "!r:example.org", "--before-days", "30", "--yes"], [
+      { code: 0, stdout: '{"purge_id": "abc"}' },
+      { code: 0, stdout: '{"status": "active"}' },
+      { code: 0, stdout: '{"status": "active"}' },
+      { code: 0, stdout: '{"status": "complete"}' },
+    ]);
+    expect(r.calls.map((c) => c.command.split("; ").pop())).toEqual([
+      "synadm --batch -o json 'history' 'purge' '!r:example.org' '--before-days' '30'",
+      "synadm --batch -o json 'history' 'purge-status' 'abc'",
+      "synadm --batch -o json 'history' 'purge-status' 'abc'",
+      "synadm --batch -o json 'history' 'purge-status' 'abc'",
+    ]);
+    expect({ printed: r.printed, exit: r.exit }).toEqual({ printed: "purge abc of !r:example.org: complete\n", exit: 0 });
+    const failed = await runCli(["purge-history", "!r:example.org", "--before-days", "30", "--yes", "--json"],
+      [{ code: 0, stdout: '{"purge_id": "abc"}' }, { code: 0, stdout: '{"status": "failed"}' }]);
+    expect({ printed: failed.printed, exit: failed.exit }).toEqual({ printed: '{"room":"!r:example.org","purgeId":"abc","status":"failed"}\n', exit: 1 });
+    const bad = await runCli(["purge-history", "!r:example.org", "--before-days", "soon", "--yes"], []);
+    expect(bad.error).toEqual({ message: '--before-days: given "soon", expected a whole number of days', exitCode: 2 });
+  });
+});
+
+describe("synadm on the Synapse VPS", () => {
+  const base = { serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian" };
+
+  it("is installed with its config for root (0600, the admin's token, the local listener), only with an admin", async () => {
+    const run = await runProgram({ ...base, adminUser: "admin" });
+    const config = run.byName("admin-tools-synadm-config");
+    expect(config.inputs.create).toContain("DEST=/root/.config/synadm.yaml\nMODE=0600\nOWNER=root:root");
+    expect(config.secretInputs).toContain("stdin");
+    expect(config.inputs.create).not.toContain(config.inputs.stdin);
+    const yaml = require("yaml").parse(config.inputs.stdin);
+    expect(yaml).toMatchObject({ user: "admin", token: adminToken, base_url: "http://127.0.0.1:8008", admin_path: "/_synapse/admin", homeserver: "example.org" });
+    expect(run.byName("admin-tools-synadm").inputs.create).toContain("VERSION=0.49.2\n");
+    expect(run.byName("admin-tools-synadm").dependencies.map((u: string) => u.split("::").pop())).toContain("admin-tools-synadm-config");
+    const none = await runProgram(base);
+    expect(none.resources.filter((r) => r.name.startsWith("admin-tools"))).toEqual([]);
+  });
+});
