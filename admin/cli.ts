@@ -10,7 +10,7 @@ import { Command, CommanderError } from "commander";
 
 export interface HostAccess { host: string; port: number; user: string; privateKey: string }
 export interface AdminAccess { synapse: HostAccess; database: HostAccess }
-export interface HostResult { code: number; stdout: string }
+export interface HostResult { code: number; stdout: string; stderr?: string }
 
 /** An error the CLI reports in one line, with its own exit status. */
 export class AdminError extends Error {
@@ -59,7 +59,7 @@ export async function onHost(access: HostAccess, command: string, cwd: string, c
     });
     // ssh's own failures exit 255: say which host could not be reached.
     if (code === 255) throw new AdminError(`cannot reach ${access.user}@${access.host}:${access.port} over SSH${stderr ? "" : " (no reason given)"}`, 255);
-    return { code, stdout };
+    return { code, stdout, stderr };
   } finally {
     fs.rmSync(keyDir, { recursive: true, force: true });
   }
@@ -100,9 +100,20 @@ export interface Deps {
   print: (text: string) => void;
 }
 
-/** Exit status 69 (EX_UNAVAILABLE) from the host: Synapse did not answer its health check. */
+/**
+ * Exit status 69 (EX_UNAVAILABLE) from the host: Synapse did not answer its health check. synadm
+ * prints Synapse's error (an unknown user or room: 404) and still exits 0, logging the HTTP
+ * status on stderr: that becomes a failure here.
+ */
 function checked(r: HostResult): number {
   if (r.code === 69) throw new AdminError("Synapse is not answering on the host (http://127.0.0.1:8008/health): see systemctl status matrix-synapse", 69);
+  const refused = /Synapse returned status code (\d{3})/.exec(r.stderr ?? "");
+  if (r.code === 0 && refused) {
+    const status = Number(refused[1]);
+    throw new AdminError(status === 404
+      ? "Synapse answered 404: no such user, room or media (check the ID, with its :server part)"
+      : `Synapse answered ${status}: see synadm's output above`, 1);
+  }
   return r.code;
 }
 
@@ -139,13 +150,14 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
     .description("purge a room's history older than a point through synadm, and wait for the purge to end")
     .argument("<room>", "the room ID (!…:server)")
     .requiredOption("--before-days <n>", "purge events older than this many days")
+    .option("--delete-local", "also events sent by local users (by default Synapse keeps them: they may be the only copies)")
     .option("--yes", "do not ask for confirmation")
     .option("--json", "print the final status as JSON")
-    .action(async (room: string, o: { beforeDays: string; yes?: boolean; json?: boolean }) => {
+    .action(async (room: string, o: { beforeDays: string; deleteLocal?: boolean; yes?: boolean; json?: boolean }) => {
       if (!/^\d+$/.test(o.beforeDays)) throw new AdminError(`--before-days: given ${JSON.stringify(o.beforeDays)}, expected a whole number of days`, 2);
       await confirmOrStop(o.yes, `Purge the history of ${room} older than ${o.beforeDays} days? This cannot be undone.`);
       const host = access().synapse;
-      const started = await deps.run(host, remoteCommands.synadm(["history", "purge", room, "--before-days", o.beforeDays], true), true);
+      const started = await deps.run(host, remoteCommands.synadm(["history", "purge", room, "--before-days", o.beforeDays, ...(o.deleteLocal ? ["--delete-local"] : [])], true), true);
       if (checked(started) !== 0) throw new AdminError(`synadm could not start the purge of ${room}: ${started.stdout.trim() || "see above"}`, 1);
       const purgeId = parseJson(started.stdout)?.purge_id;
       if (!purgeId) throw new AdminError(`synadm did not return a purge ID: ${started.stdout.trim()}`, 1);

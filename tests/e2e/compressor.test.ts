@@ -232,4 +232,50 @@ suite("state compression on a homeserver with the default config", () => {
     expect(run.stdout).toMatch(new RegExp(`^synapse-compress-state: before: ${rows} state rows, `, "m"));
     expect(run.stdout).toMatch(/^synapse-compress-state: removed \d+ state rows \([\d.]+%\) in \d+ s$/m);
   }), minutes(10));
+
+  test("s5. synadm, installed for root, through npm run admin: users, a history purge polled to its end, a GDPR deactivation, clear errors", () => timed("s5 synadm", async () => {
+    // On the host, right after pulumi up, as root.
+    const onHost = JSON.parse((await vps.sh("synadm -o json user list")).stdout);
+    expect(onHost.users.map((u: any) => u.name)).toEqual(expect.arrayContaining([`@admin:${server}`, `@churn0:${server}`]));
+    expect((await vps.sh("stat -c '%a %U' /root/.config/synadm.yaml")).stdout.trim()).toBe("600 root");
+
+    const list = await adminCli(["synadm", "user", "list", "--json"]);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).total).toBe(onHost.total);
+    // An unknown user: synadm prints Synapse's error and exits 0; the admin command fails.
+    const unknown = await adminCli(["synadm", "user", "details", `@nobody:${server}`]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toContain("M_NOT_FOUND");
+    expect(unknown.stderr).toContain("admin: Synapse answered 404: no such user, room or media");
+
+    // A purge of one room's history, polled to its end: its old messages are gone, the room works.
+    const room = rooms[1];
+    const r = encodeURIComponent(room);
+    const messagesIn = async () => (await get(`${matrix}/_matrix/client/v3/rooms/${r}/messages?dir=b&limit=1000`)).chunk
+      .filter((e: any) => e.type === "m.room.message").length;
+    expect(await messagesIn()).toBe(75);
+    const refused = await adminCli(["purge-history", room, "--before-days", "0"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("admin: this cannot be undone and there is no terminal to confirm on: add --yes");
+    const purge = await adminCli(["purge-history", room, "--before-days", "0", "--delete-local", "--yes", "--json"]);
+    expect(purge.code).toBe(0);
+    expect(JSON.parse(purge.stdout)).toMatchObject({ room, status: "complete" });
+    expect(await messagesIn()).toBeLessThanOrEqual(1); // Synapse keeps the room's latest event
+    const sent = await https.put(`${matrix}/_matrix/client/v3/rooms/${r}/send/m.room.message/after-purge`, { msgtype: "m.text", body: "after purge" }, adminToken);
+    expect(sent.status).toBe(200);
+
+    // A GDPR deactivation, confirmed with --yes; the account is gone for good.
+    const deactivate = await adminCli(["synadm", "user", "deactivate", `@churn0:${server}`, "--gdpr-erase", "--yes"]);
+    expect(deactivate.code).toBe(0);
+    const details = JSON.parse((await vps.sh(`synadm -o json user details @churn0:${server}`)).stdout);
+    expect(details.deactivated).toBe(true);
+    expect(details.erased).toBe(true);
+
+    // Synapse down: said plainly, with its own exit status; then back.
+    await vps.sh("systemctl stop matrix-synapse");
+    const down = await adminCli(["synadm", "user", "list"]);
+    await vps.sh("systemctl start matrix-synapse && for i in $(seq 60); do curl -fs http://127.0.0.1:8008/health && exit 0; sleep 1; done; exit 1");
+    expect(down.code).toBe(69);
+    expect(down.stderr).toContain("admin: Synapse is not answering on the host");
+  }), minutes(10));
 });

@@ -96,7 +96,7 @@ it("the program exports adminAccess as a secret with both hosts' connections", a
 describe("synadm and purge-history (the program, with a recorded host)", () => {
   // Imported here: the CLI module is ESM-shaped TypeScript that ts-jest compiles like the rest.
   const { program, remoteCommands, isDestructive } = require("../../admin/cli") as typeof import("../../admin/cli");
-  type Reply = { code: number; stdout: string };
+  type Reply = { code: number; stdout: string; stderr?: string };
 
   async function runCli(argv: string[], replies: Reply[], answer = false) {
     const calls: { host: string; command: string }[] = [];
@@ -140,6 +140,14 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
     expect(yes.calls[0].command).toMatch(/synadm --batch 'user' 'deactivate' '@a:example\.org'$/);
   });
 
+  it("turns Synapse's refusals, which synadm prints but exits 0 on, into a failure", async () => {
+    const missing = await runCli(["synadm", "user", "details", "@nobody:example.org"],
+      [{ code: 0, stdout: "errcode  M_NOT_FOUND\n", stderr: "WARNING Synapse returned status code 404\n" }]);
+    expect(missing.error).toEqual({ message: "Synapse answered 404: no such user, room or media (check the ID, with its :server part)", exitCode: 1 });
+    const forbidden = await runCli(["synadm", "room", "list"], [{ code: 0, stdout: "", stderr: "WARNING Synapse returned status code 403\n" }]);
+    expect(forbidden.error).toEqual({ message: "Synapse answered 403: see synadm's output above", exitCode: 1 });
+  });
+
   it("says Synapse is down when its health check fails on the host", async () => {
     const r = await runCli(["synadm", "user", "list"], [{ code: 69, stdout: "" }]);
     expect(r.error).toEqual({ message: expect.stringMatching(/^Synapse is not answering on the host/), exitCode: 69 });
@@ -159,8 +167,9 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
       "synadm --batch -o json 'history' 'purge-status' 'abc'",
     ]);
     expect({ printed: r.printed, exit: r.exit }).toEqual({ printed: "purge abc of !r:example.org: complete\n", exit: 0 });
-    const failed = await runCli(["purge-history", "!r:example.org", "--before-days", "30", "--yes", "--json"],
+    const failed = await runCli(["purge-history", "!r:example.org", "--before-days", "30", "--delete-local", "--yes", "--json"],
       [{ code: 0, stdout: '{"purge_id": "abc"}' }, { code: 0, stdout: '{"status": "failed"}' }]);
+    expect(failed.calls[0].command).toMatch(/'--before-days' '30' '--delete-local'$/);
     expect({ printed: failed.printed, exit: failed.exit }).toEqual({ printed: '{"room":"!r:example.org","purgeId":"abc","status":"failed"}\n', exit: 1 });
     const bad = await runCli(["purge-history", "!r:example.org", "--before-days", "soon", "--yes"], []);
     expect(bad.error).toEqual({ message: '--before-days: given "soon", expected a whole number of days', exitCode: 2 });
