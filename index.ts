@@ -69,9 +69,9 @@ const maintenance = new DatabaseMaintenance("maintenance", {
   connection: hosts.synapse,
   reportSchedule: settings.databaseReport.schedule,
   growthAlertMiB: settings.databaseReport.growthAlertMiB,
-  purgeHistory: settings.adminUser && settings.purgeHistory.rooms.length > 0
-    ? { ...settings.purgeHistory, adminToken: synapse.adminAccessToken.apply((t) => t ?? "") }
-    : undefined,
+  adminToken: settings.adminUser ? synapse.adminAccessToken.apply((t) => t ?? "") : undefined,
+  purgeHistory: settings.purgeHistory,
+  remoteMediaPurge: settings.remoteMediaPurge,
   stateCompressor: settings.stateCompressor && {
     ...settings.stateCompressor,
     connection: hosts.database,

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  adminTokenPath, dbReport, purgeHistory, renderDbReportConf, renderPurgeHistoryConf,
+  adminTokenPath, dbReport, purgeHistory, purgeRemoteMedia, renderDbReportConf, renderPurgeHistoryConf, renderPurgeRemoteMediaConf,
 } from "../render/maintenance";
 import { maintenanceTool } from "./maintenanceTool";
 import { SshConnectionArgs, stagedFile } from "./remote";
@@ -14,8 +14,12 @@ export interface DatabaseMaintenanceArgs {
   reportSchedule: pulumi.Input<string>;
   /** The report fails (exit 2) above this growth, in MiB per day. */
   growthAlertMiB: pulumi.Input<number>;
-  /** Rooms whose history older than keepSeconds is purged on `schedule`, with the admin's token. */
-  purgeHistory?: { schedule: string; rooms: { roomId: string; keepSeconds: number }[]; adminToken: pulumi.Input<string> };
+  /** The admin's access token, for the tools that use the admin API; without it they are not installed. */
+  adminToken?: pulumi.Input<string>;
+  /** Rooms whose history older than keepSeconds is purged on `schedule`. */
+  purgeHistory?: { schedule: string; rooms: { roomId: string; keepSeconds: number }[] };
+  /** Cached remote media not accessed for keepSeconds is deleted on `schedule`. */
+  remoteMediaPurge?: { schedule: string; keepSeconds: number };
   /** synapse_auto_compressor on the database host, on a timer; omitted: off. */
   stateCompressor?: StateCompressorArgs;
 }
@@ -23,8 +27,9 @@ export interface DatabaseMaintenanceArgs {
 /**
  * What keeps the database in view and small, on timers: the database report
  * (`synapse-db-report`: size, largest tables, state, media, growth with an alert), state
- * compression on the database host (`synapse-compress-state`) and, for rooms named in config,
- * scheduled history purges (`synapse-purge-history`).
+ * compression on the database host (`synapse-compress-state`), the remote media cache purge
+ * (`synapse-purge-remote-media`) and, for rooms named in config, scheduled history purges
+ * (`synapse-purge-history`); the purges use the admin API with the admin's token.
  */
 export class DatabaseMaintenance extends pulumi.ComponentResource {
   public readonly report: command.remote.Command;
@@ -39,17 +44,30 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         ...dbReport, description: "Synapse database report: size, largest tables, state, media, growth", schedule, conf: renderDbReportConf(mib),
       })),
     }, { parent: this });
-    if (args.purgeHistory && args.purgeHistory.rooms.length > 0) {
+    const wantsToken = (args.purgeHistory?.rooms.length ?? 0) > 0 || args.remoteMediaPurge !== undefined;
+    const token = args.adminToken !== undefined && wantsToken
+      ? stagedFile(`${name}-admin-token`, {
+        connection: args.connection, path: adminTokenPath, mode: "0600", owner: "root:root", content: pulumi.secret(args.adminToken),
+      }, { parent: this })
+      : undefined;
+    if (token && args.purgeHistory && args.purgeHistory.rooms.length > 0) {
       const p = args.purgeHistory;
-      const token = stagedFile(`${name}-admin-token`, {
-        connection: args.connection, path: adminTokenPath, mode: "0600", owner: "root:root", content: pulumi.secret(p.adminToken),
-      }, { parent: this });
       maintenanceTool(`${name}-purge-history`, {
         connection: args.connection,
         toolName: purgeHistory.name,
         tool: {
           ...purgeHistory, description: "Synapse history purges of the rooms named in stack config", schedule: p.schedule,
           conf: renderPurgeHistoryConf(p.rooms),
+        },
+      }, { parent: this, dependsOn: [token] });
+    }
+    if (token && args.remoteMediaPurge) {
+      maintenanceTool(`${name}-purge-remote-media`, {
+        connection: args.connection,
+        toolName: purgeRemoteMedia.name,
+        tool: {
+          ...purgeRemoteMedia, description: "Synapse remote media cache purge", schedule: args.remoteMediaPurge.schedule,
+          conf: renderPurgeRemoteMediaConf(args.remoteMediaPurge.keepSeconds),
         },
       }, { parent: this, dependsOn: [token] });
     }

@@ -133,6 +133,9 @@ export const configKeys: ConfigKey[] = [
   { name: "stateCompressorChunks", type: "integer", default: 100,
     description: "Chunks the compressor works through per run (its -n): more compresses further per run and runs longer." },
 
+  { name: "remoteMediaPurgeSchedule", type: "string", default: "daily",
+    description: "When synapse-purge-remote-media deletes cached remote media not accessed for mediaRetentionRemote (needs adminUser; Synapse's own hourly job does the same), as a systemd OnCalendar expression." },
+
   { name: "purgeHistory", type: "array", default: [],
     description: "Rooms whose history older than a keep period is purged on a timer through the admin API, as !room:server=duration (e.g. !abc:example.org=90d); needs adminUser." },
   { name: "purgeHistorySchedule", type: "string", default: "daily",

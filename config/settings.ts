@@ -48,6 +48,8 @@ export interface Settings {
   purgeHistory: { schedule: string; rooms: { roomId: string; keepSeconds: number }[] };
   /** The database report: when it runs, and the growth (MiB per day) that makes it fail. */
   databaseReport: { schedule: string; growthAlertMiB: number };
+  /** Cached remote media purged on a timer (with an admin and a remote media lifetime). */
+  remoteMediaPurge?: { schedule: string; keepSeconds: number };
   /** synapse_auto_compressor on a timer (undefined: off): when it runs, its -c and -n. */
   stateCompressor?: { schedule: string; chunkSize: number; chunks: number };
   /** What the homeserver deletes by itself; empty strings keep things forever. */
@@ -196,6 +198,7 @@ const schema = z.object({
   rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
   databaseReportSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as weekly or Mon *-*-* 04:00" }),
   databaseGrowthAlertMiB: z.number().int().min(1, { error: "an integer >= 1" }),
+  remoteMediaPurgeSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily" }),
   stateCompressor: z.boolean(),
   stateCompressorSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as monthly or *-*-01 03:00" }),
   stateCompressorChunkSize: z.number().int().min(1, { error: "an integer >= 1" }),
@@ -343,14 +346,19 @@ function workerHosts(c: Parsed, synapse: SshConnection, errors: string[]): Worke
   return { mainAddress, hosts: c.workerHosts.map((address) => ({ address, connection: { ...synapse, host: address } })) };
 }
 
+/** "90d" → seconds (the pattern has already accepted it). */
+function durationToSeconds(duration: string): number {
+  const unit = duration.replace(/^\d+/, "");
+  return Number(duration.slice(0, -unit.length)) * durationSeconds[unit];
+}
+
 function purgeHistory(c: Parsed, errors: string[]): Settings["purgeHistory"] {
   if (c.purgeHistory.length > 0 && c.adminUser === "") {
     errors.push(`${projectName}:purgeHistory: given ${JSON.stringify(c.purgeHistory)}, expected adminUser to be set too (the purges use the admin API with its token)`);
   }
   const rooms = c.purgeHistory.map((entry) => {
     const [, roomId, keep] = purgeEntryPattern.exec(entry)!;
-    const unit = keep.replace(/^\d+/, "");
-    return { roomId, keepSeconds: Number(keep.slice(0, -unit.length)) * durationSeconds[unit] };
+    return { roomId, keepSeconds: durationToSeconds(keep) };
   });
   return { schedule: c.purgeHistorySchedule, rooms };
 }
@@ -465,6 +473,9 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     federationLimits: federationLimits(c, errors),
     databaseReport: { schedule: c.databaseReportSchedule, growthAlertMiB: c.databaseGrowthAlertMiB },
     purgeHistory: purgeHistory(c, errors),
+    remoteMediaPurge: c.adminUser !== "" && c.mediaRetentionRemote !== ""
+      ? { schedule: c.remoteMediaPurgeSchedule, keepSeconds: durationToSeconds(c.mediaRetentionRemote) }
+      : undefined,
     stateCompressor: c.stateCompressor
       ? { schedule: c.stateCompressorSchedule, chunkSize: c.stateCompressorChunkSize, chunks: c.stateCompressorChunks }
       : undefined,

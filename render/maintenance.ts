@@ -26,11 +26,16 @@ export interface MaintenanceTool {
 
 export const dbReport = { name: "synapse-db-report", toolPath: "/usr/local/sbin/synapse-db-report", confPath: "/etc/synapse-deploy/db-report.conf" };
 export const purgeHistory = { name: "synapse-purge-history", toolPath: "/usr/local/sbin/synapse-purge-history", confPath: "/etc/synapse-deploy/purge-history.conf" };
+export const purgeRemoteMedia = { name: "synapse-purge-remote-media", toolPath: "/usr/local/sbin/synapse-purge-remote-media", confPath: "/etc/synapse-deploy/purge-remote-media.conf" };
 /** The admin's access token, for the tools that use the admin API (0600, root). */
 export const adminTokenPath = "/etc/synapse-deploy/admin-token";
 
 export function renderDbReportConf(alertMiB: number): string {
   return `# Managed by the synapse Pulumi program.\n# A report exits 2 (a failed unit) when the database grew faster than this, in MiB per day.\nalert_mib=${alertMiB}\n`;
+}
+
+export function renderPurgeRemoteMediaConf(keepSeconds: number): string {
+  return `# Managed by the synapse Pulumi program.\n# Cached remote media not accessed for this many seconds is deleted (mediaRetentionRemote).\nkeep_seconds=${keepSeconds}\n`;
 }
 
 /** One `room_id seconds-to-keep` per line. */

@@ -41,6 +41,7 @@ function clientFor(vps: Vps, ca: string) {
     get: (url: string, token?: string) => request(agent, url, { token }),
     post: (url: string, body: unknown, token?: string) => request(agent, url, { body, token }),
     put: (url: string, body: unknown, token?: string) => request(agent, url, { method: "PUT", body, token }),
+    upload: (url: string, bytes: Buffer, contentType: string, token: string) => request(agent, url, { raw: { bytes, contentType }, token }),
     close: () => agent.close(),
   };
 }
@@ -95,7 +96,8 @@ suite("two homeservers federating, with certificates from a real ACME server", (
     await acme.useDns(vpsA);
     await acme.useDns(vpsB);
     root = await acme.issuingRoot();
-    const wsA = await homeserverStack(vpsA, "a.test", {});
+    // a keeps media cached from other servers for one minute only, so test 4 can watch it go.
+    const wsA = await homeserverStack(vpsA, "a.test", { mediaRetentionRemote: "1m" });
     // b runs community's workers: its federation goes in through a reader and out through a sender.
     const wsB = await homeserverStack(vpsB, "b.test", { matrixHost: "b.test", federationPort8448: "true", tier: "community" });
     a = { name: "a.test", matrixHost: "matrix.a.test", vps: vpsA, ws: wsA, token: "", client: clientFor(vpsA, root) };
@@ -216,5 +218,35 @@ suite("two homeservers federating, with certificates from a real ACME server", (
       expect(keys.json().server_keys.map((k: any) => k.server_name)).toContain(about.name);
       expect(Object.keys(keys.json().server_keys[0].verify_keys)).toEqual(Object.keys(own.json().verify_keys));
     }
+  }), minutes(5));
+
+  test("4. a's remote media cache purge (its timer's service) deletes b's media it cached and no one read for a minute; a fetches it again on demand", () => timed("federation 4 remote media cache purge", async () => {
+    const bytes = Buffer.from(`media from b ${Date.now()}\n`.repeat(200));
+    const up = await b.client.upload(`https://${b.matrixHost}/_matrix/media/v3/upload?filename=b.txt`, bytes, "text/plain", b.token);
+    expect(up.status).toBe(200);
+    const mediaId = String(up.json().content_uri).split("/").pop()!;
+    const download = () => a.client.get(`https://${a.matrixHost}/_matrix/client/v1/media/download/b.test/${mediaId}`, a.token);
+    const first = await download();
+    expect(first.status).toBe(200);
+    expect(first.bytes.equals(bytes)).toBe(true);
+    const cached = async () => Number((await a.vps.sh(`runuser -u postgres -- psql -XAtc "SELECT count(*) FROM remote_media_cache WHERE media_origin = 'b.test' AND media_id = '${mediaId}'" synapse`)).stdout.trim());
+    expect(await cached()).toBe(1);
+    expect((await a.vps.sh("systemctl is-enabled synapse-purge-remote-media.timer")).stdout.trim()).toBe("enabled");
+
+    // Older than a's keep period (1 minute), then the timer's service, as the timer would run it.
+    // Synapse records an access time when it flushes its "recently accessed" set, once a minute,
+    // so the cached copy's last access can be up to a minute after the download.
+    await new Promise((r) => setTimeout(r, 125_000));
+    const since = (await a.vps.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+    await a.vps.sh("systemctl start synapse-purge-remote-media.service");
+    const journal = (await a.vps.sh(`journalctl -u synapse-purge-remote-media --since '${since}' --no-pager -o cat`)).stdout;
+    expect(journal).toMatch(/^synapse-purge-remote-media: deleted [1-9]\d* cached remote media files last accessed before /m);
+    expect(await cached()).toBe(0);
+    expect((await a.vps.sh(`find /var/lib/matrix-synapse/media/remote_content/b.test -type f | wc -l`)).stdout.trim()).toBe("0");
+    // Nothing is lost: a fetches it from b again.
+    const again = await download();
+    expect(again.status).toBe(200);
+    expect(again.bytes.equals(bytes)).toBe(true);
+    expect(await cached()).toBe(1);
   }), minutes(5));
 });

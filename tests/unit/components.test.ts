@@ -34,10 +34,13 @@ describe("resources", () => {
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
       "admin-tools-synadm", "admin-tools-synadm-config",
+      "maintenance-admin-token",
       "maintenance-compressor-conf", "maintenance-compressor-install", "maintenance-compressor-service",
       "maintenance-compressor-state-map-Cargo-toml", "maintenance-compressor-state-map-src-lib-rs",
       "maintenance-compressor-timer", "maintenance-compressor-timer-conf", "maintenance-compressor-timer-service",
       "maintenance-compressor-timer-timer", "maintenance-compressor-timer-tool", "maintenance-compressor-tool",
+      "maintenance-purge-remote-media", "maintenance-purge-remote-media-conf", "maintenance-purge-remote-media-service",
+      "maintenance-purge-remote-media-timer", "maintenance-purge-remote-media-tool",
       "maintenance-report", "maintenance-report-conf", "maintenance-report-service", "maintenance-report-timer", "maintenance-report-tool",
       "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site", "nginx-teardown",
       "postgres-autovacuum", "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",

@@ -1,5 +1,11 @@
 // The dedicated database box: config, the files that close it to all but the Synapse hosts, and
 // the steps the program runs on each host.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import { parseSettings, RawConfig, Settings } from "../../config";
 import { renderFirewall } from "../../render/firewall";
 import { PostgresNetwork, postgresFirewall, renderAutovacuum, renderHbaBlock, renderListenDropIn, synapseAutovacuum } from "../../render/postgres";
@@ -160,6 +166,63 @@ describe("scheduled history purges", () => {
     expect(run.byName("maintenance-purge-history-timer").inputs.stdin).toContain("OnCalendar=*-*-* 03:00\n");
     expect(run.byName("maintenance-purge-history").dependencies.map((u: string) => u.split("::").pop())).toContain("maintenance-admin-token");
     const none = await runProgram({ ...base, adminUser: "admin" });
-    expect(none.resources.filter((r) => r.name.startsWith("maintenance-purge") || r.name === "maintenance-admin-token")).toEqual([]);
+    expect(none.resources.filter((r) => r.name.startsWith("maintenance-purge-history"))).toEqual([]);
+  });
+});
+
+describe("the remote media cache purge", () => {
+  const base = { serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian" };
+
+  it("is installed with an admin and a remote media lifetime, keeping what mediaRetentionRemote says", async () => {
+    const run = await runProgram({ ...base, adminUser: "admin", mediaRetentionRemote: "30d", remoteMediaPurgeSchedule: "*-*-* 05:00" });
+    expect(run.byName("maintenance-purge-remote-media-conf").inputs.stdin).toContain(`keep_seconds=${30 * 86400}\n`);
+    expect(run.byName("maintenance-purge-remote-media-timer").inputs.stdin).toContain("OnCalendar=*-*-* 05:00\n");
+    expect(run.byName("maintenance-purge-remote-media").dependencies.map((u: string) => u.split("::").pop())).toContain("maintenance-admin-token");
+    expect(run.byName("maintenance-admin-token").secretInputs).toContain("stdin");
+    // The default lifetime (90d) with an admin: on; without an admin, or with the lifetime off: only Synapse's own job.
+    const byDefault = await runProgram({ ...base, adminUser: "admin" });
+    expect(byDefault.byName("maintenance-purge-remote-media-conf").inputs.stdin).toContain(`keep_seconds=${90 * 86400}\n`);
+    for (const raw of [base, { ...base, adminUser: "admin", mediaRetentionRemote: "" }]) {
+      const none = await runProgram(raw);
+      expect(none.resources.filter((r) => r.name.startsWith("maintenance-purge-remote") || r.name === "maintenance-admin-token")).toEqual([]);
+    }
+  });
+
+  it("asks Synapse to purge what was last accessed before the keep period, and fails loudly when it cannot", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "purge-remote-"));
+    const seen: string[] = [];
+    let answer = { status: 200, body: '{"deleted": 3}' };
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      res.writeHead(answer.status, { "Content-Type": "application/json" }).end(answer.body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      fs.writeFileSync(path.join(dir, "conf"), "keep_seconds=86400\n");
+      fs.writeFileSync(path.join(dir, "token"), "syt_secret_token");
+      const env = { ...process.env, SYNAPSE_PURGE_REMOTE_MEDIA_CONF: path.join(dir, "conf"), SYNAPSE_ADMIN_TOKEN_FILE: path.join(dir, "token"),
+        SYNAPSE_ADMIN_BASE: `http://127.0.0.1:${(server.address() as AddressInfo).port}/_synapse/admin/v1` };
+      const tool = path.join(__dirname, "../../host-tools/synapse-purge-remote-media.sh");
+      const run = () => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn("bash", [tool], { env });
+        let stdout = ""; let stderr = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+      });
+      const t0 = Date.now();
+      const ok = await run();
+      expect(ok).toMatchObject({ status: 0, stderr: "" });
+      expect(ok.stdout).toMatch(/^synapse-purge-remote-media: deleted 3 cached remote media files last accessed before \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n$/);
+      const [, ts] = /^POST \/_synapse\/admin\/v1\/purge_media_cache\?before_ts=(\d+) Bearer syt_secret_token$/.exec(seen[0])!;
+      expect(Math.abs(Number(ts) - (t0 - 86400_000))).toBeLessThan(5000);
+      answer = { status: 403, body: '{"errcode":"M_FORBIDDEN"}' };
+      const refused = await run();
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain("synapse-purge-remote-media: the purge failed (HTTP 403)");
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
