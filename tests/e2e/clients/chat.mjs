@@ -1,21 +1,14 @@
 // A real Matrix client (matrix-js-sdk): logs in, creates a room, sends COUNT messages and reads
 // them all back through /sync. Prints one JSON line with what it saw.
 // Env: BASE_URL, ADDRESS (the VPS), CA_FILE, USER_ID, PASSWORD, COUNT.
-import * as fs from "node:fs";
-import { Agent, fetch as undiciFetch } from "undici";
 import * as sdk from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import { sandboxFetch } from "./sandboxFetch.mjs";
 
 logger.setLevel?.("warn");
 const { BASE_URL, ADDRESS, CA_FILE, USER_ID, PASSWORD } = process.env;
 const count = Number(process.env.COUNT ?? 100);
-const agent = new Agent({
-  connect: {
-    ca: fs.readFileSync(CA_FILE, "utf8"),
-    lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: ADDRESS, family: 4 }]) : cb(null, ADDRESS, 4)),
-  },
-});
-const fetchFn = (url, init) => undiciFetch(url, { ...init, dispatcher: agent });
+const fetchFn = sandboxFetch(CA_FILE, ADDRESS);
 
 const started = Date.now();
 const login = await sdk.createClient({ baseUrl: BASE_URL, fetchFn }).loginRequest({

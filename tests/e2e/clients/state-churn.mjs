@@ -4,23 +4,16 @@
 // API (no password logins, which rc_login limits) and exempted from rate limits, as an admin
 // would for a bot; joins wait when Synapse's per-room join limit asks them to. Prints one JSON line: the rooms and how many state events were sent.
 // Env: BASE_URL, ADDRESS (the VPS), CA_FILE, ADMIN_TOKEN, SERVER, ROOMS, MEMBERS, ROUNDS.
-import * as fs from "node:fs";
-import { Agent, fetch as undiciFetch } from "undici";
 import * as sdk from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import { sandboxFetch } from "./sandboxFetch.mjs";
 
 logger.setLevel?.("warn");
 const { BASE_URL, ADDRESS, CA_FILE, ADMIN_TOKEN, SERVER } = process.env;
 const ROOMS = Number(process.env.ROOMS ?? 4);
 const MEMBERS = Number(process.env.MEMBERS ?? 30);
 const ROUNDS = Number(process.env.ROUNDS ?? 60);
-const agent = new Agent({
-  connect: {
-    ca: fs.readFileSync(CA_FILE, "utf8"),
-    lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: ADDRESS, family: 4 }]) : cb(null, ADDRESS, 4)),
-  },
-});
-const fetchFn = (url, init) => undiciFetch(url, { ...init, dispatcher: agent });
+const fetchFn = sandboxFetch(CA_FILE, ADDRESS);
 const clientFor = (userId, accessToken) => sdk.createClient({ baseUrl: BASE_URL, fetchFn, userId, accessToken });
 
 async function admin(method, path, body) {
