@@ -2,6 +2,7 @@
 // first (nothing is created when it is wrong), then composes the components.
 import * as pulumi from "@pulumi/pulumi";
 import { AdminTools } from "./components/adminTools";
+import { Backups } from "./components/backups";
 import { DatabaseMaintenance } from "./components/databaseMaintenance";
 import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
@@ -78,6 +79,11 @@ const maintenance = new DatabaseMaintenance("maintenance", {
     database: { name: database.databaseName, user: database.user },
   },
 }, { dependsOn: [synapse] });
+
+// Backups on the Synapse VPS, once Synapse has made its database and key.
+if (settings.backups) {
+  new Backups("backups", { connection: hosts.synapse, ...settings.backups }, { dependsOn: [synapse] });
+}
 
 // synadm for root on the Synapse VPS, with the admin's token (there is no token without an admin).
 if (settings.adminUser) {

@@ -79,6 +79,13 @@ export const remoteCommands = {
     "journalctl -u synapse-compress-state --since \"$since\" --no-pager -o cat | grep '^synapse-compress-state:' || true",
     "exit $rc",
   ].join("; "),
+  backupNow: () => [
+    "since=$(date '+%Y-%m-%d %H:%M:%S')",
+    "rc=0; systemctl start synapse-backup.service || rc=$?",
+    "journalctl -u synapse-backup --since \"$since\" --no-pager -o cat | grep '^synapse-backup:' || true",
+    "exit $rc",
+  ].join("; "),
+  backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
   // synadm has no terminal to prompt on over ssh: --batch, after our own confirmation. Synapse
   // answering first makes "Synapse is down" an error of its own, not synadm's traceback.
   synadm: (args: string[], json: boolean) =>
@@ -134,6 +141,13 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
   cli.command("compress-state")
     .description("run the state compressor now (synapse-compress-state on the database host) and print its result")
     .action(async () => setExit((await deps.run(access().database, remoteCommands.compressState())).code));
+  cli.command("backup-now")
+    .description("run a backup now (synapse-backup on the Synapse VPS) and print its result")
+    .action(async () => setExit((await deps.run(access().synapse, remoteCommands.backupNow())).code));
+  cli.command("backup-status")
+    .description("the last good backup: when, how old, where, what it holds; exits 1 when there is none")
+    .option("--json", "one JSON object, for scripts")
+    .action(async (o: { json?: boolean }) => setExit((await deps.run(access().synapse, remoteCommands.backupStatus(!!o.json))).code));
   cli.command("synadm")
     .description("run synadm on the Synapse VPS as the admin, e.g. `synadm user list`; --json for JSON, --yes skips the confirmation of deactivations, purges and deletions")
     .argument("[args...]", "synadm's own arguments")

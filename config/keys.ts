@@ -124,6 +124,12 @@ export const configKeys: ConfigKey[] = [
   { name: "databaseGrowthAlertMiB", type: "integer", default: 1024,
     description: "The report fails (exit 2, a failed unit, a warning in the journal) when the database grew faster than this many MiB per day since the last report." },
 
+  { name: "backups", type: "boolean", default: true,
+    description: "Back up the database, signing key, config and local media on the Synapse VPS on a timer (synapse-backup; kept on the VPS only)." },
+  { name: "backupSchedule", type: "string", default: "*-*-* 03:30",
+    description: "When synapse-backup runs, as a systemd OnCalendar expression." },
+  { name: "backupKeep", type: "integer", default: 7, description: "How many backup runs to keep (the newest)." },
+
   { name: "stateCompressor", type: "boolean", default: true,
     description: "Build synapse_auto_compressor on the database host (in the background, once) and run it on a timer to compress Synapse's state tables." },
   { name: "stateCompressorSchedule", type: "string", default: "monthly",

@@ -48,6 +48,8 @@ export interface Settings {
   purgeHistory: { schedule: string; rooms: { roomId: string; keepSeconds: number }[] };
   /** The database report: when it runs, and the growth (MiB per day) that makes it fail. */
   databaseReport: { schedule: string; growthAlertMiB: number };
+  /** synapse-backup on a timer (undefined: off); media is mirrored when it is on local disk. */
+  backups?: { schedule: string; keep: number; media: "local" | "none" };
   /** Cached remote media purged on a timer (with an admin and a remote media lifetime). */
   remoteMediaPurge?: { schedule: string; keepSeconds: number };
   /** synapse_auto_compressor on a timer (undefined: off): when it runs, its -c and -n. */
@@ -198,6 +200,9 @@ const schema = z.object({
   rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
   databaseReportSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as weekly or Mon *-*-* 04:00" }),
   databaseGrowthAlertMiB: z.number().int().min(1, { error: "an integer >= 1" }),
+  backups: z.boolean(),
+  backupSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as *-*-* 03:30" }),
+  backupKeep: z.number().int().min(1, { error: "an integer >= 1" }),
   remoteMediaPurgeSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily" }),
   stateCompressor: z.boolean(),
   stateCompressorSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as monthly or *-*-01 03:00" }),
@@ -473,6 +478,9 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     federationLimits: federationLimits(c, errors),
     databaseReport: { schedule: c.databaseReportSchedule, growthAlertMiB: c.databaseGrowthAlertMiB },
     purgeHistory: purgeHistory(c, errors),
+    backups: c.backups
+      ? { schedule: c.backupSchedule, keep: c.backupKeep, media: c.mediaStorage === "s3" ? "none" : "local" }
+      : undefined,
     remoteMediaPurge: c.adminUser !== "" && c.mediaRetentionRemote !== ""
       ? { schedule: c.remoteMediaPurgeSchedule, keepSeconds: durationToSeconds(c.mediaRetentionRemote) }
       : undefined,

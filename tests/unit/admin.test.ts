@@ -148,6 +148,15 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
     expect(forbidden.error).toEqual({ message: "Synapse answered 403: see synadm's output above", exitCode: 1 });
   });
 
+  it("backup-now starts the backup service and prints its journal lines; backup-status asks the host's tool", async () => {
+    const now = await runCli(["backup-now"], [{ code: 3, stdout: "synapse-backup: ERROR: pg_dump of synapse on 127.0.0.1 failed\n" }]);
+    expect(now.calls[0]).toEqual({ host: "203.0.113.10", command: remoteCommands.backupNow() });
+    expect(now.calls[0].command).toContain("systemctl start synapse-backup.service");
+    expect(now.exit).toBe(3);
+    const status = await runCli(["backup-status", "--json"], [{ code: 0, stdout: "{}" }]);
+    expect(status.calls[0].command).toBe("synapse-backup --status --json");
+  });
+
   it("says Synapse is down when its health check fails on the host", async () => {
     const r = await runCli(["synadm", "user", "list"], [{ code: 69, stdout: "" }]);
     expect(r.error).toEqual({ message: expect.stringMatching(/^Synapse is not answering on the host/), exitCode: 69 });

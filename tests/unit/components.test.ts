@@ -21,6 +21,7 @@ describe("resources", () => {
     const components = run.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`).sort();
     expect(components).toEqual([
       "synapse:index:AdminTools admin-tools",
+      "synapse:index:Backups backups",
       "synapse:index:DatabaseMaintenance maintenance",
       "synapse:index:NginxProxy nginx",
       "synapse:index:PostgresDatabase postgres",
@@ -34,6 +35,7 @@ describe("resources", () => {
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
       "admin-tools-synadm", "admin-tools-synadm-config",
+      "backups-timer", "backups-timer-conf", "backups-timer-service", "backups-timer-timer", "backups-timer-tool",
       "maintenance-admin-token",
       "maintenance-compressor-conf", "maintenance-compressor-install", "maintenance-compressor-service",
       "maintenance-compressor-state-map-Cargo-toml", "maintenance-compressor-state-map-src-lib-rs",
@@ -73,7 +75,7 @@ describe("resources", () => {
     const parentType: Record<string, string> = {
       postgres: "synapse:index:PostgresDatabase", synapse: "synapse:index:SynapseHost",
       nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite", maintenance: "synapse:index:DatabaseMaintenance",
-      "maintenance-compressor": "synapse:index:StateCompressor", "admin-tools": "synapse:index:AdminTools",
+      "maintenance-compressor": "synapse:index:StateCompressor", "admin-tools": "synapse:index:AdminTools", backups: "synapse:index:Backups",
     };
     for (const r of run.resources.filter((x) => x.custom)) {
       const prefix = Object.keys(parentType).sort((a, b) => b.length - a.length).find((p) => r.name.startsWith(`${p}-`))!;
