@@ -278,4 +278,41 @@ suite("state compression on a homeserver with the default config", () => {
     expect(down.code).toBe(69);
     expect(down.stderr).toContain("admin: Synapse is not answering on the host");
   }), minutes(10));
+
+  test("s6. backups: none yet, then one run through npm run admin (0600 files, a dump that restores, local media mirrored), then only new media", () => timed("s6 backups", async () => {
+    expect((await vps.sh("systemctl is-enabled synapse-backup.timer")).stdout.trim()).toBe("enabled");
+    const none = await adminCli(["backup-status"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("synapse-backup: no backup has succeeded on this host yet");
+    // A file in the local media store.
+    const bytes = Buffer.from(`backed up ${Date.now()}\n`.repeat(100));
+    const up = await https.upload(`${matrix}/_matrix/media/v3/upload?filename=b.txt`, bytes, "text/plain", adminToken);
+    expect(up.status).toBe(200);
+
+    const first = await adminCli(["backup-now"]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^synapse-backup: backup \d{8}T\d{6}Z: database [\d.]+ MiB \(\d+ tables\), signing key, config, deploy state; media: [1-9]\d* new of \d+ files; 1 runs kept; \d+ s$/m);
+    const status = JSON.parse((await adminCli(["backup-status", "--json"])).stdout);
+    expect(status.ageSeconds).toBeLessThan(120);
+    const run = status.run as string;
+    expect((await vps.sh(`stat -c '%a %U' /var/backups/synapse-deploy ${run} ${run}/*`)).stdout.trim().split("\n"))
+      .toEqual(["700 root", "700 root", ...Array(5).fill("600 root")]);
+    expect((await vps.sh(`cmp ${run}/signing.key /etc/matrix-synapse/homeserver.signing.key && cd ${run} && sha256sum -c --quiet SHA256SUMS && echo ok`)).stdout.trim()).toBe("ok");
+    // The dump restores: into a scratch database, with the same events as the live one.
+    const events = "SELECT count(*) FROM events";
+    await vps.sh(`runuser -u postgres -- createdb -T template0 -E UTF8 --lc-collate=C --lc-ctype=C restore_check && runuser -u postgres -- pg_restore --no-owner -d restore_check ${run}/synapse.dump`);
+    const restored = Number((await vps.sh(`runuser -u postgres -- psql -XAtc "${events}" restore_check`)).stdout.trim());
+    await vps.sh("runuser -u postgres -- dropdb restore_check");
+    expect(restored).toBeGreaterThan(1000);
+    expect(restored).toBeLessThanOrEqual(Number(await psql(`${events};`)));
+    // The uploaded file is in the media mirror, byte for byte.
+    const mediaId = String(up.json().content_uri).split("/").pop()!;
+    const mirrored = (await vps.sh(`find /var/backups/synapse-deploy/media -type f -path '*local_content*' | xargs sha256sum`)).stdout;
+    expect(mirrored).toContain(require("node:crypto").createHash("sha256").update(bytes).digest("hex"));
+    expect(mediaId).toMatch(/^[A-Za-z0-9]+$/);
+
+    const second = await adminCli(["backup-now"]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/media: 0 new of \d+ files; 2 runs kept/);
+  }), minutes(10));
 });
