@@ -94,8 +94,9 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
   for (const [k, v] of Object.entries(config)) all[`synapse:${k}`] = v;
   pulumi.runtime.setAllConfig(all, secretKeys.map((k) => `synapse:${k}`));
 
-  let program: Record<string, unknown> = {};
-  jest.isolateModules(() => { program = require("../../index"); });
+  // The program is a function: loading it (and the providers, @pulumi/aws above all) once per test
+  // file is what keeps the unit suite fast; each run builds the stack anew from this config.
+  const program = (require("../../program") as typeof import("../../program")).synapseProgram();
   const outputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(program)) {
     outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((r) => (v as pulumi.Output<unknown>).apply(r)) : v;

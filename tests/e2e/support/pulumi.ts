@@ -34,7 +34,7 @@ export function engineAvailable(): { ok: boolean; reason?: string } {
 }
 
 /** The files of this project a user's checkout has (what `pulumi up` reads). */
-const projectEntries = ["Pulumi.yaml", "Pulumi.dev.yaml", "index.ts", "package.json", "tsconfig.json", "components", "config", "render", "scripts", "host-tools", "compressor", "admin"];
+const projectEntries = ["Pulumi.yaml", "Pulumi.dev.yaml", "index.ts", "program.ts", "package.json", "tsconfig.json", "components", "config", "render", "scripts", "host-tools", "compressor", "admin"];
 
 export interface CliResult {
   code: number;

@@ -1,0 +1,173 @@
+// The synapse program: one stack = one Matrix homeserver. Reads and validates the stack config
+// first (nothing is created when it is wrong), then composes the components. A function, so the
+// unit tests can run it once per stack config without loading the providers again.
+import * as pulumi from "@pulumi/pulumi";
+import { AdminTools } from "./components/adminTools";
+import { Backups } from "./components/backups";
+import { DatabaseMaintenance } from "./components/databaseMaintenance";
+import { MediaBucket } from "./components/mediaBucket";
+import { NginxProxy } from "./components/nginxProxy";
+import { PostgresDatabase } from "./components/postgresDatabase";
+import { SynapseHost } from "./components/synapseHost";
+import { SynapseExtension } from "./components/synapseExtension";
+import { WellKnownSite } from "./components/wellKnownSite";
+import { WorkerHost } from "./components/workerHost";
+import { WorkerPool } from "./components/workerPool";
+import { loadSettings, processMemoryMiB } from "./config";
+import { baseHomeserverPart } from "./render/homeserver";
+import { wellKnownDocuments, wellKnownLocations } from "./render/wellknown";
+
+/** Builds every component for the current stack config and returns the stack outputs. */
+export function synapseProgram(): Record<string, unknown> {
+  const settings = loadSettings();
+  const { hosts } = settings;
+
+  const database = new PostgresDatabase("postgres", {
+    connection: hosts.database,
+    synapseConnection: hosts.synapse,
+    serverName: settings.serverName,
+    sizing: settings.sizing,
+    deleteDataOnDestroy: settings.destroyDeletesData,
+    address: settings.database.address,
+    clients: settings.database.box ? settings.database.clients : undefined,
+  });
+
+  // Media in a bucket: the bucket (or its coordinates) and what the Synapse host needs for it.
+  const media = settings.media.storage === "s3"
+    ? new MediaBucket("media", { media: settings.media, packageSource: settings.packageSource })
+    : undefined;
+
+  // A private federation's CA, next to homeserver.yaml (federation_custom_ca_list names it).
+  const federationCa: SynapseExtension[] = settings.federation.caCertificates
+    ? [{ configFiles: [{ name: "federation-ca", path: "federation-ca.pem", mode: "0644", owner: "root:root", content: settings.federation.caCertificates }] }]
+    : [];
+
+  // Synapse's workers (none on the solo tier): their config, units and nginx routes.
+  const workers = new WorkerPool("workers", {
+    counts: settings.workers,
+    packageSource: settings.packageSource,
+    workerMemoryMiB: processMemoryMiB[settings.tier].worker,
+    maxUploadSize: settings.sizing.maxUploadSize,
+    workerHosts: settings.workerHosts.hosts,
+    mainAddress: settings.workerHosts.mainAddress,
+  });
+
+  const synapse = new SynapseHost("synapse", {
+    connection: hosts.synapse,
+    serverName: settings.serverName,
+    packageSource: settings.packageSource,
+    reportStats: settings.reportStats,
+    homeserverParts: [baseHomeserverPart(settings), database.homeserverPart, workers.homeserverPart, ...(media ? [media.homeserverPart] : [])],
+    databasePassword: database.password,
+    adminUser: settings.adminUser,
+    deleteDataOnDestroy: settings.destroyDeletesData,
+    extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : [])],
+    shareSigningKey: workers.remoteHosts.length > 0,
+  }, { dependsOn: database.synapseDependsOn });
+
+  // Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
+  // runs on the Synapse VPS, which has Synapse's passfile and the media; the state compressor on
+  // the database host, next to PostgreSQL's socket.
+  database.tuneTables(synapse.activated);
+  const maintenance = new DatabaseMaintenance("maintenance", {
+    connection: hosts.synapse,
+    reportSchedule: settings.databaseReport.schedule,
+    growthAlertMiB: settings.databaseReport.growthAlertMiB,
+    adminToken: settings.adminUser ? synapse.adminAccessToken.apply((t) => t ?? "") : undefined,
+    purgeHistory: settings.purgeHistory,
+    remoteMediaPurge: settings.remoteMediaPurge,
+    stateCompressor: settings.stateCompressor && {
+      ...settings.stateCompressor,
+      connection: hosts.database,
+      database: { name: database.databaseName, user: database.user },
+    },
+  }, { dependsOn: [synapse] });
+
+  // Backups on the Synapse VPS, once Synapse has made its database and key.
+  if (settings.backups) {
+    new Backups("backups", { connection: hosts.synapse, ...settings.backups }, { dependsOn: [synapse] });
+  }
+
+  // synadm for root on the Synapse VPS, with the admin's token (there is no token without an admin).
+  if (settings.adminUser) {
+    new AdminTools("admin-tools", {
+      connection: hosts.synapse,
+      serverName: settings.serverName,
+      adminUserId: synapse.adminUserId.apply((id) => id ?? ""),
+      adminAccessToken: synapse.adminAccessToken.apply((t) => t ?? ""),
+    }, { dependsOn: [synapse] });
+  }
+
+  // Workers on other hosts, once the main process runs on the config they share.
+  const poolAddresses = [settings.workerHosts.mainAddress!, ...workers.remoteHosts.map((h) => h.address)];
+  const workerHosts = workers.remoteHosts.map((h, i) => new WorkerHost(`worker-host-${i + 1}`, {
+    connection: h.connection,
+    address: h.address,
+    workers: h.workers,
+    serverName: settings.serverName,
+    packageSource: settings.packageSource,
+    reportStats: settings.reportStats,
+    sharedConfigFiles: synapse.sharedConfigFiles,
+    signingKey: synapse.signingKey!,
+    workerMemoryMiB: processMemoryMiB[settings.tier].worker,
+    peers: poolAddresses.filter((a) => a !== h.address),
+  }, { parent: workers, dependsOn: [synapse] }));
+
+  const proxy = new NginxProxy("nginx", {
+    connection: hosts.synapse,
+    matrixHost: settings.matrixHost,
+    tls: settings.tls,
+    maxUploadSize: settings.sizing.maxUploadSize,
+    adminAllowedNetworks: settings.adminAllowedNetworks,
+    federationPort8448: settings.federationPort8448,
+    routing: workers.routing,
+    federationLimits: settings.federationLimits,
+    // Without delegation the matrix host is the server name: it answers .well-known itself, except
+    // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
+    extraLocations: settings.delegated ? []
+      : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.federationPort8448 ? ["client"] : ["server", "client"]),
+  }, { dependsOn: [synapse, ...workerHosts] });
+
+  if (settings.delegated) {
+    new WellKnownSite("well-known", {
+      connection: hosts.wellKnown,
+      serverName: settings.serverName,
+      matrixHost: settings.matrixHost,
+      tls: settings.tls,
+      // After Synapse: a refused deployment (say, a changed server name) must not touch nginx.
+    }, { dependsOn: [synapse] });
+  }
+
+  // Stack outputs. The admin's are exported only when there is an admin: an undefined output
+  // makes the engine warn on every run.
+  const outputs: Record<string, unknown> = {
+    serverName: settings.serverName,
+    clientBaseUrl: proxy.clientBaseUrl,
+    federationUrl: `https://${settings.matrixHost}:443`,
+    databaseName: database.databaseName,
+    databaseHost: pulumi.output(hosts.database.host),
+    sqliteMigration: database.migration,
+    tier: settings.tier,
+    workers: workers.workers.map((w) => w.name),
+  };
+  // What `npm run admin` connects with (secret: it holds the SSH keys).
+  outputs.adminAccess = pulumi.secret({ synapse: hosts.synapse, database: hosts.database });
+  if (database.move) outputs.databaseMove = database.move;
+  if (maintenance.stateCompressor) outputs.stateCompressor = maintenance.stateCompressor.install.stdout.apply((s) => s.trim());
+  if (media) {
+    Object.assign(outputs, {
+      mediaBucket: media.bucket,
+      mediaEndpoint: media.endpoint,
+      mediaAccessKeyId: media.accessKeyId,
+      mediaSecretAccessKey: media.secretAccessKey,
+    });
+  }
+  if (settings.adminUser) {
+    Object.assign(outputs, {
+      adminUser: synapse.adminUserId,
+      adminAccessToken: synapse.adminAccessToken,
+      adminPassword: synapse.adminPassword,
+    });
+  }
+  return outputs;
+}
