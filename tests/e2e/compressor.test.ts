@@ -298,9 +298,10 @@ suite("state compression on a homeserver with the default config", () => {
     expect((await vps.sh(`stat -c '%a %U' /var/backups/synapse-deploy ${run} ${run}/*`)).stdout.trim().split("\n"))
       .toEqual(["700 root", "700 root", ...Array(5).fill("600 root")]);
     expect((await vps.sh(`cmp ${run}/signing.key /etc/matrix-synapse/homeserver.signing.key && cd ${run} && sha256sum -c --quiet SHA256SUMS && echo ok`)).stdout.trim()).toBe("ok");
-    // The dump restores: into a scratch database, with the same events as the live one.
+    // The dump restores: into a scratch database, with the same events as the live one (root reads
+    // the 0600 dump; PostgreSQL's user gets it on stdin).
     const events = "SELECT count(*) FROM events";
-    await vps.sh(`runuser -u postgres -- createdb -T template0 -E UTF8 --lc-collate=C --lc-ctype=C restore_check && runuser -u postgres -- pg_restore --no-owner -d restore_check ${run}/synapse.dump`);
+    await vps.sh(`runuser -u postgres -- createdb -T template0 -E UTF8 --lc-collate=C --lc-ctype=C restore_check && runuser -u postgres -- pg_restore --no-owner -d restore_check < ${run}/synapse.dump`);
     const restored = Number((await vps.sh(`runuser -u postgres -- psql -XAtc "${events}" restore_check`)).stdout.trim());
     await vps.sh("runuser -u postgres -- dropdb restore_check");
     expect(restored).toBeGreaterThan(1000);
