@@ -65,6 +65,9 @@ export async function onHost(access: HostAccess, command: string, cwd: string, c
   }
 }
 
+// render/script.ts has a shellQuote too, but Node's type stripping runs this file as ESM, which
+// can import another .ts file only by its extension, and tsc refuses such imports in this
+// project: so this small copy, which always quotes.
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
