@@ -8,6 +8,7 @@ import { DatabaseMaintenance } from "./components/databaseMaintenance";
 import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
+import { restoreExtension, restoreStepName } from "./components/restore";
 import { SynapseHost } from "./components/synapseHost";
 import { SynapseExtension } from "./components/synapseExtension";
 import { WellKnownSite } from "./components/wellKnownSite";
@@ -52,6 +53,9 @@ export function synapseProgram(): Record<string, unknown> {
     mainAddress: settings.workerHosts.mainAddress,
   });
 
+  // restoreFrom: the backup goes in before Synapse first starts on this host.
+  const restore = settings.restore ? [restoreExtension(settings.restore, settings.serverName)] : [];
+
   const synapse = new SynapseHost("synapse", {
     connection: hosts.synapse,
     serverName: settings.serverName,
@@ -61,7 +65,7 @@ export function synapseProgram(): Record<string, unknown> {
     databasePassword: database.password,
     adminUser: settings.adminUser,
     deleteDataOnDestroy: settings.destroyDeletesData,
-    extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : [])],
+    extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []), ...restore],
     shareSigningKey: workers.remoteHosts.length > 0,
   }, { dependsOn: database.synapseDependsOn });
 
@@ -153,6 +157,7 @@ export function synapseProgram(): Record<string, unknown> {
   // What `npm run admin` connects with (secret: it holds the SSH keys).
   outputs.adminAccess = pulumi.secret({ synapse: hosts.synapse, database: hosts.database });
   if (database.move) outputs.databaseMove = database.move;
+  if (settings.restore) outputs.restore = synapse.extensionSteps[restoreStepName].stdout.apply((s) => s.trim());
   if (maintenance.stateCompressor) outputs.stateCompressor = maintenance.stateCompressor.install.stdout.apply((s) => s.trim());
   if (media) {
     Object.assign(outputs, {

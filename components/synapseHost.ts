@@ -53,6 +53,8 @@ export class SynapseHost extends pulumi.ComponentResource {
   public readonly sharedConfigFiles: SynapseConfigFile[];
   /** The signing key (secret), with shareSigningKey. */
   public readonly signingKey?: pulumi.Output<string>;
+  /** The extensions' steps on this host, by name (their output is some components' result). */
+  public readonly extensionSteps: Record<string, command.remote.Command> = {};
 
   constructor(name: string, args: SynapseHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:SynapseHost", name, {}, opts);
@@ -103,7 +105,9 @@ export class SynapseHost extends pulumi.ComponentResource {
     const hostStep = (step: HostStep, dependsOn: pulumi.Resource[]) => scriptStep(`${name}-${step.name}`, {
       connection: conn, script: step.script, params: step.params, stdin: step.stdin, teardown: step.teardown,
     }, { parent: this, dependsOn });
-    const before = extensions.flatMap((e) => e.beforeActivation ?? []).map((step) => hostStep(step, [packages, ...extensionStaged]));
+    // After the staged config too: a step may read it (the restore reads the staged passfile).
+    const before = extensions.flatMap((e) => e.beforeActivation ?? []).map((step) => hostStep(step, [packages, ...staged, ...extensionStaged]));
+    extensions.flatMap((e) => e.beforeActivation ?? []).forEach((step, i) => { this.extensionSteps[step.name] = before[i]; });
 
     // The extensions' staged files and steps count as config: a change re-runs the activation.
     const extensionDigest = pulumi.unsecret(pulumi.all([
@@ -130,11 +134,11 @@ export class SynapseHost extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [...staged, ...before] });
     // Steps that follow every activation (the workers, restarted with the main process) re-run with it.
     const activationDigest = pulumi.unsecret(activationParams.apply((p) => sha256(JSON.stringify(p)).slice(0, 16)));
-    extensions.flatMap((e) => e.afterActivation ?? []).forEach((step) => hostStep(
+    extensions.flatMap((e) => e.afterActivation ?? []).forEach((step) => { this.extensionSteps[step.name] = hostStep(
       step.afterEveryActivation
         ? { ...step, params: pulumi.all([step.params ?? {}, activationDigest]).apply(([p, d]) => ({ ...p, ACTIVATION: d })) }
         : step,
-      [this.activated, ...extensionStaged]));
+      [this.activated, ...extensionStaged]); });
 
     const workerFiles = new Set(workerConfigs);
     this.sharedConfigFiles = configFiles.filter((f) => !workerFiles.has(f.path));

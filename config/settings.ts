@@ -3,6 +3,7 @@
 // expected, so a bad stack fails before anything touches a host.
 import { isIP } from "node:net";
 import { z } from "zod";
+import { backupSchema, BackupSettings, backupSettings, RestoreSettings } from "./backups";
 import { ConfigKey, configKeys, HostRole } from "./keys";
 import { FederationLimits, peerRatePattern, tierFederationLimits } from "./federationLimits";
 import { bucketNamePattern, calendarPattern, mediaBucketModes, MediaSettings, mediaSettings } from "./media";
@@ -49,7 +50,9 @@ export interface Settings {
   /** The database report: when it runs, and the growth (MiB per day) that makes it fail. */
   databaseReport: { schedule: string; growthAlertMiB: number };
   /** synapse-backup on a timer (undefined: off); media is mirrored when it is on local disk. */
-  backups?: { schedule: string; keep: number; media: "local" | "none" };
+  backups?: BackupSettings;
+  /** Restore from a backup before Synapse first starts (undefined: a new homeserver). */
+  restore?: RestoreSettings;
   /** Cached remote media purged on a timer (with an admin and a remote media lifetime). */
   remoteMediaPurge?: { schedule: string; keepSeconds: number };
   /** synapse_auto_compressor on a timer (undefined: off): when it runs, its -c and -n. */
@@ -200,9 +203,7 @@ const schema = z.object({
   rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
   databaseReportSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as weekly or Mon *-*-* 04:00" }),
   databaseGrowthAlertMiB: z.number().int().min(1, { error: "an integer >= 1" }),
-  backups: z.boolean(),
-  backupSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as *-*-* 03:30" }),
-  backupKeep: z.number().int().min(1, { error: "an integer >= 1" }),
+  ...backupSchema,
   remoteMediaPurgeSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily" }),
   stateCompressor: z.boolean(),
   stateCompressorSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as monthly or *-*-01 03:00" }),
@@ -478,9 +479,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     federationLimits: federationLimits(c, errors),
     databaseReport: { schedule: c.databaseReportSchedule, growthAlertMiB: c.databaseGrowthAlertMiB },
     purgeHistory: purgeHistory(c, errors),
-    backups: c.backups
-      ? { schedule: c.backupSchedule, keep: c.backupKeep, media: c.mediaStorage === "s3" ? "none" : "local" }
-      : undefined,
+    ...backupSettings(c, errors, projectName),
     remoteMediaPurge: c.adminUser !== "" && c.mediaRetentionRemote !== ""
       ? { schedule: c.remoteMediaPurgeSchedule, keepSeconds: durationToSeconds(c.mediaRetentionRemote) }
       : undefined,

@@ -27,8 +27,6 @@ export interface MaintenanceTool {
 export const dbReport = { name: "synapse-db-report", toolPath: "/usr/local/sbin/synapse-db-report", confPath: "/etc/synapse-deploy/db-report.conf" };
 export const purgeHistory = { name: "synapse-purge-history", toolPath: "/usr/local/sbin/synapse-purge-history", confPath: "/etc/synapse-deploy/purge-history.conf" };
 export const purgeRemoteMedia = { name: "synapse-purge-remote-media", toolPath: "/usr/local/sbin/synapse-purge-remote-media", confPath: "/etc/synapse-deploy/purge-remote-media.conf" };
-export const backup = { name: "synapse-backup", toolPath: "/usr/local/sbin/synapse-backup", confPath: "/etc/synapse-deploy/backup.conf" };
-export const backupDir = "/var/backups/synapse-deploy";
 /** The admin's access token, for the tools that use the admin API (0600, root). */
 export const adminTokenPath = "/etc/synapse-deploy/admin-token";
 
@@ -38,17 +36,6 @@ export function renderDbReportConf(alertMiB: number): string {
 
 export function renderPurgeRemoteMediaConf(keepSeconds: number): string {
   return `# Managed by the synapse Pulumi program.\n# Cached remote media not accessed for this many seconds is deleted (mediaRetentionRemote).\nkeep_seconds=${keepSeconds}\n`;
-}
-
-export function renderBackupConf(keep: number, media: "local" | "none"): string {
-  return [
-    "# Managed by the synapse Pulumi program: synapse-backup's settings.",
-    `dir=${backupDir}`,
-    `keep=${keep}`,
-    "# local: mirror the media store (only new files each run); none: media is in a bucket.",
-    `media=${media}`,
-    "",
-  ].join("\n");
 }
 
 /** One `room_id seconds-to-keep` per line. */

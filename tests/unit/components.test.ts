@@ -35,6 +35,7 @@ describe("resources", () => {
   it("runs these host steps", () => {
     expect(commands().map((r) => r.name).sort()).toEqual([
       "admin-tools-synadm", "admin-tools-synadm-config",
+      "backups-packages", "backups-restore-tool",
       "backups-timer", "backups-timer-conf", "backups-timer-service", "backups-timer-timer", "backups-timer-tool",
       "maintenance-admin-token",
       "maintenance-compressor-conf", "maintenance-compressor-install", "maintenance-compressor-service",

@@ -1,0 +1,28 @@
+import * as pulumi from "@pulumi/pulumi";
+import { RestoreSettings } from "../config/backups";
+import { renderOffsiteEnv, restoreTool } from "../render/backup";
+import { hostTool } from "../render/maintenance";
+import { sha256 } from "./remote";
+import { SynapseExtension } from "./synapseExtension";
+
+/** The name of the restore step among SynapseHost's extension steps. */
+export const restoreStepName = "restore";
+
+/**
+ * restoreFrom: a step on the Synapse VPS before Synapse's first activation that restores the
+ * database, signing key and media from a backup (synapse-restore, staged with it). The age key
+ * and the bucket's credentials go on stdin, as a secret. Re-running it is a no-op once restored.
+ */
+export function restoreExtension(restore: RestoreSettings, serverName: string): SynapseExtension {
+  const tool = hostTool(restoreTool.name);
+  const secrets = `${restore.identity}\n${restore.offsite ? renderOffsiteEnv(restore.offsite) : ""}`;
+  return {
+    stagedFiles: [{ name: "restore-tool", path: "restore/synapse-restore", content: tool }],
+    beforeActivation: [{
+      name: restoreStepName,
+      script: "synapse-restore",
+      params: { SOURCE: restore.source, SERVER_NAME: serverName, OVERWRITE: restore.overwrite, TOOL_SHA256: sha256(tool).slice(0, 16) },
+      stdin: pulumi.secret(secrets),
+    }],
+  };
+}
