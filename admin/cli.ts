@@ -36,7 +36,7 @@ export function stackAccess(stack: string | undefined, cwd: string): AdminAccess
  * Runs `command` on the host as root (sudo for another user), with the stack's key in a 0600
  * file that is removed afterwards. Host keys are remembered per checkout in .admin/known_hosts.
  */
-export async function onHost(access: HostAccess, command: string, cwd: string, capture = false): Promise<HostResult> {
+export async function onHost(access: HostAccess, command: string, cwd: string, capture = false, input?: string): Promise<HostResult> {
   const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-admin-"));
   const key = path.join(keyDir, "key");
   fs.writeFileSync(key, access.privateKey.endsWith("\n") ? access.privateKey : `${access.privateKey}\n`, { mode: 0o600 });
@@ -48,7 +48,9 @@ export async function onHost(access: HostAccess, command: string, cwd: string, c
       "-i", key, "-p", String(access.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15",
       "-o", "StrictHostKeyChecking=accept-new", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "LogLevel=ERROR",
       `${access.user}@${access.host}`, "--", remote,
-    ], { stdio: ["ignore", capture ? "pipe" : "inherit", "pipe"] });
+    ], { stdio: [input === undefined ? "ignore" : "pipe", capture ? "pipe" : "inherit", "pipe"] });
+    // Secrets (an age key) go on ssh's stdin, never into the remote command.
+    child.stdin?.end(input);
     let stdout = "";
     child.stdout?.on("data", (d) => { stdout += d; });
     let stderr = "";
@@ -89,6 +91,10 @@ export const remoteCommands = {
     "exit $rc",
   ].join("; "),
   backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
+  backupList: (json: boolean) => `synapse-backup --list${json ? " --json" : ""}`,
+  // Synapse is stopped for the restore and started again; the current state is backed up first.
+  restore: (source: string, identity: boolean) =>
+    `synapse-restore --overwrite --start${identity ? " --identity -" : ""} ${shellQuote(source)}`,
   // synadm has no terminal to prompt on over ssh: --batch, after our own confirmation. Synapse
   // answering first makes "Synapse is down" an error of its own, not synadm's traceback.
   synadm: (args: string[], json: boolean) =>
@@ -104,7 +110,8 @@ export function isDestructive(args: string[]): boolean {
 
 export interface Deps {
   access: (stack: string | undefined) => AdminAccess;
-  run: (host: HostAccess, command: string, capture?: boolean) => Promise<HostResult>;
+  run: (host: HostAccess, command: string, capture?: boolean, input?: string) => Promise<HostResult>;
+  readFile: (file: string) => string;
   confirm: (question: string) => Promise<boolean>;
   sleep: (ms: number) => Promise<void>;
   print: (text: string) => void;
@@ -151,6 +158,27 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
     .description("the last good backup: when, how old, where, what it holds; exits 1 when there is none")
     .option("--json", "one JSON object, for scripts")
     .action(async (o: { json?: boolean }) => setExit((await deps.run(access().synapse, remoteCommands.backupStatus(!!o.json))).code));
+  cli.command("backup-list")
+    .description("the backup runs kept on the Synapse VPS and in the off-host copy, by name (what restore takes)")
+    .option("--json", "one JSON object, for scripts")
+    .action(async (o: { json?: boolean }) => setExit((await deps.run(access().synapse, remoteCommands.backupList(!!o.json))).code));
+  cli.command("restore")
+    .description("replace the running homeserver's database, signing key and media with a backup (synapse-restore); Synapse is stopped meanwhile and its current state is backed up first")
+    .argument("<source>", "offsite (the newest off-host run), offsite:<run>, <run> (kept on the VPS) or the path of a run directory or archive on the VPS")
+    .option("--identity-file <file>", "the age private key (a file here) that decrypts an off-host or .tar.age source")
+    .option("--yes", "do not ask for confirmation")
+    .action(async (source: string, o: { identityFile?: string; yes?: boolean }) => {
+      if (!/^(offsite|offsite:\d{8}T\d{6}Z|\d{8}T\d{6}Z|\/[A-Za-z0-9._\/-]+)$/.test(source)) {
+        throw new AdminError(`given ${JSON.stringify(source)}, expected offsite, offsite:<run>, <run> or an absolute path (backup-list shows the runs)`, 2);
+      }
+      if ((source.startsWith("offsite") || source.endsWith(".age")) && !o.identityFile) {
+        throw new AdminError(`${source} is encrypted: give the age private key with --identity-file`, 2);
+      }
+      const identity = o.identityFile ? deps.readFile(o.identityFile) : undefined;
+      const host = access().synapse;
+      await confirmOrStop(o.yes, `Replace the homeserver on ${host.host} (its database, signing key and media) with backup ${source}? Messages since that backup are lost.`);
+      setExit((await deps.run(host, remoteCommands.restore(source, identity !== undefined), false, identity)).code);
+    });
   cli.command("synadm")
     .description("run synadm on the Synapse VPS as the admin, e.g. `synadm user list`; --json for JSON, --yes skips the confirmation of deactivations, purges and deletions")
     .argument("[args...]", "synadm's own arguments")
@@ -215,7 +243,14 @@ export async function main(argv: string[], cwd = process.cwd()): Promise<number>
   let exitCode = 0;
   const cli = program({
     access: (stack) => stackAccess(stack, cwd),
-    run: (host, command, capture) => onHost(host, command, cwd, capture),
+    run: (host, command, capture, input) => onHost(host, command, cwd, capture, input),
+    readFile: (file) => {
+      try {
+        return fs.readFileSync(file, "utf8");
+      } catch (e) {
+        throw new AdminError(`cannot read ${file}: ${(e as Error).message}`, 2);
+      }
+    },
     confirm: askOnTerminal,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     print: (text) => process.stdout.write(text),

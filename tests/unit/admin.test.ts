@@ -23,6 +23,7 @@ function standIns(output: unknown, pulumiExit = 0): void {
 printf '%s\\n' "$@" > "${dir}/ssh.args"
 key=$(awk '$1 == "-i" { getline; print }' <(printf '%s\\n' "$@"))
 stat -c %a "$key" > "${dir}/ssh.keymode"; cat "$key" > "${dir}/ssh.key"
+cat > "${dir}/ssh.stdin"
 printf '%s' "\${SSH_OUT:-}"
 [ "\${SSH_EXIT:-0}" = 255 ] && echo "ssh: connect to host 203.0.113.10 port 22: Connection refused" >&2
 exit "\${SSH_EXIT:-0}"
@@ -50,6 +51,21 @@ it("db-report runs synapse-db-report on the Synapse VPS with the stack's key, pa
   expect(fs.readFileSync(path.join(dir, "ssh.keymode"), "utf8").trim()).toBe("600");
   expect(fs.readFileSync(path.join(dir, "ssh.key"), "utf8")).toBe(`${access.synapse.privateKey}\n`);
   expect(fs.existsSync(args[args.indexOf("-i") + 1])).toBe(false);
+});
+
+it("restore sends the age key on ssh's stdin, never in the command, after --yes", () => {
+  standIns(access);
+  fs.writeFileSync(path.join(dir, "key.txt"), "# created: today\nAGE-SECRET-KEY-1SECRET\n");
+  const r = admin(["restore", "offsite:20261127T033000Z", "--identity-file", "key.txt", "--yes"], { SSH_OUT: "restored run 20261127T033000Z\n" });
+  expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: "restored run 20261127T033000Z\n" });
+  expect(sshArgs().slice(-1)).toEqual(["synapse-restore --overwrite --start --identity - 'offsite:20261127T033000Z'"]);
+  expect(sshArgs().join(" ")).not.toContain("SECRET");
+  expect(fs.readFileSync(path.join(dir, "ssh.stdin"), "utf8")).toBe("# created: today\nAGE-SECRET-KEY-1SECRET\n");
+  // Without a terminal and without --yes, nothing happens.
+  fs.rmSync(path.join(dir, "ssh.args"));
+  const unconfirmed = admin(["restore", "20261127T033000Z"]);
+  expect({ status: unconfirmed.status, stderr: unconfirmed.stderr }).toEqual({ status: 1, stderr: "admin: this cannot be undone and there is no terminal to confirm on: add --yes\n" });
+  expect(fs.existsSync(path.join(dir, "ssh.args"))).toBe(false);
 });
 
 it("compress-state runs on the database host, through sudo for a user other than root, and --stack picks the stack", () => {
@@ -106,6 +122,7 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
     const cli = program({
       access: () => access,
       run: async (host, command) => { calls.push({ host: host.host, command }); return replies.shift() ?? { code: 0, stdout: "" }; },
+      readFile: (f) => `key from ${f}`,
       confirm: async (q) => { asked.push(q); return answer; },
       sleep: async () => undefined,
       print: (t) => { printed += t; },
@@ -155,6 +172,20 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
     expect(now.exit).toBe(3);
     const status = await runCli(["backup-status", "--json"], [{ code: 0, stdout: "{}" }]);
     expect(status.calls[0].command).toBe("synapse-backup --status --json");
+  });
+
+  it("backup-list asks the host's tool; restore checks its source, needs a key for encrypted ones and asks first", async () => {
+    expect((await runCli(["backup-list", "--json"], [])).calls[0].command).toBe("synapse-backup --list --json");
+    const bad = await runCli(["restore", "yesterday", "--yes"], []);
+    expect(bad.error).toEqual({ exitCode: 2, message: 'given "yesterday", expected offsite, offsite:<run>, <run> or an absolute path (backup-list shows the runs)' });
+    const keyless = await runCli(["restore", "offsite", "--yes"], []);
+    expect(keyless.error).toEqual({ exitCode: 2, message: "offsite is encrypted: give the age private key with --identity-file" });
+    const refused = await runCli(["restore", "20261127T033000Z"], [], false);
+    expect(refused.asked).toEqual(["Replace the homeserver on 203.0.113.10 (its database, signing key and media) with backup 20261127T033000Z? Messages since that backup are lost."]);
+    expect({ calls: refused.calls, exitCode: refused.error?.exitCode }).toEqual({ calls: [], exitCode: 1 });
+    const local = await runCli(["restore", "20261127T033000Z"], [{ code: 1, stdout: "" }], true);
+    expect(local.calls[0].command).toBe("synapse-restore --overwrite --start '20261127T033000Z'");
+    expect(local.exit).toBe(1);
   });
 
   it("says Synapse is down when its health check fails on the host", async () => {
