@@ -25,5 +25,6 @@ if [ -s "$secrets/offsite.env" ]; then
   packages+=(rclone)
 fi
 [ "$OVERWRITE" != true ] || args+=(--overwrite)
-[ ${#packages[@]} -eq 0 ] || ensure_packages "${packages[@]}"
+# apt's chatter goes to the log, not to the step's output (the stack's `restore` output).
+[ ${#packages[@]} -eq 0 ] || ensure_packages "${packages[@]}" >&2
 SYNAPSE_RESTORE_SECRETS=$STAGED_DIR/synapse/conf.d/secrets.yaml bash "$tool" "${args[@]}" "$SOURCE"

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { downVps, sandboxAvailable } from "../sandbox/sandbox";
 import { engineAvailable, PulumiWorkspace, repoRoot } from "./support/pulumi";
-import { bootVps, changes, devStack, expectClean, httpsClient, outputDir, record, timed, Vps } from "./support/stack";
+import { bootVps, changes, devStack, expectClean, httpsClient, outputDir, record, runAdmin, timed, Vps } from "./support/stack";
 
 const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
 const suite = available.ok ? describe : describe.skip;
@@ -46,16 +46,7 @@ const stateDigests = () => psql(`
 const unit = async (name: string, props: string) => Object.fromEntries((await vps.sh(`systemctl show ${props.split(",").map((p) => `-p ${p}`).join(" ")} ${name}`))
   .stdout.trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
 
-/** `npm run admin -- <args>` in the user's checkout, as they would type it. */
-async function adminCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn("npm", ["run", "--silent", "admin", "--", ...args], { cwd: ws.dir, env: ws.env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => { stdout += d; });
-  child.stderr.on("data", (d) => { stderr += d; });
-  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 1)));
-  return { code, stdout, stderr };
-}
+const adminCli = (args: string[]) => runAdmin(ws, args);
 
 async function get(url: string): Promise<any> {
   const r = await https.get(url, adminToken);
@@ -296,7 +287,7 @@ suite("state compression on a homeserver with the default config", () => {
     expect(status.ageSeconds).toBeLessThan(120);
     const run = status.run as string;
     expect((await vps.sh(`stat -c '%a %U' /var/backups/synapse-deploy ${run} ${run}/*`)).stdout.trim().split("\n"))
-      .toEqual(["700 root", "700 root", ...Array(5).fill("600 root")]);
+      .toEqual(["700 root", "700 root", ...Array(6).fill("600 root")]);
     expect((await vps.sh(`cmp ${run}/signing.key /etc/matrix-synapse/homeserver.signing.key && cd ${run} && sha256sum -c --quiet SHA256SUMS && echo ok`)).stdout.trim()).toBe("ok");
     // The dump restores: into a scratch database, with the same events as the live one (root reads
     // the 0600 dump; PostgreSQL's user gets it on stdin).
@@ -315,5 +306,38 @@ suite("state compression on a homeserver with the default config", () => {
     const second = await adminCli(["backup-now"]);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/media: 0 new of \d+ files; 2 runs kept/);
+  }), minutes(10));
+
+  test("s7. npm run admin -- restore puts a kept run back in place: asked first, the current state backed up first, what came after the backup gone", () => timed("s7 restore in place", async () => {
+    const room = (await https.post(`${matrix}/_matrix/client/v3/createRoom`, { name: "in place" }, adminToken)).json().room_id as string;
+    const send = (txn: string, body: string) =>
+      https.put(`${matrix}/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/${txn}`, { msgtype: "m.text", body }, adminToken);
+    const roomBodies = async () => (await get(`${matrix}/_matrix/client/v3/rooms/${encodeURIComponent(room)}/messages?dir=b&limit=50`))
+      .chunk.filter((e: any) => e.type === "m.room.message").map((e: any) => e.content.body);
+    expect((await send("before", "before the backup")).status).toBe(200);
+    expect((await adminCli(["backup-now"])).code).toBe(0);
+    const list = JSON.parse((await adminCli(["backup-list", "--json"])).stdout);
+    expect(list).toMatchObject({ offsite: [], offsiteConfigured: false });
+    const run: string = list.local.at(-1);
+    expect((await send("after", "after the backup")).status).toBe(200);
+
+    // Without a terminal, nothing happens unless --yes.
+    const unconfirmed = await adminCli(["restore", run]);
+    expect(unconfirmed.code).toBe(1);
+    expect(await roomBodies()).toContain("after the backup");
+    const t0 = Date.now();
+    const r = await adminCli(["restore", run, "--yes"]);
+    expect(r.code).toBe(0);
+    record("restore", "in place: npm run admin -- restore <run> (safety backup, restore, Synapse healthy)", (Date.now() - t0) / 1000);
+    expect(r.stdout).toMatch(new RegExp(`^restored run ${run} from ${run}: \\d+ events, \\d+ users, \\d+ media files; signing key ed25519:a_\\w+; secrets identical to the backup's$`, "m"));
+    // The state it replaced is a run of its own now.
+    expect(JSON.parse((await adminCli(["backup-list", "--json"])).stdout).local).toHaveLength(list.local.length + 1);
+    // Synapse runs on the restored database: what came after the backup is gone, the room takes new messages.
+    expect((await vps.sh("systemctl is-active matrix-synapse")).stdout.trim()).toBe("active");
+    const after = await roomBodies();
+    expect(after).toContain("before the backup");
+    expect(after).not.toContain("after the backup");
+    expect((await send("again", "after the restore")).status).toBe(200);
+    expect(await roomBodies()).toContain("after the restore");
   }), minutes(10));
 });

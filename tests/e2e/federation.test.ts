@@ -2,16 +2,24 @@
 // a real ACME server (Pebble) through the program's normal path, federating with certificate
 // verification on. a.test delegates through /.well-known/matrix/server on 443; b.test serves
 // federation on 8448 and has no /.well-known/matrix/server. Names come from the test DNS.
+// Last, the restore drill: a's backup goes to a real S3-compatible store, a's VPS is destroyed,
+// and a new VPS is restored from the bucket through `pulumi up` with restoreFrom.
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as tls from "node:tls";
 import { downVps, sandboxAvailable } from "../sandbox/sandbox";
 import { request, sandboxAgent } from "./clients/https";
 import { startAcme, TestAcme } from "./support/acme";
 import { engineAvailable, PulumiWorkspace, serverBinary } from "./support/pulumi";
-import { bootVps, devStack, expectClean, record, timed, Vps } from "./support/stack";
+import { S3Store, startS3Store } from "./support/s3";
+import { bootVps, changes, devStack, exemptFromRateLimit, expectClean, record, runAdmin, timed, Vps } from "./support/stack";
 import * as fs from "node:fs";
 
 const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
-const why = available.ok && !fs.existsSync(serverBinary("pebble")) ? "pebble is not built: run tests/engine/build.sh" : available.reason;
+const missing = ["pebble", "versitygw"].filter((b) => !fs.existsSync(serverBinary(b)));
+const why = available.ok && missing.length > 0 ? `${missing.join(" and ")} not built: run tests/engine/build.sh` : available.reason;
 if (why) console.warn(`federation e2e skipped: ${why}`);
 const suite = why ? describe.skip : describe;
 const minutes = (n: number) => n * 60_000;
@@ -19,6 +27,23 @@ const minutes = (n: number) => n * 60_000;
 const ACME = 6;
 const A = 7;
 const B = 8;
+/** a's new VPS in the restore drill. */
+const A_RESTORED = 9;
+const backupBucket = "synapse-backups";
+const backupKey = { id: "sandboxbackup", secret: randomBytes(20).toString("hex") };
+
+/** An age key pair, as a user makes it with age-keygen (the private key stays off the VPS). */
+function ageKeyPair(): { identity: string; recipient: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "age-"));
+  try {
+    execFileSync("age-keygen", ["-o", path.join(dir, "key")], { stdio: "pipe" });
+    const identity = fs.readFileSync(path.join(dir, "key"), "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!;
+    return { identity, recipient: execFileSync("age-keygen", ["-y", path.join(dir, "key")], { encoding: "utf8" }).trim() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+const ageKey = ageKeyPair();
 
 interface Homeserver {
   name: string;
@@ -31,6 +56,9 @@ interface Homeserver {
 
 let acme: TestAcme;
 let root: string;
+let store: S3Store;
+/** The room of test 3, which b joined. */
+let fedRoomId: string;
 let a: Homeserver;
 let b: Homeserver;
 
@@ -96,8 +124,15 @@ suite("two homeservers federating, with certificates from a real ACME server", (
     await acme.useDns(vpsA);
     await acme.useDns(vpsB);
     root = await acme.issuingRoot();
-    // a keeps media cached from other servers for one minute only, so test 4 can watch it go.
-    const wsA = await homeserverStack(vpsA, "a.test", { mediaRetentionRemote: "1m" });
+    // The bucket for a's off-host backups, on the ACME VPS (it outlives a's VPS).
+    store = await startS3Store(acme.vps, backupKey.id, backupKey.secret, [backupBucket]);
+    // a keeps media cached from other servers for one minute only, so test 4 can watch it go;
+    // its backups go to the bucket, encrypted to an age key the VPS never sees the private half of.
+    const wsA = await homeserverStack(vpsA, "a.test", {
+      mediaRetentionRemote: "1m",
+      backupBucket, backupEndpoint: store.endpoint, backupAccessKeyId: backupKey.id, backupAgeRecipient: ageKey.recipient,
+    });
+    await wsA.configSet("backupSecretAccessKey", backupKey.secret, { secret: true });
     // b runs community's workers: its federation goes in through a reader and out through a sender.
     const wsB = await homeserverStack(vpsB, "b.test", { matrixHost: "b.test", federationPort8448: "true", tier: "community" });
     a = { name: "a.test", matrixHost: "matrix.a.test", vps: vpsA, ws: wsA, token: "", client: clientFor(vpsA, root) };
@@ -107,7 +142,7 @@ suite("two homeservers federating, with certificates from a real ACME server", (
   afterAll(async () => {
     a?.client.close();
     b?.client.close();
-    if (process.env.E2E_KEEP !== "1") await downVps(ACME, A, B);
+    if (process.env.E2E_KEEP !== "1") await downVps(ACME, A, B, A_RESTORED);
   }, minutes(2));
 
   test("1. both homeservers get Pebble certificates through the program's ACME path; clients verify them", () => timed("federation 1 two homeservers with ACME", async () => {
@@ -174,6 +209,7 @@ suite("two homeservers federating, with certificates from a real ACME server", (
       { room_alias_name: "fed", preset: "public_chat", name: "across the federation" }, a.token);
     expect(room.status).toBe(200);
     const roomId: string = room.json().room_id;
+    fedRoomId = roomId;
 
     const joined = await waitFor("b joining #fed:a.test", 60, async () => {
       const r = await b.client.post(`https://${b.matrixHost}/_matrix/client/v3/join/${encodeURIComponent("#fed:a.test")}`, {}, b.token);
@@ -249,4 +285,100 @@ suite("two homeservers federating, with certificates from a real ACME server", (
     expect(again.bytes.equals(bytes)).toBe(true);
     expect(await cached()).toBe(1);
   }), minutes(5));
+
+  test("5. the restore drill: a's backup goes to the bucket, a's VPS is destroyed, a new VPS restored from it has every message, the file, the same key, and b keeps federating", () => timed("federation 5 restore drill", async () => {
+    // A user with a password, a room of 120 messages, an uploaded file.
+    const password = `drill-${randomBytes(8).toString("hex")}`;
+    await a.vps.sh(`curl -sf -X PUT -H @- -d '{"password": "${password}"}' 'http://127.0.0.1:8008/_synapse/admin/v2/users/@alice:a.test'`,
+      { stdin: `Authorization: Bearer ${a.token}\n` });
+    const login = async (hs: Homeserver) => hs.client.post(`https://${hs.matrixHost}/_matrix/client/v3/login`,
+      { type: "m.login.password", identifier: { type: "m.id.user", user: "alice" }, password });
+    const alice = (await login(a)).json().access_token as string;
+    await exemptFromRateLimit(a.vps, "@alice:a.test", a.token);
+    const drill = (await a.client.post(`https://${a.matrixHost}/_matrix/client/v3/createRoom`, { name: "drill" }, alice)).json().room_id as string;
+    const sent: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      const body = `drill message ${i}`;
+      const r = await a.client.put(`https://${a.matrixHost}/_matrix/client/v3/rooms/${encodeURIComponent(drill)}/send/m.room.message/d${i}`, { msgtype: "m.text", body }, alice);
+      expect(r.status).toBe(200);
+      sent.push(body);
+    }
+    const file = randomBytes(256 * 1024);
+    const up = await a.client.upload(`https://${a.matrixHost}/_matrix/media/v3/upload?filename=drill.bin`, file, "application/octet-stream", alice);
+    expect(up.status).toBe(200);
+    const mediaId = String(up.json().content_uri).split("/").pop()!;
+    const verifyKeys = (await a.client.get(`https://${a.matrixHost}/_matrix/key/v2/server`)).json().verify_keys;
+    const identityFiles = "sha256sum /etc/matrix-synapse/homeserver.signing.key /etc/matrix-synapse/conf.d/secrets.yaml /etc/matrix-synapse/pgpass";
+    const identityBefore = (await a.vps.sh(identityFiles)).stdout;
+
+    // The backup, as an admin takes one by hand; it goes to the bucket encrypted.
+    const backup = await runAdmin(a.ws, ["backup-now"]);
+    expect(backup.code).toBe(0);
+    expect(backup.stdout).toMatch(/; off-host: offsite:synapse-backups\/a\.test\/runs\/\d{8}T\d{6}Z\.tar\.age, [1-9]\d* new media files; \d+ s$/m);
+    const status = JSON.parse((await runAdmin(a.ws, ["backup-status", "--json"])).stdout);
+    const run = /runs\/(\d{8}T\d{6}Z)\.tar\.age$/.exec(status.offsite.object)![1];
+    const keys = await store.keys(backupBucket);
+    expect(keys).toContain(`a.test/runs/${run}.tar.age`);
+    expect(keys.filter((k) => k.startsWith("a.test/media/local_content/") && k.endsWith(".age")).length).toBeGreaterThan(0);
+    expect((await store.request("GET", `${backupBucket}/a.test/runs/${run}.tar.age`)).body.split("\n")[0]).toBe("age-encryption.org/v1");
+    expect(JSON.parse((await runAdmin(a.ws, ["backup-list", "--json"])).stdout)).toMatchObject({ offsite: [run], offsiteConfigured: true });
+
+    // a's VPS is gone. A new one takes its names (as a user changes DNS), and the stack points at it.
+    await downVps(A);
+    const fresh = await bootVps(A_RESTORED);
+    for (const name of ["a.test", "matrix.a.test"]) await acme.replaceA(name, fresh.host);
+    await acme.useDns(fresh);
+    await a.ws.configSet("host", fresh.host);
+    await a.ws.configSet("restoreFrom", "offsite");
+    await a.ws.configSet("restoreAgeIdentity", ageKey.identity, { secret: true });
+    const restored = await a.ws.update("up");
+    expectClean(restored);
+    record("restore", "drill: pulumi up onto a new VPS, restoring from the bucket (the run, its media, ACME)", restored.seconds);
+    const outputs = await a.ws.outputs();
+    expect(outputs.restore).toMatch(new RegExp(`^restored run ${run} from offsite: \\d+ events, \\d+ users, [1-9]\\d* media files; signing key ed25519:a_\\w+; secrets identical to the backup's$`));
+    const oldClient = a.client;
+    a = { ...a, vps: fresh, token: outputs.adminAccessToken, client: clientFor(fresh, root) };
+    await oldClient.close();
+
+    // Every message, read by alice with her old password; the file, byte for byte; the same identity.
+    const again = await login(a);
+    expect(again.status).toBe(200);
+    const token = again.json().access_token as string;
+    const bodiesRead: string[] = [];
+    for (let from = ""; ;) {
+      const page = (await a.client.get(`https://${a.matrixHost}/_matrix/client/v3/rooms/${encodeURIComponent(drill)}/messages?dir=f&limit=100${from && `&from=${from}`}`, token)).json();
+      bodiesRead.push(...page.chunk.filter((e: any) => e.type === "m.room.message").map((e: any) => e.content.body));
+      if (!page.end || page.chunk.length === 0) break;
+      from = encodeURIComponent(page.end);
+    }
+    expect(bodiesRead).toEqual(sent);
+    const download = await a.client.get(`https://${a.matrixHost}/_matrix/client/v1/media/download/a.test/${mediaId}`, token);
+    expect(download.status).toBe(200);
+    expect(createHash("sha256").update(download.bytes).digest("hex")).toBe(createHash("sha256").update(file).digest("hex"));
+    expect((await a.client.get(`https://${a.matrixHost}/_matrix/key/v2/server`)).json().verify_keys).toEqual(verifyKeys);
+    expect((await fresh.sh(identityFiles)).stdout).toBe(identityBefore);
+
+    // b, which federated with the old VPS, keeps federating with the new one: no key mismatch.
+    const send = (hs: Homeserver, txn: string, body: string) =>
+      hs.client.put(`https://${hs.matrixHost}/_matrix/client/v3/rooms/${encodeURIComponent(fedRoomId)}/send/m.room.message/${txn}`, { msgtype: "m.text", body }, hs.token);
+    expect((await send(a, "restored-a", "a, restored")).status).toBe(200);
+    const toB = await waitFor("the restored a's message at b", 90, async () => ((await bodies(b, fedRoomId)).includes("a, restored") ? true : undefined));
+    expect((await send(b, "restored-b", "b, to the restored a")).status).toBe(200);
+    const toA = await waitFor("b's message at the restored a", 90, async () => ((await bodies(a, fedRoomId)).includes("b, to the restored a") ? true : undefined));
+    record("restore", "drill: the restored a's message reaching b", toB.seconds);
+    record("restore", "drill: b's message reaching the restored a", toA.seconds);
+    const keyAtB = (await b.client.get(`https://${b.matrixHost}/_matrix/key/v2/query/a.test`)).json();
+    expect(keyAtB.server_keys.map((k: any) => Object.keys(k.verify_keys)).flat()).toEqual(Object.keys(verifyKeys));
+
+    // Re-applying restores nothing again; a restore over this homeserver, now with data, is refused.
+    const reapply = await a.ws.update("up");
+    expectClean(reapply);
+    expect(changes(reapply)).toEqual([]);
+    await a.ws.configSet("restoreFrom", `offsite:${run}`);
+    const refused = await a.ws.update("up");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toContain("refusing to restore over a homeserver that has data");
+    const stillThere = await login(a);
+    expect(stillThere.status).toBe(200);
+  }), minutes(20));
 });

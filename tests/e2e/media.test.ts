@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import { downVps, sandboxAvailable } from "../sandbox/sandbox";
 import { png } from "./clients/png";
 import { engineAvailable, PulumiWorkspace, serverBinary } from "./support/pulumi";
+import { S3Store, startS3Store } from "./support/s3";
 import { bootVps, changes, devStack, expectClean, httpsClient, timed, Vps } from "./support/stack";
 
 const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
@@ -23,6 +24,7 @@ const STORE = 4;
 const HOMESERVER = 5;
 
 let store: Vps;
+let s3Store: S3Store;
 let vps: Vps;
 let ws: PulumiWorkspace;
 let https: Awaited<ReturnType<typeof httpsClient>>;
@@ -31,18 +33,9 @@ const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 /** Media uploaded so far: mxc id → the bytes. */
 const uploaded = new Map<string, Buffer>();
 
-/** An S3 request to the store with curl's SigV4 (credentials on stdin, never on a command line). */
-async function s3(method: "GET" | "HEAD", path: string): Promise<{ status: string; body: string }> {
-  const r = await store.sh(`curl -sS -K - -X ${method} ${method === "HEAD" ? "-I" : ""} -w '\\n%{http_code}' 'http://${store.host}:7070/${bucket}${path}'`,
-    { stdin: `aws-sigv4 = "aws:amz:us-east-1:s3"\nuser = "${accessKey}:${secretKey}"\n`, allowFail: true });
-  const lines = r.stdout.trimEnd().split("\n");
-  return { status: lines.pop()!, body: lines.join("\n") };
-}
-async function bucketKeys(): Promise<string[]> {
-  const r = await s3("GET", "?list-type=2&max-keys=1000");
-  expect(r.status).toBe("200");
-  return [...r.body.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]).sort();
-}
+/** An S3 request to the media bucket, and its keys. */
+const s3 = (method: "GET" | "HEAD", path: string) => s3Store.request(method, `${bucket}${path}`);
+const bucketKeys = () => s3Store.keys(bucket);
 /** Where Synapse keeps a local media file: local_content/AB/CD/EFGH… */
 const localPath = (mediaId: string) => `/var/lib/matrix-synapse/media/local_content/${mediaId.slice(0, 2)}/${mediaId.slice(2, 4)}/${mediaId.slice(4)}`;
 
@@ -70,18 +63,7 @@ suite("media in a bucket, with a real S3-compatible store on its own VPS", () =>
   beforeAll(async () => {
     [store, vps] = await Promise.all([bootVps(STORE), bootVps(HOMESERVER)]);
     // The store: the Versity S3 gateway with its posix backend (objects are files, kept across restarts).
-    await store.sh("cat > /usr/local/bin/versitygw && chmod 0755 /usr/local/bin/versitygw && install -d -m 0700 /var/lib/versitygw",
-      { stdin: fs.readFileSync(serverBinary("versitygw")) });
-    await store.sh("install -m 0600 /dev/stdin /etc/versitygw.env", { stdin: `ROOT_ACCESS_KEY_ID=${accessKey}\nROOT_SECRET_ACCESS_KEY=${secretKey}\n` });
-    await store.sh("cat > /etc/systemd/system/versitygw.service && systemctl daemon-reload && systemctl enable --now versitygw", { stdin: [
-      "[Service]", "EnvironmentFile=/etc/versitygw.env",
-      `ExecStart=/usr/local/bin/versitygw --port ${store.host}:7070 posix /var/lib/versitygw`, "Restart=on-failure",
-      "[Install]", "WantedBy=multi-user.target", ""].join("\n") });
-    await store.sh(`for i in $(seq 50); do curl -s -o /dev/null http://${store.host}:7070/ && exit 0; sleep 0.2; done; exit 1`);
-    // The bucket, made by the test on that server with the S3 API.
-    const made = await store.sh(`curl -sS -K - -X PUT -w '%{http_code}' 'http://${store.host}:7070/${bucket}'`,
-      { stdin: `aws-sigv4 = "aws:amz:us-east-1:s3"\nuser = "${accessKey}:${secretKey}"\n` });
-    expect(made.stdout.trim()).toBe("200");
+    s3Store = await startS3Store(store, accessKey, secretKey, [bucket]);
     ws = await devStack(vps, "vps5-media");
   }, minutes(10));
 
@@ -104,7 +86,7 @@ suite("media in a bucket, with a real S3-compatible store on its own VPS", () =>
     await ws.configSet("mediaStorage", "s3");
     await ws.configSet("mediaBucketMode", "existing");
     await ws.configSet("mediaBucket", bucket);
-    await ws.configSet("mediaEndpoint", `http://${store.host}:7070`);
+    await ws.configSet("mediaEndpoint", s3Store.endpoint);
     await ws.configSet("mediaAccessKeyId", accessKey);
     await ws.configSet("mediaSecretAccessKey", secretKey, { secret: true });
     await ws.configSet("mediaKeepLocalCopy", "false");

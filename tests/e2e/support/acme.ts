@@ -20,6 +20,8 @@ export interface TestAcme {
   issuingRoot(): Promise<string>;
   /** An A record in the test DNS. */
   addA(name: string, address: string): Promise<void>;
+  /** Moves a name to another address (what a user does in DNS after moving to a new VPS). */
+  replaceA(name: string, address: string): Promise<void>;
   /** Points a VPS's resolver at the test DNS. */
   useDns(vps: Vps): Promise<void>;
 }
@@ -89,6 +91,10 @@ export async function startAcme(n: number, apiName = "acme.test"): Promise<TestA
       return r.text();
     },
     addA: (name, address) => manage("add-a", { host: name, addresses: [address] }),
+    async replaceA(name, address) {
+      await manage("clear-a", { host: name });
+      await manage("add-a", { host: name, addresses: [address] });
+    },
     async useDns(target) {
       await target.sh(`printf '# the sandbox test DNS (pebble-challtestsrv)\\nnameserver ${vps.host}\\n' > /etc/resolv.conf`);
     },

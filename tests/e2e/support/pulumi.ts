@@ -67,6 +67,8 @@ export interface UpdateResult extends CliResult {
   diagnostics: { severity: string; message: string; urn?: string }[];
   /** The engine's change summary, e.g. { same: 30 } or { update: 5, same: 25 }. */
   summary: Record<string, number>;
+  /** The engine's event log of this update (JSON lines). */
+  eventLog: string;
 }
 
 const ansi = /\u001b\[[0-9;]*[A-Za-z]/g;
@@ -178,7 +180,7 @@ export class PulumiWorkspace {
     // --event-log is one of the CLI's debugging flags: it needs PULUMI_DEBUG_COMMANDS.
     const r = await this.pulumi([command, "--yes", "--skip-preview", "--event-log", log, ...args],
       { ...opts, allowFail: true, env: { PULUMI_DEBUG_COMMANDS: "true" } });
-    return { ...r, ...readEventLog(log) };
+    return { ...r, ...readEventLog(log), eventLog: log };
   }
 
   /** `pulumi preview --json`: the plan, as the engine reports it. Never throws on failure. */

@@ -153,3 +153,14 @@ export async function exemptFromRateLimit(vps: Vps, userId: string, adminToken: 
   await vps.sh(`curl -sf -X POST -H @- -d '{"messages_per_second": 0, "burst_count": 0}' 'http://127.0.0.1:8008/_synapse/admin/v1/users/${userId}/override_ratelimit'`,
     { stdin: `Authorization: Bearer ${adminToken}\n` });
 }
+
+/** `npm run admin -- <args>` in the user's checkout, as they would type it. */
+export async function runAdmin(ws: PulumiWorkspace, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn("npm", ["run", "--silent", "admin", "--", ...args], { cwd: ws.dir, env: ws.env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => { stdout += d; });
+  child.stderr.on("data", (d) => { stderr += d; });
+  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+  return { code, stdout, stderr };
+}
