@@ -1,0 +1,57 @@
+// npm run bench [-- --rounds 3] [--only evaluation,deploy] [--smoke] [--out DIR]
+// The benchmark suite (root, on the sandbox): every figure a ratio against a baseline measured in
+// the same run, medians over interleaved rounds, written to bench/results/<date>.json, .md, .svg.
+// --smoke: one round of what runs in a few minutes (CI runs it so the suite cannot rot).
+import * as path from "node:path";
+import { Command } from "commander";
+import { BenchResults, machine, writeResults } from "./report";
+import { deployScenario } from "./scenarios/deploy";
+import { evaluationScenario } from "./scenarios/evaluation";
+
+const scenarios = ["evaluation", "deploy"] as const;
+type Scenario = (typeof scenarios)[number];
+
+async function main(): Promise<void> {
+  const cli = new Command("npm run bench --")
+    .option("--rounds <n>", "interleaved rounds per figure (medians)", "3")
+    .option("--only <list>", `comma-separated scenarios (${scenarios.join(", ")})`, scenarios.join(","))
+    .option("--smoke", "one round of the quick scenarios, to check the suite works")
+    .option("--out <dir>", "where results go (default bench/results; test-output/bench-smoke with --smoke)")
+    .parse();
+  const o = cli.opts<{ rounds: string; only: string; smoke?: boolean; out?: string }>();
+  const smoke = !!o.smoke;
+  const rounds = smoke ? 1 : Number(o.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: given ${o.rounds}, expected an integer >= 1`);
+  const only = o.only.split(",").map((s) => s.trim()) as Scenario[];
+  for (const s of only) if (!scenarios.includes(s)) throw new Error(`--only: unknown scenario ${s} (expected ${scenarios.join(", ")})`);
+  // The smoke runs only what needs no VPS.
+  const selected = smoke ? only.filter((s) => s === "evaluation") : only;
+
+  const t0 = Date.now();
+  const results: BenchResults = {
+    date: new Date().toISOString().slice(0, 10), machine: machine(), rounds, smoke, minutes: 0, sections: [],
+  };
+  if (selected.includes("evaluation")) {
+    console.error("bench: program evaluation");
+    const r = await evaluationScenario(rounds, smoke);
+    results.sections.push({ title: "Program evaluation (Pulumi mocks)", ...r });
+  }
+  if (selected.includes("deploy")) {
+    console.error("bench: provisioning and re-apply (sandbox VPSes)");
+    const r = await deployScenario(rounds);
+    results.sections.push({
+      title: "Provisioning and re-apply (sandbox VPS, solo tier)", comparisons: r.comparisons,
+      notes: [...r.notes, `packages installed by the program (the floor installs the same): ${r.packages.join(" ")}`,
+        `slowest resources of the last first apply: ${r.slowest.map((s) => `${s.resource} ${s.seconds} s`).join(", ")}`],
+      extra: { slowest: r.slowest, packages: r.packages },
+    });
+  }
+  results.minutes = (Date.now() - t0) / 60_000;
+  const out = o.out ?? path.join(__dirname, "..", smoke ? "test-output/bench-smoke" : "bench/results");
+  for (const f of await writeResults(results, out)) console.error(`bench: wrote ${f}`);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

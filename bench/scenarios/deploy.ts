@@ -1,0 +1,99 @@
+// 1. Provisioning: a bare VPS to a homeserver answering through nginx (solo tier, `pulumi up`
+//    with the dev stack), against the floor: `apt-get update` and one `apt-get install` of exactly
+//    the Debian packages the program installed, on an identical fresh VPS. Where the time goes:
+//    each resource's duration from the engine's event log.
+// 2. Re-apply: `pulumi up` again unchanged (resources that run again: must be 0), and with one
+//    key changed (backupKeep), against the first apply.
+import { downVps } from "../../tests/sandbox/sandbox";
+import { httpsClient } from "../../tests/e2e/support/stack";
+import { bootVps, changes, devStack, expectClean, Vps } from "../../tests/e2e/support/stack";
+import { Comparison, compare, measured } from "../stats";
+import { eventDurations } from "../events";
+
+/** Bench VPS numbers (the e2e suite uses 1–14). */
+const OURS = 20;
+const FLOOR = 21;
+
+const manualPackages = async (vps: Vps) => (await vps.sh("apt-mark showmanual")).stdout.trim().split("\n").filter(Boolean).sort();
+
+async function timedSh(vps: Vps, command: string): Promise<number> {
+  const t0 = performance.now();
+  await vps.sh(command);
+  return (performance.now() - t0) / 1000;
+}
+
+export interface DeployResult {
+  comparisons: Comparison[];
+  notes: string[];
+  /** The slowest resources of the last first apply, in seconds. */
+  slowest: { resource: string; seconds: number }[];
+  packages: string[];
+}
+
+export async function deployScenario(rounds: number): Promise<DeployResult> {
+  const ours: number[] = [];
+  const floor: number[] = [];
+  let packages: string[] = [];
+  let slowest: DeployResult["slowest"] = [];
+  const notes: string[] = [];
+  let reapply: { unchanged: number[]; unchangedRuns: number[]; changed: number[]; changedRuns: number[] } = { unchanged: [], unchangedRuns: [], changed: [], changedRuns: [] };
+
+  for (let round = 0; round < rounds; round++) {
+    // Ours first in the first round: it tells the floor which packages to install.
+    const order = round % 2 === 0 ? ["ours", "floor"] : ["floor", "ours"];
+    for (const which of order) {
+      if (which === "ours") {
+        const vps = await bootVps(OURS);
+        try {
+          const before = await manualPackages(vps);
+          const ws = await devStack(vps, `bench-vps${OURS}-round${round + 1}`);
+          const up = await ws.update("up");
+          expectClean(up);
+          ours.push(up.seconds);
+          const https = await httpsClient(vps);
+          const versions = await https.get("https://matrix.sandbox.test/_matrix/client/versions");
+          await https.close();
+          if (versions.status !== 200) throw new Error(`the homeserver does not answer through nginx: ${versions.status}`);
+          const after = await manualPackages(vps);
+          packages = after.filter((p) => !before.includes(p));
+          slowest = eventDurations(up.eventLog).slice(0, 12);
+          if (round === rounds - 1) {
+            // Re-apply on the last round's stack.
+            for (let i = 0; i < Math.max(rounds, 2); i++) {
+              const again = await ws.update("up");
+              expectClean(again);
+              reapply.unchanged.push(again.seconds);
+              reapply.unchangedRuns.push(changes(again).length);
+            }
+            for (const keep of ["5", "6"].slice(0, Math.max(1, Math.min(rounds, 2)))) {
+              await ws.configSet("backupKeep", keep);
+              const changed = await ws.update("up");
+              expectClean(changed);
+              reapply.changed.push(changed.seconds);
+              reapply.changedRuns.push(changes(changed).length);
+            }
+          }
+        } finally {
+          await downVps(OURS);
+        }
+      } else {
+        const vps = await bootVps(FLOOR);
+        try {
+          if (packages.length === 0) throw new Error("no package list yet");
+          floor.push(await timedSh(vps, `apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages.join(" ")} >/dev/null`));
+        } finally {
+          await downVps(FLOOR);
+        }
+      }
+    }
+  }
+  const firstApply = measured("pulumi up on a bare VPS (solo)", "s", ours);
+  const comparisons = [
+    compare("provisioning: bare VPS → homeserver answering through nginx (solo)", firstApply,
+      measured(`apt-get update + install of the same ${packages.length} packages`, "s", floor)),
+    compare(`re-apply, config unchanged (resources run: ${reapply.unchangedRuns.join(", ")})`, measured("pulumi up, unchanged", "s", reapply.unchanged), firstApply),
+    compare(`re-apply, backupKeep changed (resources run: ${reapply.changedRuns.join(", ")})`, measured("pulumi up, one key changed", "s", reapply.changed), firstApply),
+  ];
+  if (reapply.unchangedRuns.some((n) => n !== 0)) notes.push(`an unchanged re-apply ran resources: ${reapply.unchangedRuns.join(", ")}`);
+  return { comparisons, notes, slowest, packages };
+}
