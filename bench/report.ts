@@ -41,28 +41,31 @@ export function renderMarkdown(r: BenchResults): string {
 export async function renderChart(r: BenchResults): Promise<string> {
   const vega = await import("vega");
   const vegaLite = await import("vega-lite");
-  const values = r.sections.flatMap((s) => s.comparisons.flatMap((c) => [
-    { what: `${c.what} [${c.figure.unit}]`, kind: "figure", name: c.figure.name, value: c.figure.median },
-    { what: `${c.what} [${c.baseline.unit}]`, kind: "baseline", name: c.baseline.name, value: c.baseline.median },
-  ].map((v) => ({ ...v, what: c.what.length > 60 ? `${c.what.slice(0, 57)}…` : c.what, ratio: `${fmt(c.ratio)}×` }))));
+  // Rows in the table's order, each labelled with its unit and ratio.
+  const label = (c: Comparison, i: number) =>
+    `${String(i + 1).padStart(2, "0")}. ${fmt(c.ratio)}× (${c.figure.unit}) ${c.what.length > 52 ? `${c.what.slice(0, 51)}…` : c.what}`;
+  const values = r.sections.flatMap((s) => s.comparisons).flatMap((c, i) => [
+    { what: label(c, i), kind: "figure", name: c.figure.name, value: c.figure.median },
+    { what: label(c, i), kind: "baseline", name: c.baseline.name, value: c.baseline.median },
+  ]);
   const spec = vegaLite.compile({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: `synapse benchmarks ${r.date}: figure vs baseline (medians)`,
     data: { values },
-    facet: { row: { field: "what", type: "nominal", header: { labelAngle: 0, labelAlign: "left", labelLimit: 420 }, title: null } },
+    facet: { row: { field: "what", type: "nominal", header: { labelAngle: 0, labelAlign: "left", labelLimit: 480 }, title: null } },
     spec: {
       width: 360, height: 40,
       layer: [
         { mark: "bar", encoding: {
           y: { field: "kind", type: "nominal", title: null, sort: ["figure", "baseline"] },
           x: { field: "value", type: "quantitative", title: null },
-          color: { field: "kind", type: "nominal", scale: { range: ["#4c78a8", "#bab0ac"] } },
-          tooltip: [{ field: "name" }, { field: "value" }, { field: "ratio" }],
+          color: { field: "kind", type: "nominal", scale: { domain: ["figure", "baseline"], range: ["#4c78a8", "#bab0ac"] } },
+          tooltip: [{ field: "name" }, { field: "value" }],
         } },
         { mark: { type: "text", align: "left", dx: 3 }, encoding: {
           y: { field: "kind", type: "nominal", sort: ["figure", "baseline"] },
           x: { field: "value", type: "quantitative" },
-          text: { field: "value", type: "quantitative", format: ".3~s" },
+          text: { field: "value", type: "quantitative", format: ".3~r" },
         } },
       ],
     },

@@ -2,9 +2,11 @@
 // The benchmark suite (root, on the sandbox): every figure a ratio against a baseline measured in
 // the same run, medians over interleaved rounds, written to bench/results/<date>.json, .md, .svg.
 // --smoke: one round of what runs in a few minutes (CI runs it so the suite cannot rot).
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command } from "commander";
 import { BenchResults, machine, writeResults } from "./report";
+import { compare, measured } from "./stats";
 import { deployScenario } from "./scenarios/deploy";
 import { evaluationScenario } from "./scenarios/evaluation";
 
@@ -17,8 +19,17 @@ async function main(): Promise<void> {
     .option("--only <list>", `comma-separated scenarios (${scenarios.join(", ")})`, scenarios.join(","))
     .option("--smoke", "one round of the quick scenarios, to check the suite works")
     .option("--out <dir>", "where results go (default bench/results; test-output/bench-smoke with --smoke)")
+    .option("--rerender <json>", "recompute medians and ratios of a results file from its runs, and write its table and chart again")
     .parse();
-  const o = cli.opts<{ rounds: string; only: string; smoke?: boolean; out?: string }>();
+  const o = cli.opts<{ rounds: string; only: string; smoke?: boolean; out?: string; rerender?: string }>();
+  if (o.rerender) {
+    const old = JSON.parse(fs.readFileSync(o.rerender, "utf8")) as BenchResults;
+    for (const s of old.sections) {
+      s.comparisons = s.comparisons.map((c) => compare(c.what, measured(c.figure.name, c.figure.unit, c.figure.runs), measured(c.baseline.name, c.baseline.unit, c.baseline.runs)));
+    }
+    for (const f of await writeResults(old, o.out ?? path.dirname(o.rerender))) console.error(`bench: wrote ${f}`);
+    return;
+  }
   const smoke = !!o.smoke;
   const rounds = smoke ? 1 : Number(o.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: given ${o.rounds}, expected an integer >= 1`);
@@ -43,7 +54,7 @@ async function main(): Promise<void> {
       title: "Provisioning and re-apply (sandbox VPS, solo tier)", comparisons: r.comparisons,
       notes: [...r.notes, `packages installed by the program (the floor installs the same): ${r.packages.join(" ")}`,
         `slowest resources of the last first apply: ${r.slowest.map((s) => `${s.resource} ${s.seconds} s`).join(", ")}`],
-      extra: { slowest: r.slowest, packages: r.packages },
+      extra: { slowest: r.slowest, packages: r.packages, apt: r.apt },
     });
   }
   results.minutes = (Date.now() - t0) / 60_000;

@@ -1,8 +1,12 @@
 // Medians, percentiles and ratios: every figure the suite reports is a ratio against a baseline
 // measured in the same run, from the medians of interleaved rounds.
 
+/** The middle value (the mean of the two middle ones for an even count). */
 export function median(xs: number[]): number {
-  return percentile(xs, 50);
+  if (xs.length === 0) throw new Error("median of an empty sample");
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Nearest-rank percentile (p in 0..100) of a non-empty sample. */

@@ -5,8 +5,7 @@
 // 2. Re-apply: `pulumi up` again unchanged (resources that run again: must be 0), and with one
 //    key changed (backupKeep), against the first apply.
 import { downVps } from "../../tests/sandbox/sandbox";
-import { httpsClient } from "../../tests/e2e/support/stack";
-import { bootVps, changes, devStack, expectClean, Vps } from "../../tests/e2e/support/stack";
+import { bootVps, changes, devStack, expectClean, httpsClient, Vps } from "../../tests/e2e/support/stack";
 import { Comparison, compare, measured } from "../stats";
 import { eventDurations } from "../events";
 
@@ -15,6 +14,15 @@ const OURS = 20;
 const FLOOR = 21;
 
 const manualPackages = async (vps: Vps) => (await vps.sh("apt-mark showmanual")).stdout.trim().split("\n").filter(Boolean).sort();
+
+/** The apt transactions on a VPS (from apt's own history log): what ran, and for how long. */
+async function aptTransactions(vps: Vps): Promise<{ command: string; seconds: number }[]> {
+  const log = (await vps.sh("cat /var/log/apt/history.log 2>/dev/null || true")).stdout;
+  return log.split(/\n\s*\n/).filter((e) => e.includes("Start-Date:") && e.includes("End-Date:")).map((e) => {
+    const at = (key: string) => Date.parse(e.match(new RegExp(`${key}: (\\S+)\\s+(\\S+)`))!.slice(1, 3).join("T"));
+    return { command: (e.match(/Commandline: (.*)/)?.[1] ?? "?").replace(/^apt-get (-q )?(-o \S+ )*/, ""), seconds: (at("End-Date") - at("Start-Date")) / 1000 };
+  });
+}
 
 async function timedSh(vps: Vps, command: string): Promise<number> {
   const t0 = performance.now();
@@ -27,6 +35,8 @@ export interface DeployResult {
   notes: string[];
   /** The slowest resources of the last first apply, in seconds. */
   slowest: { resource: string; seconds: number }[];
+  /** The apt transactions of the last first apply. */
+  apt: { command: string; seconds: number }[];
   packages: string[];
 }
 
@@ -35,8 +45,9 @@ export async function deployScenario(rounds: number): Promise<DeployResult> {
   const floor: number[] = [];
   let packages: string[] = [];
   let slowest: DeployResult["slowest"] = [];
+  let apt: DeployResult["apt"] = [];
   const notes: string[] = [];
-  let reapply: { unchanged: number[]; unchangedRuns: number[]; changed: number[]; changedRuns: number[] } = { unchanged: [], unchangedRuns: [], changed: [], changedRuns: [] };
+  const reapply: { unchanged: number[]; unchangedRuns: number[]; changed: number[]; changedRuns: number[] } = { unchanged: [], unchangedRuns: [], changed: [], changedRuns: [] };
 
   for (let round = 0; round < rounds; round++) {
     // Ours first in the first round: it tells the floor which packages to install.
@@ -57,6 +68,7 @@ export async function deployScenario(rounds: number): Promise<DeployResult> {
           const after = await manualPackages(vps);
           packages = after.filter((p) => !before.includes(p));
           slowest = eventDurations(up.eventLog).slice(0, 12);
+          apt = await aptTransactions(vps);
           if (round === rounds - 1) {
             // Re-apply on the last round's stack.
             for (let i = 0; i < Math.max(rounds, 2); i++) {
@@ -95,5 +107,7 @@ export async function deployScenario(rounds: number): Promise<DeployResult> {
     compare(`re-apply, backupKeep changed (resources run: ${reapply.changedRuns.join(", ")})`, measured("pulumi up, one key changed", "s", reapply.changed), firstApply),
   ];
   if (reapply.unchangedRuns.some((n) => n !== 0)) notes.push(`an unchanged re-apply ran resources: ${reapply.unchangedRuns.join(", ")}`);
-  return { comparisons, notes, slowest, packages };
+  notes.push(`apt transactions in the first apply: ${apt.length}, ${apt.reduce((t, a) => t + a.seconds, 0).toFixed(0)} s in all ` +
+    `(${apt.map((a) => `${a.command.slice(0, 60)}: ${a.seconds.toFixed(0)} s`).join("; ")})`);
+  return { comparisons, notes, slowest, packages, apt };
 }

@@ -70,12 +70,13 @@ export async function evaluationScenario(rounds: number, smoke: boolean): Promis
   }
   // One warm-up each: the first evaluation loads modules.
   for (const fn of Object.values(fns)) await fn();
-  const runs = await interleaved(Math.max(rounds, 3) * 3, fns);
+  const evaluations = Math.max(rounds, 3) * 3;
+  const runs = await interleaved(evaluations, fns);
   const floor = measured("a one-resource program", "ms", runs.floor);
   const comparisons = tierNames.map((tier) =>
     compare(`evaluate the program, ${tier} tier (${resources[tier]} resources)`, measured(`${tier} tier`, "ms", runs[tier]), floor));
 
-  const notes: string[] = [];
+  const notes: string[] = [`each evaluation ${evaluations} times, interleaved, after one warm-up each (module loading)`];
   if (!smoke) {
     const jest = (args: string[]) => {
       const t0 = performance.now();

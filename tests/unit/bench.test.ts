@@ -10,7 +10,9 @@ it("takes nearest-rank percentiles and medians, and ratios of medians", () => {
   const xs = [5, 1, 4, 2, 3];
   expect([median(xs), percentile(xs, 95), percentile(xs, 1), percentile([7], 99)]).toEqual([3, 5, 1, 7]);
   expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99)).toBe(99);
-  expect(() => median([])).toThrow("percentile of an empty sample");
+  expect(median([4, 1, 3, 2])).toBe(2.5);
+  expect(() => median([])).toThrow("median of an empty sample");
+  expect(() => percentile([], 50)).toThrow("percentile of an empty sample");
   const c = compare("up", measured("ours", "s", [10, 30, 20]), measured("floor", "s", [5, 5, 50]));
   expect(c.ratio).toBe(4);
 });
