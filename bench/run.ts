@@ -1,4 +1,4 @@
-// npm run bench [-- --rounds 3] [--only evaluation,deploy] [--smoke] [--out DIR]
+// npm run bench [-- --rounds 3] [--only evaluation,deploy,throughput] [--smoke] [--out DIR]
 // The benchmark suite (root, on the sandbox): every figure a ratio against a baseline measured in
 // the same run, medians over interleaved rounds, written to bench/results/<date>.json, .md, .svg.
 // --smoke: one round of what runs in a few minutes (CI runs it so the suite cannot rot).
@@ -9,8 +9,9 @@ import { BenchResults, machine, writeResults } from "./report";
 import { compare, measured } from "./stats";
 import { deployScenario } from "./scenarios/deploy";
 import { evaluationScenario } from "./scenarios/evaluation";
+import { throughputScenario } from "./scenarios/throughput";
 
-const scenarios = ["evaluation", "deploy"] as const;
+const scenarios = ["evaluation", "deploy", "throughput"] as const;
 type Scenario = (typeof scenarios)[number];
 
 async function main(): Promise<void> {
@@ -56,6 +57,11 @@ async function main(): Promise<void> {
         `slowest resources of the last first apply: ${r.slowest.map((s) => `${s.resource} ${s.seconds} s`).join(", ")}`],
       extra: { slowest: r.slowest, packages: r.packages, apt: r.apt },
     });
+  }
+  if (selected.includes("throughput")) {
+    console.error("bench: throughput and latency per tier (sandbox VPSes)");
+    const r = await throughputScenario(rounds);
+    results.sections.push({ title: "Throughput, latency and memory per tier (sandbox VPS)", ...r });
   }
   results.minutes = (Date.now() - t0) / 60_000;
   const out = o.out ?? path.join(__dirname, "..", smoke ? "test-output/bench-smoke" : "bench/results");
