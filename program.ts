@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdminTools } from "./components/adminTools";
 import { Backups } from "./components/backups";
 import { DatabaseMaintenance } from "./components/databaseMaintenance";
+import { HostPackages } from "./components/hostPackages";
 import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
@@ -16,12 +17,16 @@ import { WorkerHost } from "./components/workerHost";
 import { WorkerPool } from "./components/workerPool";
 import { loadSettings, processMemoryMiB } from "./config";
 import { baseHomeserverPart } from "./render/homeserver";
+import { hostPackagePlans } from "./render/packages";
 import { wellKnownDocuments, wellKnownLocations } from "./render/wellknown";
 
 /** Builds every component for the current stack config and returns the stack outputs. */
 export function synapseProgram(): Record<string, unknown> {
   const settings = loadSettings();
   const { hosts } = settings;
+
+  // Each host's packages in one apt transaction first; every host step comes after.
+  const packages = new HostPackages("host-packages", { plans: hostPackagePlans(settings) });
 
   const database = new PostgresDatabase("postgres", {
     connection: hosts.database,
@@ -31,7 +36,7 @@ export function synapseProgram(): Record<string, unknown> {
     deleteDataOnDestroy: settings.destroyDeletesData,
     address: settings.database.address,
     clients: settings.database.box ? settings.database.clients : undefined,
-  });
+  }, { dependsOn: [packages] });
 
   // Media in a bucket: the bucket (or its coordinates) and what the Synapse host needs for it.
   const media = settings.media.storage === "s3"
@@ -51,7 +56,7 @@ export function synapseProgram(): Record<string, unknown> {
     maxUploadSize: settings.sizing.maxUploadSize,
     workerHosts: settings.workerHosts.hosts,
     mainAddress: settings.workerHosts.mainAddress,
-  });
+  }, { dependsOn: [packages] });
 
   // restoreFrom: the backup goes in before Synapse first starts on this host.
   const restore = settings.restore ? [restoreExtension(settings.restore, settings.serverName)] : [];
@@ -67,7 +72,7 @@ export function synapseProgram(): Record<string, unknown> {
     deleteDataOnDestroy: settings.destroyDeletesData,
     extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []), ...restore],
     shareSigningKey: workers.remoteHosts.length > 0,
-  }, { dependsOn: database.synapseDependsOn });
+  }, { dependsOn: [packages, ...database.synapseDependsOn] });
 
   // Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
   // runs on the Synapse VPS, which has Synapse's passfile and the media; the state compressor on
@@ -85,21 +90,23 @@ export function synapseProgram(): Record<string, unknown> {
       connection: hosts.database,
       database: { name: database.databaseName, user: database.user },
     },
-  }, { dependsOn: [synapse] });
+  }, { dependsOn: [packages, synapse] });
 
   // Backups on the Synapse VPS, once Synapse has made its database and key.
   if (settings.backups) {
-    new Backups("backups", { connection: hosts.synapse, ...settings.backups }, { dependsOn: [synapse] });
+    new Backups("backups", { connection: hosts.synapse, ...settings.backups }, { dependsOn: [packages, synapse] });
   }
 
   // synadm for root on the Synapse VPS, with the admin's token (there is no token without an admin).
+  // Its install from PyPI needs only the packages, so it runs beside Synapse's steps; its config
+  // waits for the token.
   if (settings.adminUser) {
     new AdminTools("admin-tools", {
       connection: hosts.synapse,
       serverName: settings.serverName,
       adminUserId: synapse.adminUserId.apply((id) => id ?? ""),
       adminAccessToken: synapse.adminAccessToken.apply((t) => t ?? ""),
-    }, { dependsOn: [synapse] });
+    }, { dependsOn: [packages] });
   }
 
   // Workers on other hosts, once the main process runs on the config they share.
@@ -115,7 +122,7 @@ export function synapseProgram(): Record<string, unknown> {
     signingKey: synapse.signingKey!,
     workerMemoryMiB: processMemoryMiB[settings.tier].worker,
     peers: poolAddresses.filter((a) => a !== h.address),
-  }, { parent: workers, dependsOn: [synapse] }));
+  }, { parent: workers, dependsOn: [packages, synapse] }));
 
   const proxy = new NginxProxy("nginx", {
     connection: hosts.synapse,
@@ -130,7 +137,7 @@ export function synapseProgram(): Record<string, unknown> {
     // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
     extraLocations: settings.delegated ? []
       : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.federationPort8448 ? ["client"] : ["server", "client"]),
-  }, { dependsOn: [synapse, ...workerHosts] });
+  }, { dependsOn: [packages, synapse, ...workerHosts] });
 
   if (settings.delegated) {
     new WellKnownSite("well-known", {
@@ -139,7 +146,7 @@ export function synapseProgram(): Record<string, unknown> {
       matrixHost: settings.matrixHost,
       tls: settings.tls,
       // After Synapse: a refused deployment (say, a changed server name) must not touch nginx.
-    }, { dependsOn: [synapse] });
+    }, { dependsOn: [packages, synapse] });
   }
 
   // Stack outputs. The admin's are exported only when there is an admin: an undefined output

@@ -17,7 +17,10 @@ export interface AdminToolsArgs {
  * Its config holds the admin's token in a 0600 file, written again whenever the token changes.
  */
 export class AdminTools extends pulumi.ComponentResource {
+  /** The install from PyPI: it needs only the host's packages, not Synapse. */
   public readonly synadm: command.remote.Command;
+  /** The config with the admin's token: after Synapse has made the admin. */
+  public readonly config: command.remote.Command;
 
   constructor(name: string, args: AdminToolsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:AdminTools", name, {}, opts);
@@ -28,7 +31,8 @@ export class AdminTools extends pulumi.ComponentResource {
     }, { parent: this });
     this.synadm = scriptStep(`${name}-synadm`, {
       connection: args.connection, script: "synadm-install", params: { VERSION: synadmVersion },
-    }, { parent: this, dependsOn: [config] });
+    }, { parent: this });
+    this.config = config;
     this.registerOutputs({ synadm: this.synadm.stdout });
   }
 }

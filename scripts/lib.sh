@@ -47,6 +47,80 @@ ensure_packages() {
   apt_install $missing
 }
 
+# A Debian or Ubuntu system with apt and systemd (the first check on any host that runs Synapse).
+preflight_host() {
+  [ -r /etc/os-release ] || die "no /etc/os-release: not a Debian or Ubuntu system"
+  local ID="" ID_LIKE="" PRETTY_NAME=""
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  case " ${ID:-} ${ID_LIKE:-} " in
+    *" debian "* | *" ubuntu "*) ;;
+    *) die "unsupported system '${PRETTY_NAME:-unknown}': this program provisions Debian or Ubuntu" ;;
+  esac
+  command -v apt-get >/dev/null || die "apt-get not found"
+  command -v systemctl >/dev/null || die "systemd not found"
+  log "host ok: ${PRETTY_NAME:-$ID}"
+}
+
+# synapse_package_prepare SOURCE SERVER_NAME REPORT_STATS — makes Synapse's package installable
+# (matrix.org's repository and key when SOURCE=matrix-org) with the debconf answers set; prints
+# the packages to install: Synapse's, and for Debian's the PostgreSQL driver it only recommends
+# (the matrix.org venv bundles it).
+synapse_package_prepare() {
+  local source=$1 server_name=$2 report_stats=$3 package
+  case "$source" in
+    matrix-org) package=matrix-synapse-py3 ;;
+    debian) package=matrix-synapse ;;
+    *) die "unknown package source '$source'" ;;
+  esac
+  if [ "$source" = matrix-org ]; then
+    ensure_packages ca-certificates curl >&2
+    local keyring=/usr/share/keyrings/matrix-org-archive-keyring.gpg codename list line
+    # shellcheck disable=SC1091
+    codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] || die "cannot tell the distribution's codename from /etc/os-release"
+    if [ ! -s "$keyring" ]; then
+      curl -fsSL --retry 3 -o "$keyring.tmp" https://packages.matrix.org/debian/matrix-org-archive-keyring.gpg
+      mv "$keyring.tmp" "$keyring"
+    fi
+    list=/etc/apt/sources.list.d/matrix-org.list
+    line="deb [signed-by=$keyring] https://packages.matrix.org/debian/ $codename main"
+    if [ "$(cat "$list" 2>/dev/null)" != "$line" ]; then
+      printf '%s\n' "$line" >"$list"
+      apt_locked update >&2
+    fi
+  fi
+  printf '%s\n' \
+    "$package matrix-synapse/server-name string $server_name" \
+    "$package matrix-synapse/report-stats boolean $report_stats" | debconf-set-selections
+  printf '%s\n' "$package"
+  [ "$source" = matrix-org ] || printf 'python3-psycopg2\n'
+}
+
+# apt_install_synapse_down PACKAGE... — installs them in one transaction while Synapse's package
+# may not start its service: its default config must never run (ours is activated, and checked,
+# later). Other services start as their packages have them start.
+synapse_policy=/usr/sbin/policy-rc.d
+synapse_policy_marker="# synapse-deploy: keeps Synapse down during the install"
+apt_install_synapse_down() {
+  # An earlier run cut off mid-install may have left ours behind; it would stop every later
+  # package upgrade from restarting Synapse. (The first marker is an older version's.)
+  if grep -qxF -e "$synapse_policy_marker" -e "# synapse-deploy: keeps services down during the install" "$synapse_policy" 2>/dev/null; then
+    rm -f "$synapse_policy"
+  fi
+  if [ -e "$synapse_policy" ]; then
+    apt_install "$@"
+    return
+  fi
+  # shellcheck disable=SC2016 # $1 is policy-rc.d's, not ours
+  printf '#!/bin/sh\n%s\ncase "$1" in matrix-synapse*) exit 101 ;; esac\nexit 0\n' "$synapse_policy_marker" >"$synapse_policy"
+  chmod 0755 "$synapse_policy"
+  local rc=0
+  apt_install "$@" || rc=$?
+  rm -f "$synapse_policy"
+  return "$rc"
+}
+
 # install_file SRC DEST MODE OWNER — atomically replaces DEST when its content, mode or owner
 # differ; returns 0 when it changed something, 1 when DEST was already the same.
 install_file() {

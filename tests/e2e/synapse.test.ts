@@ -88,6 +88,11 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
     expectClean(r);
     record("pulumi", "first pulumi up (bare VPS to homeserver)", r.seconds);
     expect(new Set(changes(r).map((c) => c.split(":")[1]))).toEqual(new Set(["create"]));
+    // Every package in one apt transaction (host-packages): a component whose packages the plan
+    // lacks would show up here as a second install.
+    const installs = (await vps.sh("grep '^Commandline: .* install ' /var/log/apt/history.log || true")).stdout.trim().split("\n").filter(Boolean);
+    expect(installs).toHaveLength(1);
+    expect(installs[0]).toMatch(/ matrix-synapse .*postgresql| postgresql .*matrix-synapse/);
     https = await httpsClient(vps);
 
     const versions = await https.get(`${matrix}/_matrix/client/versions`);

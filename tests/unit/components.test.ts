@@ -23,6 +23,7 @@ describe("resources", () => {
       "synapse:index:AdminTools admin-tools",
       "synapse:index:Backups backups",
       "synapse:index:DatabaseMaintenance maintenance",
+      "synapse:index:HostPackages host-packages",
       "synapse:index:NginxProxy nginx",
       "synapse:index:PostgresDatabase postgres",
       "synapse:index:StateCompressor maintenance-compressor",
@@ -37,6 +38,7 @@ describe("resources", () => {
       "admin-tools-synadm", "admin-tools-synadm-config",
       "backups-packages", "backups-restore-tool",
       "backups-timer", "backups-timer-conf", "backups-timer-service", "backups-timer-timer", "backups-timer-tool",
+      "host-packages-synapse",
       "maintenance-admin-token",
       "maintenance-compressor-conf", "maintenance-compressor-install", "maintenance-compressor-service",
       "maintenance-compressor-state-map-Cargo-toml", "maintenance-compressor-state-map-src-lib-rs",
@@ -77,6 +79,7 @@ describe("resources", () => {
       postgres: "synapse:index:PostgresDatabase", synapse: "synapse:index:SynapseHost",
       nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite", maintenance: "synapse:index:DatabaseMaintenance",
       "maintenance-compressor": "synapse:index:StateCompressor", "admin-tools": "synapse:index:AdminTools", backups: "synapse:index:Backups",
+      "host-packages": "synapse:index:HostPackages",
     };
     for (const r of run.resources.filter((x) => x.custom)) {
       const prefix = Object.keys(parentType).sort((a, b) => b.length - a.length).find((p) => r.name.startsWith(`${p}-`))!;
@@ -97,6 +100,7 @@ describe("resources", () => {
   it("orders steps on a host by their dependencies", () => {
     const after = (later: string, earlier: string) =>
       expect({ later, earlier, ok: run.byName(later).started > run.byName(earlier).finished }).toEqual({ later, earlier, ok: true });
+    after("postgres-packages", "host-packages-synapse");
     after("postgres-tuning", "postgres-packages");
     after("postgres-database", "postgres-tuning");
     after("postgres-sqlite-migration", "postgres-database");

@@ -1,0 +1,30 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { HostPackagePlan } from "../render/packages";
+import { scriptStep } from "./remote";
+
+export interface HostPackagesArgs {
+  /** One plan per host (render/packages.ts). */
+  plans: HostPackagePlan[];
+}
+
+/**
+ * Every host's Debian packages in one apt transaction, before the other components' steps (they
+ * depend on this component). On a host that runs Synapse it also checks the host first, and keeps
+ * Synapse from starting on the package's default config.
+ */
+export class HostPackages extends pulumi.ComponentResource {
+  public readonly steps: command.remote.Command[];
+
+  constructor(name: string, args: HostPackagesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("synapse:index:HostPackages", name, {}, opts);
+    this.steps = args.plans.map((plan) => scriptStep(`${name}-${plan.role}`, {
+      connection: plan.connection, script: "host-packages",
+      params: {
+        PACKAGES: plan.packages.join(" "),
+        ...(plan.synapse ? { SOURCE: plan.synapse.source, SERVER_NAME: plan.synapse.serverName, REPORT_STATS: plan.synapse.reportStats } : {}),
+      },
+    }, { parent: this }));
+    this.registerOutputs({ packages: this.steps.map((s) => s.stdout) });
+  }
+}
