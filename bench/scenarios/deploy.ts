@@ -2,8 +2,14 @@
 //    with the dev stack), against the floor: `apt-get update` and one `apt-get install` of exactly
 //    the Debian packages the program installed, on an identical fresh VPS. Where the time goes:
 //    each resource's duration from the engine's event log.
+//    With --before REV, the program at an earlier commit is deployed in the same rounds too, so
+//    the ratio before and after a change is measured side by side.
 // 2. Re-apply: `pulumi up` again unchanged (resources that run again: must be 0), and with one
 //    key changed (backupKeep), against the first apply.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { downVps } from "../../tests/sandbox/sandbox";
 import { bootVps, changes, devStack, expectClean, httpsClient, Vps } from "../../tests/e2e/support/stack";
 import { Comparison, compare, measured } from "../stats";
@@ -12,6 +18,16 @@ import { eventDurations } from "../events";
 /** Bench VPS numbers (the e2e suite uses 1–14). */
 const OURS = 20;
 const FLOOR = 21;
+const BEFORE = 24;
+
+/** The project at git revision `rev`, exported to a scratch directory (its own npm packages are this tree's). */
+function checkoutOf(rev: string): { dir: string; commit: string } {
+  const root = path.join(__dirname, "..", "..");
+  const commit = execFileSync("git", ["-C", root, "rev-parse", "--short", `${rev}^{commit}`], { encoding: "utf8" }).trim();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${commit}-`));
+  execFileSync("bash", ["-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "-", root, commit, dir]);
+  return { dir, commit };
+}
 
 const manualPackages = async (vps: Vps) => (await vps.sh("apt-mark showmanual")).stdout.trim().split("\n").filter(Boolean).sort();
 
@@ -40,8 +56,26 @@ export interface DeployResult {
   packages: string[];
 }
 
-export async function deployScenario(rounds: number): Promise<DeployResult> {
+/** A first `pulumi up` of the solo dev stack on a fresh VPS: seconds, and the VPS for more checks. */
+async function deployFresh(n: number, stackName: string, fixture?: string) {
+  const vps = await bootVps(n);
+  const before = await manualPackages(vps);
+  const ws = await devStack(vps, stackName, {}, fixture);
+  const up = await ws.update("up");
+  expectClean(up);
+  const https = await httpsClient(vps);
+  const versions = await https.get("https://matrix.sandbox.test/_matrix/client/versions");
+  await https.close();
+  if (versions.status !== 200) throw new Error(`the homeserver does not answer through nginx: ${versions.status}`);
+  const packages = (await manualPackages(vps)).filter((p) => !before.includes(p));
+  return { vps, ws, up, packages, apt: await aptTransactions(vps) };
+}
+
+export async function deployScenario(rounds: number, beforeRev?: string): Promise<DeployResult> {
+  const previous = beforeRev ? checkoutOf(beforeRev) : undefined;
   const ours: number[] = [];
+  const earlier: number[] = [];
+  let earlierApt: DeployResult["apt"] = [];
   const floor: number[] = [];
   let packages: string[] = [];
   let slowest: DeployResult["slowest"] = [];
@@ -51,24 +85,16 @@ export async function deployScenario(rounds: number): Promise<DeployResult> {
 
   for (let round = 0; round < rounds; round++) {
     // Ours first in the first round: it tells the floor which packages to install.
-    const order = round % 2 === 0 ? ["ours", "floor"] : ["floor", "ours"];
+    const order = ["ours", ...(previous ? ["before"] : []), "floor"];
+    if (round % 2 === 1) order.reverse();
     for (const which of order) {
       if (which === "ours") {
-        const vps = await bootVps(OURS);
         try {
-          const before = await manualPackages(vps);
-          const ws = await devStack(vps, `bench-vps${OURS}-round${round + 1}`);
-          const up = await ws.update("up");
-          expectClean(up);
+          const { ws, up, packages: installed, apt: transactions } = await deployFresh(OURS, `bench-vps${OURS}-round${round + 1}`);
           ours.push(up.seconds);
-          const https = await httpsClient(vps);
-          const versions = await https.get("https://matrix.sandbox.test/_matrix/client/versions");
-          await https.close();
-          if (versions.status !== 200) throw new Error(`the homeserver does not answer through nginx: ${versions.status}`);
-          const after = await manualPackages(vps);
-          packages = after.filter((p) => !before.includes(p));
+          packages = installed;
           slowest = eventDurations(up.eventLog).slice(0, 12);
-          apt = await aptTransactions(vps);
+          apt = transactions;
           if (round === rounds - 1) {
             // Re-apply on the last round's stack.
             for (let i = 0; i < Math.max(rounds, 2); i++) {
@@ -88,6 +114,14 @@ export async function deployScenario(rounds: number): Promise<DeployResult> {
         } finally {
           await downVps(OURS);
         }
+      } else if (which === "before") {
+        try {
+          const r = await deployFresh(BEFORE, `bench-vps${BEFORE}-${previous!.commit}-round${round + 1}`, previous!.dir);
+          earlier.push(r.up.seconds);
+          earlierApt = r.apt;
+        } finally {
+          await downVps(BEFORE);
+        }
       } else {
         const vps = await bootVps(FLOOR);
         try {
@@ -100,14 +134,22 @@ export async function deployScenario(rounds: number): Promise<DeployResult> {
     }
   }
   const firstApply = measured("pulumi up on a bare VPS (solo)", "s", ours);
+  const floorRun = measured(`apt-get update + install of the same ${packages.length} packages`, "s", floor);
   const comparisons = [
-    compare("provisioning: bare VPS → homeserver answering through nginx (solo)", firstApply,
-      measured(`apt-get update + install of the same ${packages.length} packages`, "s", floor)),
+    compare("provisioning: bare VPS → homeserver answering through nginx (solo)", firstApply, floorRun),
+    ...(previous ? [
+      compare(`provisioning before (the program at ${previous.commit}) against the same floor`, measured(`pulumi up on a bare VPS (solo), ${previous.commit}`, "s", earlier), floorRun),
+      compare(`provisioning now against before (${previous.commit})`, firstApply, measured(`pulumi up on a bare VPS (solo), ${previous.commit}`, "s", earlier)),
+    ] : []),
     compare(`re-apply, config unchanged (resources run: ${reapply.unchangedRuns.join(", ")})`, measured("pulumi up, unchanged", "s", reapply.unchanged), firstApply),
     compare(`re-apply, backupKeep changed (resources run: ${reapply.changedRuns.join(", ")})`, measured("pulumi up, one key changed", "s", reapply.changed), firstApply),
   ];
   if (reapply.unchangedRuns.some((n) => n !== 0)) notes.push(`an unchanged re-apply ran resources: ${reapply.unchangedRuns.join(", ")}`);
   notes.push(`apt transactions in the first apply: ${apt.length}, ${apt.reduce((t, a) => t + a.seconds, 0).toFixed(0)} s in all ` +
     `(${apt.map((a) => `${a.command.slice(0, 60)}: ${a.seconds.toFixed(0)} s`).join("; ")})`);
+  if (previous) {
+    notes.push(`apt transactions in the first apply at ${previous.commit}: ${earlierApt.length}, ${earlierApt.reduce((t, a) => t + a.seconds, 0).toFixed(0)} s in all`);
+    fs.rmSync(previous.dir, { recursive: true, force: true });
+  }
   return { comparisons, notes, slowest, packages, apt };
 }

@@ -37,11 +37,12 @@ export async function bootVps(n: number, image: "base" | "packages" = "base"): P
 /**
  * A user's checkout with the dev stack (Pulumi.dev.yaml) pointed at a sandbox VPS, set up with
  * the README's commands: `pulumi stack init dev`, `pulumi config set --secret sshPrivateKey <
- * key`, and `pulumi config set host` when the VPS is not the dev stack's 10.231.1.2.
+ * key`, and `pulumi config set host` when the VPS is not the dev stack's 10.231.1.2. `fixture`: a
+ * project directory to check out instead of this working tree (the bench deploys an earlier commit).
  */
-export async function devStack(vps: Vps, name: string, config: Record<string, string> = {}): Promise<PulumiWorkspace> {
+export async function devStack(vps: Vps, name: string, config: Record<string, string> = {}, fixture?: string): Promise<PulumiWorkspace> {
   const dir = path.join(outputDir, name);
-  const ws = await PulumiWorkspace.create(path.join(dir, "checkout"), { logDir: dir });
+  const ws = await PulumiWorkspace.create(path.join(dir, "checkout"), { logDir: dir, fixture });
   await ws.pulumi(["stack", "init", "dev"]);
   await ws.pulumi(["config", "set", "--secret", "sshPrivateKey"], { stdin: fs.readFileSync(vps.privateKeyPath, "utf8") });
   if (vps.host !== "10.231.1.2") await ws.configSet("host", vps.host);
