@@ -18,7 +18,7 @@ suite("a first apply cut off during package installation", () => {
 
   test("5e. converges on the next apply", () => timed("5e apply killed during apt", async () => {
     const ws = await devStack(vps, "vps3-interrupted");
-    const killed = await ws.upKilled(/synapse-packages\s+creating/, 10_000);
+    const killed = await ws.upKilled(/host-packages-synapse\s+creating/, 10_000);
     expect(killed).toBe(true);
     // What the host looked like when the update died (kept for the record).
     const apt = await vps.sh("pgrep -a 'apt|dpkg' || true; ls -l /usr/sbin/policy-rc.d 2>&1 || true; dpkg --audit || true");
