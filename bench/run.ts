@@ -1,4 +1,4 @@
-// npm run bench [-- --rounds 3] [--only evaluation,deploy,throughput] [--smoke] [--out DIR]
+// npm run bench [-- --rounds 2] [--only evaluation,deploy,throughput,growth] [--smoke] [--out DIR]
 // The benchmark suite (root, on the sandbox): every figure a ratio against a baseline measured in
 // the same run, medians over interleaved rounds, written to bench/results/<date>.json, .md, .svg.
 // --smoke: one round of what runs in a few minutes (CI runs it so the suite cannot rot).
@@ -9,20 +9,22 @@ import { BenchResults, machine, writeResults } from "./report";
 import { compare, measured } from "./stats";
 import { deployScenario } from "./scenarios/deploy";
 import { evaluationScenario } from "./scenarios/evaluation";
+import { growthScenario } from "./scenarios/growth";
 import { throughputScenario } from "./scenarios/throughput";
 
-const scenarios = ["evaluation", "deploy", "throughput"] as const;
+const scenarios = ["evaluation", "deploy", "throughput", "growth"] as const;
 type Scenario = (typeof scenarios)[number];
 
 async function main(): Promise<void> {
   const cli = new Command("npm run bench --")
-    .option("--rounds <n>", "interleaved rounds per figure (medians)", "3")
+    .option("--rounds <n>", "interleaved rounds per figure (medians)", "2")
     .option("--only <list>", `comma-separated scenarios (${scenarios.join(", ")})`, scenarios.join(","))
+    .option("--before <rev>", "deploy the program at this git revision too, in the same rounds (provisioning before and after a change)")
     .option("--smoke", "one round of the quick scenarios, to check the suite works")
     .option("--out <dir>", "where results go (default bench/results; test-output/bench-smoke with --smoke)")
     .option("--rerender <json>", "recompute medians and ratios of a results file from its runs, and write its table and chart again")
     .parse();
-  const o = cli.opts<{ rounds: string; only: string; smoke?: boolean; out?: string; rerender?: string }>();
+  const o = cli.opts<{ rounds: string; only: string; before?: string; smoke?: boolean; out?: string; rerender?: string }>();
   if (o.rerender) {
     const old = JSON.parse(fs.readFileSync(o.rerender, "utf8")) as BenchResults;
     for (const s of old.sections) {
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   }
   if (selected.includes("deploy")) {
     console.error("bench: provisioning and re-apply (sandbox VPSes)");
-    const r = await deployScenario(rounds);
+    const r = await deployScenario(rounds, o.before);
     results.sections.push({
       title: "Provisioning and re-apply (sandbox VPS, solo tier)", comparisons: r.comparisons,
       notes: [...r.notes, `packages installed by the program (the floor installs the same): ${r.packages.join(" ")}`,
@@ -62,6 +64,12 @@ async function main(): Promise<void> {
     console.error("bench: throughput and latency per tier (sandbox VPSes)");
     const r = await throughputScenario(rounds);
     results.sections.push({ title: "Throughput, latency and memory per tier (sandbox VPS)", ...r });
+  }
+  if (selected.includes("growth")) {
+    // One pass whatever --rounds says: its row counts are deterministic.
+    console.error("bench: database growth under state churn (sandbox VPS)");
+    const r = await growthScenario();
+    results.sections.push({ title: "Database growth under state churn (sandbox VPS, solo tier)", ...r });
   }
   results.minutes = (Date.now() - t0) / 60_000;
   const out = o.out ?? path.join(__dirname, "..", smoke ? "test-output/bench-smoke" : "bench/results");

@@ -1,7 +1,9 @@
 // 3. Homeserver throughput and latency per tier: the same bounded load (20 matrix-js-sdk clients
 //    in 4 rooms, each sending messages one after another for 45 s while long-polling /sync) on
 //    (a) the distribution's package with its defaults (SQLite, no tuning; plain HTTP on 8008, as
-//    it comes), (c) solo and (d) community with workers (both through nginx and TLS, as deployed).
+//    it comes), (b) the hand setup an admin makes from Synapse's docs (the same package on
+//    PostgreSQL with its defaults: a role, a database with collation C, no tuning; plain HTTP too),
+//    (c) solo and (d) community with workers (both through nginx and TLS, as deployed).
 //    Messages per second and send and /sync round trips (p50/p95/p99) against (a), and the peak
 //    memory (PSS) of Synapse's processes, PostgreSQL and Redis against the tier's host size.
 import { spawn } from "node:child_process";
@@ -15,10 +17,10 @@ import { Comparison, compare, measured, percentile } from "../stats";
 const root = path.join(__dirname, "..", "..");
 const load = { users: 20, rooms: 4, seconds: 45, messages: 500 };
 /** The host each tier is sized for (config/tiers.ts). */
-const tierHostMiB = { solo: 2048, community: 4096 } as const;
+const tierHostMiB = { hand: 2048, solo: 2048, community: 4096 } as const;
 
 interface Setup {
-  key: "distro" | "solo" | "community";
+  key: "distro" | "hand" | "solo" | "community";
   name: string;
   vps: Vps;
   baseUrl: string;
@@ -27,16 +29,39 @@ interface Setup {
   secretsYaml: string;
 }
 
-/** (a) The "packages" image has Debian's matrix-synapse installed, untouched: reachable, and a shared secret to make users. */
-async function distroSetup(n: number): Promise<Setup> {
+/** The listener reachable from the sandbox host, and a shared secret for the load's users. */
+const benchListener = [
+  "listeners:", "  - port: 8008", "    tls: false", "    type: http", "    x_forwarded: false", "    bind_addresses: ['0.0.0.0']",
+  "    resources: [{names: [client], compress: false}]",
+  `registration_shared_secret: "${Math.random().toString(36).slice(2)}${Date.now()}"`];
+
+/** Debian's package, untouched but for conf.d/bench.yaml: the listener (and `extra` lines). */
+async function packageSetup(n: number, key: "distro" | "hand", name: string, prepare = "", extra: string[] = []): Promise<Setup> {
   const vps = await bootVps(n, "packages");
+  if (prepare) await vps.sh(prepare);
   await vps.sh("cat > /etc/matrix-synapse/conf.d/bench.yaml && systemctl restart matrix-synapse", { stdin: [
-    "# bench: the listener reachable from the sandbox host, and a shared secret for the load's users.",
-    "listeners:", "  - port: 8008", "    tls: false", "    type: http", "    x_forwarded: false", "    bind_addresses: ['0.0.0.0']",
-    "    resources: [{names: [client], compress: false}]",
-    `registration_shared_secret: "${Math.random().toString(36).slice(2)}${Date.now()}"`, ""].join("\n") });
+    "# bench: see bench/scenarios/throughput.ts", ...benchListener, ...extra, ""].join("\n") });
   await vps.sh("for i in $(seq 120); do curl -fsS -o /dev/null http://127.0.0.1:8008/health && exit 0; sleep 1; done; exit 1");
-  return { key: "distro", name: "distribution package, defaults (SQLite)", vps, baseUrl: `http://${vps.host}:8008`, secretsYaml: "/etc/matrix-synapse/conf.d/bench.yaml" };
+  return { key, name, vps, baseUrl: `http://${vps.host}:8008`, secretsYaml: "/etc/matrix-synapse/conf.d/bench.yaml" };
+}
+
+/** (a) The "packages" image has Debian's matrix-synapse installed, untouched: SQLite. */
+const distroSetup = (n: number) => packageSetup(n, "distro", "distribution package, defaults (SQLite)");
+
+/** (b) By hand, as Synapse's docs say: PostgreSQL from the distribution with its defaults, a role and a C-collated database. */
+function handSetup(n: number): Promise<Setup> {
+  const password = `bench${Date.now()}`;
+  return packageSetup(n, "hand", "hand setup (PostgreSQL defaults)", [
+    "export DEBIAN_FRONTEND=noninteractive",
+    "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql python3-psycopg2 >/dev/null",
+    "systemctl start postgresql && for i in $(seq 60); do runuser -u postgres -- pg_isready -q && break; sleep 1; done",
+    `runuser -u postgres -- psql -q -c "CREATE ROLE synapse_user LOGIN PASSWORD '${password}'"`,
+    "runuser -u postgres -- createdb --encoding=UTF8 --locale=C --template=template0 --owner=synapse_user synapse",
+    // The package's SQLite database, made at its first start, would not move by itself: start anew.
+    "systemctl stop matrix-synapse && rm -f /var/lib/matrix-synapse/homeserver.db",
+  ].join(" && "), [
+    "database:", "  name: psycopg2", "  args:", "    user: synapse_user", `    password: ${password}`, "    dbname: synapse",
+    "    host: 127.0.0.1", "    cp_min: 5", "    cp_max: 10"]);
 }
 
 async function programSetup(n: number, tier: "solo" | "community"): Promise<Setup> {
@@ -118,6 +143,7 @@ export async function throughputScenario(rounds: number): Promise<{ comparisons:
   const notes: string[] = [];
   try {
     setups.push(await distroSetup(22));
+    setups.push(await handSetup(25));
     setups.push(await programSetup(20, "solo"));
     setups.push(await programSetup(21, "community"));
     const users = new Map<string, { userId: string; accessToken: string }[]>();
@@ -149,14 +175,14 @@ export async function throughputScenario(rounds: number): Promise<{ comparisons:
         comparisons.push(compare(`${s.name}: /sync round trip p${q}`, measured(s.name, "ms", pctRuns(p.sync, q)), measured("distribution defaults", "ms", pctRuns(base.sync, q))));
       }
       const totals = p.memory.map((m) => m.synapse + m.postgres + m.redis);
-      const budget = tierHostMiB[s.key as "solo" | "community"];
+      const budget = tierHostMiB[s.key as "hand" | "solo" | "community"];
       comparisons.push(compare(`${s.name}: peak memory of Synapse, PostgreSQL and Redis (PSS) against the tier's host (${budget} MiB)`,
-        measured(s.name, "MiB", totals), measured(`${s.key} host`, "MiB", [budget])));
+        measured(s.name, "MiB", totals), measured(`${s.key === "hand" ? "solo" : s.key} host`, "MiB", [budget])));
       notes.push(`${s.name}: peak PSS per round (MiB): ${p.memory.map((m) => `Synapse ${m.synapse.toFixed(0)}, PostgreSQL ${m.postgres.toFixed(0)}, Redis ${m.redis.toFixed(0)}`).join("; ")}; errors ${p.errors}`);
     }
     notes.push(`distribution defaults: peak PSS per round (MiB): ${base.memory.map((m) => `Synapse ${m.synapse.toFixed(0)}`).join("; ")}; errors ${base.errors}`);
     notes.push(`the load: ${load.users} matrix-js-sdk clients in ${load.rooms} rooms, each sending one message after another for ${load.seconds} s ` +
-      "while long-polling /sync (5 s); the distribution's package is reached on plain HTTP port 8008 (as it comes), the program's tiers through nginx and TLS");
+      "while long-polling /sync (5 s); the distribution's package and the hand setup are reached on plain HTTP port 8008 (as the package comes), the program's tiers through nginx and TLS");
     return { comparisons, notes };
   } finally {
     await downVps(...setups.map((s) => s.vps.n));
