@@ -3,19 +3,26 @@
 // ts-jest transpiles only (isolatedModules in tsconfig.json); `tsc --noEmit` type-checks.
 const tsJest = ["ts-jest", {}];
 module.exports = {
-  reporters: ["default", "<rootDir>/tests/support/summary-reporter.js"],
+  reporters: ["default", "<rootDir>/tests/support/summary-reporter.js", "<rootDir>/tests/support/e2e-results-reporter.js"],
   projects: [
     {
       displayName: "unit",
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
+      // The timeout of every unit test, in this one place. The slowest does about 6 s of work
+      // unloaded (scripts run against scratch trees, a few program runs under mocks); 30 s leaves
+      // room for a machine whose cores are saturated by something else (measured: README, Tests).
+      testTimeout: 30_000,
     },
     {
       displayName: "e2e",
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"],
+      // Golden images before any file boots a VPS; after each file, no VPS left running.
+      globalSetup: "<rootDir>/tests/e2e/support/globalSetup.ts",
+      setupFilesAfterEnv: ["<rootDir>/tests/e2e/support/noVpsLeftBehind.ts"],
     },
   ],
 };

@@ -46,7 +46,13 @@ export interface MockRun {
   byName(name: string): Recorded;
 }
 
-export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["sshPrivateKey"]): Promise<MockRun> {
+/**
+ * Runs the program under mocks with this stack config. A remote command's stdout is what
+ * `hostAnswers` gives for its name (what the host would print), else `done <name>`; the admin
+ * user's step answers with a user and token.
+ */
+export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["sshPrivateKey"],
+  hostAnswers: Record<string, string> = {}): Promise<MockRun> {
   const resources: Recorded[] = [];
   const requests = new Map<string, { urn: string; parent: string; dependencies: string[]; protect: boolean; provider: string }>();
   let clock = 0;
@@ -59,9 +65,9 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
       if (args.type === "aws:s3/bucket:Bucket") state.arn = `arn:aws:s3:::${args.inputs.bucket}`;
       if (args.type === "aws:iam/accessKey:AccessKey") state.secret = awsSecretKey;
       if (args.type === "command:remote:Command") {
-        state.stdout = args.name.endsWith("admin-user")
+        state.stdout = hostAnswers[args.name] ?? (args.name.endsWith("admin-user")
           ? JSON.stringify({ user_id: "@admin:example.org", access_token: adminToken })
-          : `done ${args.name}`;
+          : `done ${args.name}`);
         state.stderr = "";
       }
       const req = requests.get(`${args.type}::${args.name}`) ?? { urn: "", parent: "", dependencies: [], protect: false, provider: "" };
@@ -96,18 +102,19 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
 
   // The program is a function: loading it (and the providers, @pulumi/aws above all) once per test
   // file is what keeps the unit suite fast; each run builds the stack anew from this config.
-  const program = (require("../../program") as typeof import("../../program")).synapseProgram();
-  const outputs: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(program)) {
-    outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((r) => (v as pulumi.Output<unknown>).apply(r)) : v;
-  }
-  // Let registrations that nothing awaits finish.
-  for (let settled = -1; settled !== resources.length;) {
-    settled = resources.length;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const program = await withCheapStackTraces(async () => {
+    const exported = (require("../../program") as typeof import("../../program")).synapseProgram();
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(exported)) {
+      resolved[k] = pulumi.Output.isInstance(v) ? await new Promise((r) => (v as pulumi.Output<unknown>).apply(r)) : v;
+    }
+    // Let registrations that nothing awaits finish: the runtime's own queue of RPCs.
+    await waitForRPCs();
+    return { exported, resolved };
+  });
+  const outputs = program.resolved;
   return {
-    program,
+    program: program.exported,
     resources,
     outputs,
     byName(name: string) {
@@ -116,4 +123,25 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
       return r;
     },
   };
+}
+
+// The runtime's wait for its queue of RPCs (what it does itself before it disconnects).
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
+
+/**
+ * Pulumi takes a stack trace for every promise it makes (`debuggablePromise`) and every resource
+ * (its source position). Under jest each one goes through jest's source-map formatter, installed in
+ * the main realm, which Node falls back to when the test realm has none: that was half of a
+ * program run's time. During a run, errors without a message (those stack captures) get no frames;
+ * real errors keep theirs, unmapped.
+ */
+async function withCheapStackTraces<T>(fn: () => Promise<T>): Promise<T> {
+  const previous = Error.prepareStackTrace;
+  Error.prepareStackTrace = (e: Error, frames: NodeJS.CallSite[]) =>
+    e.message ? `${e}${frames.map((f) => `\n    at ${f}`).join("")}` : `${e}`;
+  try {
+    return await fn();
+  } finally {
+    Error.prepareStackTrace = previous;
+  }
 }
