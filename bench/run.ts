@@ -11,6 +11,7 @@ import { deployScenario } from "./scenarios/deploy";
 import { evaluationScenario } from "./scenarios/evaluation";
 import { growthScenario } from "./scenarios/growth";
 import { throughputScenario } from "./scenarios/throughput";
+import { buildGoldenImages } from "../tests/sandbox/sandbox";
 
 const scenarios = ["evaluation", "deploy", "throughput", "growth"] as const;
 type Scenario = (typeof scenarios)[number];
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
   const selected = smoke ? only.filter((s) => s === "evaluation") : only;
 
   const t0 = Date.now();
+  // Scenarios boot VPSes in parallel: every golden image first, so no boot has one to build.
+  if (selected.some((s) => s !== "evaluation")) await buildGoldenImages();
   const results: BenchResults = {
     date: new Date().toISOString().slice(0, 10), machine: machine(), rounds, smoke, minutes: 0, sections: [],
   };

@@ -2,7 +2,7 @@
 // (systemd-nspawn + overlayfs + veth), reachable as root@10.231.N.2 with a per-run ed25519 key.
 // Needs root; see README.md beside this file.
 import { execFile, execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const SANDBOX_SCRIPT = path.join(__dirname, "sandbox.sh");
@@ -115,6 +115,23 @@ export async function upVps(n: number, image: SandboxImage = "base"): Promise<Sa
   }
   const keyPath = privateKeyPath();
   return { n, host, port: 22, user: "root", privateKeyPath: keyPath, privateKey: readFileSync(keyPath, "utf8") };
+}
+
+/**
+ * Builds every golden image that is missing or out of date (about a minute each). A rebuild is
+ * refused while VPSes run on the image, so a run that boots VPSes in parallel calls this first:
+ * then no boot has an image to build.
+ */
+export async function buildGoldenImages(): Promise<void> {
+  await runOk(["golden"], 30 * 60 * 1000);
+}
+
+/** The numbers of the VPSes that exist (running, or left behind by a crash), from the run directory. */
+export function runningVpses(): number[] {
+  const run = path.join(sandboxHome(), "run");
+  if (!existsSync(run)) return [];
+  return readdirSync(run).map((d) => /^vps(\d+)$/.exec(d)).filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1])).sort((a, b) => a - b);
 }
 
 /** Tears down the given VPSes, or all of them when called without arguments. Idempotent. */
