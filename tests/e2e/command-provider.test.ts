@@ -3,13 +3,12 @@
 // written so that it passes against the real @pulumi/command 1.2.1 provider too.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { engineAvailable, PulumiWorkspace, UpdateResult } from "./support/pulumi";
-import { Sshd, sshdUnavailable, startSshd } from "./support/sshd";
+import { PulumiWorkspace, UpdateResult } from "./support/pulumi";
+import { suiteNeeding } from "./support/requirements";
+import { Sshd, startSshd } from "./support/sshd";
 import { outputDir } from "./support/stack";
 
-const why = sshdUnavailable() ?? engineAvailable().reason;
-if (why) console.warn(`command provider conformance skipped: ${why}`);
-const suite = why ? describe.skip : describe;
+const suite = suiteNeeding("sshd", "engine");
 jest.setTimeout(120_000);
 
 const fixture = path.join(__dirname, "fixtures", "toy");

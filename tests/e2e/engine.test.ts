@@ -6,12 +6,11 @@ import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
-import { engineAvailable, PulumiWorkspace, repoRoot, stripAnsi } from "./support/pulumi";
+import { PulumiWorkspace, repoRoot, stripAnsi } from "./support/pulumi";
+import { suiteNeeding } from "./support/requirements";
 import { outputDir } from "./support/stack";
 
-const available = engineAvailable();
-if (!available.ok) console.warn(`engine checks skipped: ${available.reason}`);
-const suite = available.ok ? describe : describe.skip;
+const suite = suiteNeeding("engine");
 jest.setTimeout(180_000);
 
 const key = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();

@@ -7,14 +7,15 @@ import { federationGuard } from "../../render/federationLimits";
 import { matrixLocations, NginxUpstream } from "../../render/nginx";
 import { validRaw } from "../support/fixtures";
 import { request, sandboxAgent } from "./clients/https";
-import { LoopbackNginx, nginxFound, startNginx, startStubs, stopAll } from "./support/loopbackNginx";
+import { LoopbackNginx, startNginx, startStubs, stopAll } from "./support/loopbackNginx";
+import { suiteNeeding } from "./support/requirements";
 
 const ports = { https: 18444, http: 18081 };
 const stubPort = 18008;
 const host = "matrix.example.org";
 const signedBy = (server: string) => ({ authorization: `X-Matrix origin="${server}",destination="example.org",key="ed25519:a",sig="c2ln"` });
 
-(nginxFound ? describe : describe.skip)("per-origin federation limits in a real nginx", () => {
+suiteNeeding("nginx")("per-origin federation limits in a real nginx", () => {
   let nginx: LoopbackNginx;
   let stubs: http.Server[] = [];
   let agent: ReturnType<typeof sandboxAgent>;

@@ -2,17 +2,14 @@
 // disk) on its own sandbox VPS, a homeserver on another, the real Pulumi CLI between them, and a
 // Matrix client uploading and downloading media. Scenarios run in order on one deployment.
 import { createHash, randomBytes } from "node:crypto";
-import * as fs from "node:fs";
-import { downVps, sandboxAvailable } from "../sandbox/sandbox";
+import { downVps } from "../sandbox/sandbox";
 import { png } from "./clients/png";
-import { engineAvailable, PulumiWorkspace, serverBinary } from "./support/pulumi";
+import { PulumiWorkspace } from "./support/pulumi";
+import { suiteNeeding } from "./support/requirements";
 import { S3Store, startS3Store } from "./support/s3";
 import { bootVps, changes, devStack, expectClean, httpsClient, timed, Vps } from "./support/stack";
 
-const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
-const why = available.ok && !fs.existsSync(serverBinary("versitygw")) ? "versitygw is not built: run tests/engine/build.sh" : available.reason;
-if (why) console.warn(`media e2e skipped: ${why}`);
-const suite = why ? describe.skip : describe;
+const suite = suiteNeeding("sandbox", "engine", "versitygw");
 
 const minutes = (n: number) => n * 60_000;
 const server = "sandbox.test";

@@ -8,7 +8,8 @@ import { synapseListen } from "../../render/paths";
 import { WorkerKind } from "../../config/workers";
 import { workerPlan, workerRouting } from "../../render/workers";
 import { request, sandboxAgent } from "./clients/https";
-import { LoopbackNginx, nginxFound, startNginx, startStubs, stopAll } from "./support/loopbackNginx";
+import { LoopbackNginx, startNginx, startStubs, stopAll } from "./support/loopbackNginx";
+import { suiteNeeding } from "./support/requirements";
 
 const httpsPort = 18443;
 const httpPort = 18080;
@@ -58,9 +59,7 @@ const table: Case[] = [
   { what: "admin purge of the media cache", method: "POST", path: "/_synapse/admin/v1/purge_media_cache?before_ts=1", large: "media", community: "media" },
 ];
 
-if (!nginxFound) console.warn("routing test skipped: no nginx on this machine (.ci/run installs it)");
-
-(nginxFound ? describe.each : describe.skip.each)(["community", "large"] as const)("worker routing in a real nginx: %s tier", (tier) => {
+suiteNeeding("nginx").each(["community", "large"] as const)("worker routing in a real nginx: %s tier", (tier) => {
   const plan = workerPlan(tierWorkers[tier]);
   const kindOf = new Map<string, Target>([["main", "main"], ...plan.map((w) => [w.name, w.kind] as [string, Target])]);
   let stubs: http.Server[] = [];

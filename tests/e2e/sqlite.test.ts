@@ -1,12 +1,11 @@
 // End-to-end: an existing Synapse on SQLite (the package default) with users and messages is
 // moved to PostgreSQL by the program, and every message is still there afterwards.
 import { remoteCommand } from "../../render/script";
-import { downVps, sandboxAvailable } from "../sandbox/sandbox";
-import { engineAvailable } from "./support/pulumi";
+import { downVps } from "../sandbox/sandbox";
+import { suiteNeeding } from "./support/requirements";
 import { bootVps, changes, commandResource, devStack, expectClean, httpsClient, timed, Vps } from "./support/stack";
 
-const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
-const suite = available.ok ? describe : describe.skip;
+const suite = suiteNeeding("sandbox", "engine");
 const server = "sandbox.test";
 const minutes = (n: number) => n * 60_000;
 

@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { compressorDir, compressorSource } from "../../render/compressor";
+import { suiteNeeding } from "./support/requirements";
 
-const cargo = spawnSync("cargo", ["--version"], { encoding: "utf8" });
 const minutes = (n: number) => n * 60_000;
 const cache = path.join(process.env.SYNAPSE_ENGINE_CACHE ?? "/var/cache/synapse-engine", "compressor");
 const crate = path.join(compressorDir, "state-map");
@@ -20,8 +20,7 @@ function run(cmd: string, args: string[], cwd: string, env: Record<string, strin
 }
 const passed = (out: string) => [...out.matchAll(/^test result: ok\. (\d+) passed; 0 failed/gm)].reduce((n, m) => n + Number(m[1]), 0);
 
-// CI's machines have Rust (rustup); elsewhere without cargo this says why it skipped.
-const suite = cargo.status === 0 || process.env.CI === "true" ? describe : describe.skip;
+const suite = suiteNeeding("cargo");
 
 suite("the state-map crate", () => {
   test("passes its own tests", () => {

@@ -5,9 +5,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { remoteCommand, renderScript, scriptsDir, shellQuote } from "../../render/script";
+import { requireTools } from "../support/tools";
 
 const scripts = fs.readdirSync(scriptsDir).filter((f) => f.endsWith(".sh")).map((f) => f.replace(/\.sh$/, ""));
-const shellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
+requireTools("shellcheck", "openssl");
 
 /** Placeholder values for each script's required parameters (the `: "${X:?}"` line). */
 function paramsOf(name: string): Record<string, string> {
@@ -24,7 +25,7 @@ describe.each(scripts.filter((s) => s !== "lib"))("%s.sh", (name) => {
     expect(spawnSync("bash", ["-n"], { input: text }).status).toBe(0);
   });
 
-  (shellcheck ? it : it.skip)("passes shellcheck as rendered", () => {
+  it("passes shellcheck as rendered", () => {
     const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: text, encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -38,7 +39,6 @@ describe.each(scripts.filter((s) => s !== "lib"))("%s.sh", (name) => {
 });
 
 it("the source files themselves, the tools installed on hosts, and the test tooling's scripts, pass shellcheck", () => {
-  if (!shellcheck) return;
   const root = path.join(scriptsDir, "..");
   const tooling = ["tests/sandbox/sandbox.sh", "tests/engine/build.sh", "tests/engine/go-env.sh",
     "tests/engine/random/build.sh", "tests/engine/command-provider/build.sh", ".ci/run"];
@@ -136,7 +136,6 @@ describe("applied-state record", () => {
 
 describe("tls-certificate.sh", () => {
   // Real openssl against a scratch TLS directory.
-  const openssl = spawnSync("openssl", ["version"]).status === 0;
   const runTls = (dir: string, mode: string, stdin = "") => spawnSync("sh", ["-c",
     remoteCommand("tls-certificate", { SITE: "matrix", MODE: mode, NAMES: "matrix.example.org example.org" }, "root")
       .replace(/^bash -c/, `SYNAPSE_DEPLOY_TLS_DIR=${dir} bash -c`)], { input: stdin, encoding: "utf8" });
@@ -146,7 +145,7 @@ describe("tls-certificate.sh", () => {
     return { key: fs.readFileSync(`${dir}/k.pem`, "utf8"), cert: fs.readFileSync(`${dir}/c.pem`, "utf8") };
   };
 
-  (openssl ? it : it.skip)("makes a self-signed certificate once and keeps it", () => {
+  it("makes a self-signed certificate once and keeps it", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
     expect(runTls(dir, "self-signed").status).toBe(0);
     const first = fs.readFileSync(`${dir}/matrix/fullchain.pem`, "utf8");
@@ -157,7 +156,7 @@ describe("tls-certificate.sh", () => {
     expect(fs.readFileSync(`${dir}/matrix/fullchain.pem`, "utf8")).toBe(first);
   });
 
-  (openssl ? it : it.skip)("installs a provided pair, and refuses a key that does not match", () => {
+  it("installs a provided pair, and refuses a key that does not match", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
     const a = keyAndCert(fs.mkdtempSync(path.join(os.tmpdir(), "pair-")));
     const b = keyAndCert(fs.mkdtempSync(path.join(os.tmpdir(), "pair-")));

@@ -1,0 +1,17 @@
+// The machine's tools a unit test file runs for real (shellcheck, openssl, age, rclone). A missing
+// one fails the file at once with the package that provides it: a test that needs a tool never
+// skips itself into a pass. .ci/run installs them all.
+import { spawnSync } from "node:child_process";
+
+const packageOf: Record<string, string> = {
+  shellcheck: "shellcheck", openssl: "openssl", age: "age", "age-keygen": "age", rclone: "rclone",
+};
+
+/** Throws, naming the Debian package to install, unless every tool runs here. */
+export function requireTools(...tools: (keyof typeof packageOf)[]): void {
+  const missing = tools.filter((t) => spawnSync(t, ["--version"], { stdio: "ignore" }).error !== undefined);
+  if (missing.length > 0) {
+    const packages = [...new Set(missing.map((t) => packageOf[t]))].join(" ");
+    throw new Error(`${missing.join(", ")} not found: apt-get install ${packages} (these tests run the real tools)`);
+  }
+}
