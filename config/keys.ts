@@ -34,7 +34,7 @@ export const configKeys: ConfigKey[] = [
   { name: "matrixHost", type: "string", default: "",
     description: "Public host name of the homeserver; empty means matrix.<serverName>." },
   { name: "tier", type: "string", default: "solo",
-    description: "Sizing tier: solo (2 GB / 2 CPU), community (4-8 GB / 4 CPU) or large (8+ GB)." },
+    description: "Sizing tier: solo (a 2 GB / 2 CPU host), community (4 GB / 4 CPU) or large (8 GB); each fits its host with 20 % to spare." },
 
   { name: "host", type: "string", required: true,
     description: "SSH address of the Synapse VPS (runs Synapse, PostgreSQL and nginx)." },

@@ -25,16 +25,16 @@ export const tiers: Record<TierName, Sizing> = {
     postgresSharedBuffers: "256MB", postgresEffectiveCacheSize: "768MB",
     postgresWorkMem: "8MB", postgresMaintenanceWorkMem: "64MB", postgresMaxConnections: 50,
   },
-  // 4-8 GB / 4 CPU; 5 processes (main + 4 workers).
+  // 4 GB / 4 CPU; 5 processes (main + 4 workers).
   community: {
     cacheFactor: 1.0, dbPoolMin: 5, dbPoolMax: 15, maxUploadSize: "100M",
-    postgresSharedBuffers: "1GB", postgresEffectiveCacheSize: "3GB",
+    postgresSharedBuffers: "512MB", postgresEffectiveCacheSize: "2GB",
     postgresWorkMem: "16MB", postgresMaintenanceWorkMem: "256MB", postgresMaxConnections: 100,
   },
-  // 8+ GB; 13 processes (config/workers.ts), each with its own pool of cp_max connections.
+  // 8 GB; 13 processes (config/workers.ts), each with its own pool of cp_max connections.
   large: {
     cacheFactor: 2.0, dbPoolMin: 5, dbPoolMax: 20, maxUploadSize: "200M",
-    postgresSharedBuffers: "2GB", postgresEffectiveCacheSize: "6GB",
+    postgresSharedBuffers: "1GB", postgresEffectiveCacheSize: "4GB",
     postgresWorkMem: "32MB", postgresMaintenanceWorkMem: "512MB", postgresMaxConnections: 300,
   },
 };

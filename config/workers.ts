@@ -44,13 +44,26 @@ export const tierWorkers: Record<TierName, WorkerCounts> = {
 /**
  * Memory each Synapse process is expected to stay under (MiB): the main process, then each worker
  * (systemd's MemoryHigh for workers, so one runaway worker is throttled before the host swaps).
- * solo: Synapse, PostgreSQL (shared_buffers 256 MB), nginx and the OS within 2 GB.
+ * With PostgreSQL's shared buffers and the rest of the host (hostBaseMiB) they fit the tier's host
+ * with its headroom (tierHostMiB, hostHeadroom): memoryBudgetMiB below, checked for every tier.
  */
 export const processMemoryMiB: Record<TierName, { main: number; worker: number }> = {
-  solo: { main: 1024, worker: 384 },
-  community: { main: 1536, worker: 768 },
-  large: { main: 3072, worker: 1024 },
+  solo: { main: 896, worker: 384 },
+  community: { main: 896, worker: 320 },
+  large: { main: 1280, worker: 320 },
 };
+
+/** The host each tier is sized for (MiB of RAM). */
+export const tierHostMiB: Record<TierName, number> = { solo: 2048, community: 4096, large: 8192 };
+/** The share of the host left free at the budget: the page cache, peaks, what the admin adds. */
+export const hostHeadroom = 0.2;
+/** The rest of a host besides Synapse and shared buffers: the OS, nginx, Redis, PostgreSQL's backends. */
+export const hostBaseMiB = 384;
+
+/** What a tier's host holds at its budget (MiB): every Synapse process, shared buffers, the rest. */
+export function memoryBudgetMiB(tier: TierName, workers: number, sharedBuffersMiB: number): number {
+  return processMemoryMiB[tier].main + workers * processMemoryMiB[tier].worker + sharedBuffersMiB + hostBaseMiB;
+}
 
 /** Connections PostgreSQL keeps besides Synapse's pools (superuser reserve, maintenance, psql). */
 export const postgresReservedConnections = 10;

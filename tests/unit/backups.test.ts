@@ -8,6 +8,9 @@ import { parseSettings } from "../../config";
 import { hostToolsDir } from "../../render/maintenance";
 import { validRaw } from "../support/fixtures";
 import { runProgram } from "../support/mockProgram";
+import { requireTools } from "../support/tools";
+
+requireTools("age", "age-keygen", "rclone");
 
 describe("config and program", () => {
   it("backs up by default, nightly, keeping 7 runs; media only when it is on local disk", () => {
@@ -79,7 +82,8 @@ describe("the off-host copy and restoreFrom: config and program", () => {
 
   it("ships the bucket's credentials as a 0600 secret file, and restores before Synapse's first activation with the key on stdin", async () => {
     const run = await runProgram({ serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian",
-      ...offsite, restoreFrom: "offsite", restoreAgeIdentity: ageKeys.identity }, ["sshPrivateKey", "backupSecretAccessKey", "restoreAgeIdentity"]);
+      ...offsite, restoreFrom: "offsite", restoreAgeIdentity: ageKeys.identity }, ["sshPrivateKey", "backupSecretAccessKey", "restoreAgeIdentity"],
+    { "synapse-restore": "restored run 20261127T033000Z from offsite: 5 events, 2 users, 2 media files\n" });
     const env = run.byName("backups-offsite-env");
     expect(env.secretInputs).toContain("stdin");
     expect(env.inputs.create).toContain("DEST=/etc/synapse-deploy/backup-offsite.env\nMODE=0600\nOWNER=root:root\n");
@@ -99,7 +103,8 @@ describe("the off-host copy and restoreFrom: config and program", () => {
     // After the staged passfile (it names the database), before the activation.
     expect(restore.dependencies).toContain(run.byName("synapse-staged-passfile").urn);
     expect(run.byName("synapse-activate").dependencies).toContain(restore.urn);
-    expect(run.outputs.restore).toBe("done synapse-restore");
+    // The stack output is what the restore step printed on the host, trimmed.
+    expect(run.outputs.restore).toBe("restored run 20261127T033000Z from offsite: 5 events, 2 users, 2 media files");
 
     const plain = await runProgram({ serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian" });
     expect(plain.resources.filter((r) => r.name === "synapse-restore" || r.name === "backups-offsite-env")).toEqual([]);

@@ -153,8 +153,8 @@ describe("well-known", () => {
 describe("PostgreSQL drop-in", () => {
   it("carries the tier's memory settings", () => {
     const text = renderPostgresTuning(settings({ tier: "community" }).sizing);
-    expect(text).toContain("shared_buffers = '1GB'");
-    expect(text).toContain("effective_cache_size = '3GB'");
+    expect(text).toContain("shared_buffers = '512MB'");
+    expect(text).toContain("effective_cache_size = '2GB'");
     expect(text).toContain("max_connections = 100");
   });
 });

@@ -2,7 +2,8 @@
 // files and unit, nginx's routing, and how the program wires them to the host.
 import YAML from "yaml";
 import {
-  parseSettings, pgSizeBytes, processCount, processMemoryMiB, RawConfig, Settings, tierNames, tierWorkers, workerKinds,
+  hostHeadroom, memoryBudgetMiB, parseSettings, pgSizeBytes, processCount, RawConfig, Settings, tierHostMiB, tierNames,
+  tierWorkers, workerKinds,
 } from "../../config";
 import { baseHomeserverPart, composeHomeserver, renderSecrets } from "../../render/homeserver";
 import { mainUpstream, matrixLocations, renderSite } from "../../render/nginx";
@@ -43,12 +44,11 @@ describe("worker counts", () => {
     ]));
   });
 
-  it.each(tierNames)("%s: every tier's own workers fit its connection budget and memory", (tier) => {
+  it.each(tierNames)("%s: every tier's own workers fit its connection budget, and its memory budget fits its host with headroom", (tier) => {
     const s = settingsOf(validRaw({ tier }));
     expect(s.sizing.dbPoolMax * processCount(s.workers) + 10).toBeLessThanOrEqual(s.sizing.postgresMaxConnections);
-    const workers = processCount(s.workers) - 1;
-    const mib = processMemoryMiB[tier].main + workers * processMemoryMiB[tier].worker + pgSizeBytes(s.sizing.postgresSharedBuffers) / 2 ** 20;
-    if (tier === "solo") expect(mib).toBeLessThanOrEqual(2048 - 512); // nginx, Redis-free, the OS in the rest
+    const budget = memoryBudgetMiB(tier, processCount(s.workers) - 1, pgSizeBytes(s.sizing.postgresSharedBuffers) / 2 ** 20);
+    expect({ tier, budget, fits: budget <= tierHostMiB[tier] * (1 - hostHeadroom) }).toEqual({ tier, budget, fits: true });
   });
 });
 
@@ -60,27 +60,30 @@ describe("the main process's settings", () => {
     expect(workersHomeserverPart(workerPlan(tierWorkers.solo))).toEqual({});
   });
 
-  it("community: replication listener, Redis, instance_map, the sender and the media worker", () => {
+  it("community: replication listener, Redis, instance_map, the sender, and the media worker writing the quarantine stream", () => {
     const part = workersHomeserverPart(community);
     expect(part).toMatchObject({
       listeners: [{ port: 9093, type: "http", bind_addresses: ["127.0.0.1"], resources: [{ names: ["replication"] }] }],
       redis: { enabled: true, host: "127.0.0.1", port: 6379 },
-      instance_map: { main: { host: "127.0.0.1", port: 9093 } },
       federation_sender_instances: ["federation_sender1"],
       enable_media_repo: false,
       media_instance_running_background_jobs: "media_repository1",
     });
-    expect(part).not.toHaveProperty("stream_writers");
+    // Quarantining runs where the media repository does and writes the quarantined media stream:
+    // the media worker is its writer, so it needs an instance_map entry (its listener replicates).
+    expect(part.stream_writers).toEqual({ quarantined_media_changes: ["media_repository1"] });
+    expect(part.instance_map).toEqual({ main: { host: "127.0.0.1", port: 9093 }, media_repository1: { host: "127.0.0.1", port: 8161 } });
     expect(part).not.toHaveProperty("run_background_tasks_on");
   });
 
   it("large: event persisters as stream writers with their own instance_map entries, a background worker", () => {
     const part = workersHomeserverPart(large);
-    expect(part.stream_writers).toEqual({ events: ["event_persister1", "event_persister2"] });
+    expect(part.stream_writers).toEqual({ events: ["event_persister1", "event_persister2"], quarantined_media_changes: ["media_repository1"] });
     expect(part.instance_map).toEqual({
       main: { host: "127.0.0.1", port: 9093 },
       event_persister1: { host: "127.0.0.1", port: 8151 },
       event_persister2: { host: "127.0.0.1", port: 8152 },
+      media_repository1: { host: "127.0.0.1", port: 8161 },
     });
     expect(part).toMatchObject({
       run_background_tasks_on: "background_worker1",
@@ -116,7 +119,7 @@ describe("worker files and the unit", () => {
     expect(media).toEqual({
       worker_app: "synapse.app.media_repository",
       worker_name: "media_repository1",
-      worker_listeners: [{ type: "http", port: 8161, bind_addresses: ["127.0.0.1"], x_forwarded: true, resources: [{ names: ["media", "client", "federation", "metrics"] }] }],
+      worker_listeners: [{ type: "http", port: 8161, bind_addresses: ["127.0.0.1"], x_forwarded: true, resources: [{ names: ["media", "client", "federation", "replication", "metrics"] }] }],
       worker_log_config: "/etc/matrix-synapse/log.yaml",
     });
     const persister = YAML.parse(renderWorkerConfig(plan.find((w) => w.kind === "eventPersister")!));
