@@ -33,8 +33,13 @@ remote_sql() { PGPASSFILE=$work/pgpass psql -X -qAt -h "$DB_HOST" -p "$DB_PORT" 
 remote_sql -c 'SELECT 1' >/dev/null || die "cannot reach the database $target as $DB_USER (is the box's firewall admitting this host?)"
 if [ "$(remote_sql -c "SELECT to_regclass('public.schema_version') IS NOT NULL")" = t ]; then
   die "both this host's PostgreSQL and $target hold a Synapse database, and no move was recorded.
-Refusing to choose: compare them, then drop the one you do not want (the box's: DROP DATABASE
-$DB_NAME on the box, and apply again to move this host's; or this host's, and touch $marker)."
+Refusing to choose: compare them, then keep one.
+- To move this host's: empty the box's, then apply again. On the box, as postgres:
+    DROP DATABASE $DB_NAME;
+    CREATE DATABASE $DB_NAME ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0 OWNER $DB_USER;
+- To keep the box's: stop using this host's (it stays as it is), then on this host:
+    printf '%s' '$target' > $marker
+  and apply again."
 fi
 
 events=$(local_sql -c 'SELECT count(*) FROM events')

@@ -4,12 +4,12 @@
 // PostgreSQL. Then the community tier's workers go to a fourth VPS, a worker host.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { downVps, sandboxAvailable } from "../sandbox/sandbox";
-import { engineAvailable, PulumiWorkspace } from "./support/pulumi";
-import { bootVps, changes, chat, commandResource, devStack, exemptFromRateLimit, expectClean, httpsClient, outputDir, record, timed, Vps } from "./support/stack";
+import { downVps } from "../sandbox/sandbox";
+import { PulumiWorkspace } from "./support/pulumi";
+import { suiteNeeding } from "./support/requirements";
+import { bootVps, changes, chat, commandResource, devStack, exemptFromRateLimit, expectClean, exportedState, httpsClient, outputDir, record, timed, Vps } from "./support/stack";
 
-const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
-const suite = available.ok ? describe : describe.skip;
+const suite = suiteNeeding("sandbox", "engine");
 const minutes = (n: number) => n * 60_000;
 const server = "sandbox.test";
 const matrix = `https://matrix.${server}`;
@@ -86,8 +86,31 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
     expect((await homeserver.sh("systemctl show -p Result --value synapse-db-report.service")).stdout.trim()).toBe("exit-code");
   }), minutes(10));
 
-  test("c2. setting databaseHost moves the database to the box (collation C); the old one is kept; the client passes", () => timed("c2 move to a database box", async () => {
+  test("c2a. a box that already holds a Synapse database the program did not move there stops the move; nothing changes", () => timed("c2a box with another Synapse database", async () => {
+    // Say, a database restored there by hand earlier: a schema_version table makes it Synapse's.
+    await box.sh("systemctl start postgresql");
+    const onBox = (sql: string, db = "postgres") => box.sh(`runuser -u postgres -- psql -XAt -v ON_ERROR_STOP=1 -d ${db}`, { stdin: sql });
+    await onBox("CREATE DATABASE synapse ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;");
+    await onBox("CREATE TABLE schema_version (version int); INSERT INTO schema_version VALUES (42);", "synapse");
+    const pid = await mainPid();
     await ws.configSet("databaseHost", box.host);
+    const refused = await ws.update("up");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toContain(`both this host's PostgreSQL and ${box.host}:5432/synapse hold a Synapse database, and no move was recorded`);
+    // Synapse was not stopped and still serves from this host's database; the box's is as it was.
+    expect(await mainPid()).toBe(pid);
+    expect((await homeserver.sh("curl -fsS http://127.0.0.1:8008/health")).stdout).toBe("OK");
+    expect((await homeserver.sh("grep -E '^\\s+host:' /etc/matrix-synapse/homeserver.yaml")).stdout.trim()).toBe("host: 127.0.0.1");
+    expect(await messagesOn(homeserver)).toBe(30);
+    expect((await onBox("SELECT version FROM schema_version;", "synapse")).stdout.trim()).toBe("42");
+    expect((await homeserver.sh("test -e /var/lib/synapse-deploy/database-moved", { allowFail: true })).code).not.toBe(0);
+    // The message's way out, to move this host's database: empty the box's as it says; c2 applies again.
+    const fix = /On the box, as postgres:\s*\n\s*(DROP DATABASE synapse;)\s*\n\s*(CREATE DATABASE synapse .* OWNER synapse_user;)\n/.exec(refused.stdout + refused.stderr);
+    expect(fix).not.toBeNull();
+    await onBox(`${fix![1]}\n${fix![2]}\n`);
+  }), minutes(10));
+
+  test("c2. setting databaseHost moves the database to the box (collation C); the old one is kept; the client passes", () => timed("c2 move to a database box", async () => {
     const r = await ws.update("up");
     expectClean(r);
     record("pulumi", "pulumi up moving the database to a box", r.seconds);
@@ -121,10 +144,24 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
     expect((await box.sh("systemctl is-enabled synapse-postgres-firewall.service")).stdout.trim()).toBe("enabled");
   }), minutes(3));
 
-  test("c4. Synapse keeps working after the box's PostgreSQL restarts: a few requests fail, then it reconnects by itself", () => timed("c4 database restart", async () => {
+  test("c4. Synapse keeps working after the box's PostgreSQL restarts: at most a few requests fail, then it reconnects by itself", () => timed("c4 database restart", async () => {
     const pid = await mainPid();
     const out = await ws.outputs();
+    // The postmaster's PID and start time, and Synapse's connections to it (backend PIDs).
+    const postgresState = async () => {
+      const r = await box.sh(`runuser -u postgres -- psql -XAt -F ' ' -c "SELECT extract(epoch FROM pg_postmaster_start_time()), (SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pg_stat_activity WHERE usename = 'synapse_user')"`);
+      const [started, synapseBackends] = r.stdout.trim().split(" ");
+      const postmaster = (await box.sh("head -n 1 \"$(runuser -u postgres -- psql -XAtc 'SHOW data_directory')/postmaster.pid\"")).stdout.trim();
+      return { postmaster, started: Number(started), synapseBackends: (synapseBackends ?? "").split(",").filter(Boolean) };
+    };
+    const before = await postgresState();
+    expect(before.synapseBackends.length).toBeGreaterThan(0);
     await box.sh("systemctl restart postgresql");
+    const restarted = await postgresState();
+    // PostgreSQL really restarted: a new postmaster, started later, none of Synapse's old backends.
+    expect(restarted.postmaster).not.toBe(before.postmaster);
+    expect(restarted.started).toBeGreaterThan(before.started);
+    expect(restarted.synapseBackends.filter((b) => before.synapseBackends.includes(b))).toEqual([]);
     // Each pooled connection learns of the restart on its next query, which fails (HTTP 500);
     // twisted's pool then replaces it. Count the failed requests (an admin API that always reads
     // the database, and no rate limit) until one succeeds; give up after a minute.
@@ -140,12 +177,28 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
     expect(await chatAsAdmin(10)).toMatchObject({ sent: 10, received: 10, inOrder: true });
     expect(await mainPid()).toBe(pid);
     expect(await messagesOn(box)).toBe(60);
+    // The same Synapse process reconnected by itself: it holds connections to the new postmaster.
+    expect((await postgresState()).synapseBackends.length).toBeGreaterThan(0);
   }), minutes(5));
 
-  test("c5. an unchanged pulumi up runs nothing on either host; running the box's scripts again changes nothing", () => timed("c5 unchanged re-apply with a box", async () => {
+  test("c5. an unchanged pulumi up runs nothing on either host; running the box's scripts again changes nothing; the move never runs twice", () => timed("c5 unchanged re-apply with a box", async () => {
     const r = await ws.update("up");
     expectClean(r);
     expect(changes(r)).toEqual([]);
+    // A pulumi up that runs the move's step again (forced here with --replace) moves nothing: the
+    // step says so, Synapse is not stopped, no second dump is taken, the box keeps its data.
+    const synapsePid = await mainPid();
+    const dumps = async () => (await homeserver.sh("ls /var/lib/synapse-deploy/backups/ | grep -c before-move || true")).stdout.trim();
+    const dumpsBefore = await dumps();
+    const messagesBefore = await messagesOn(box);
+    const moveUrn = (await exportedState(ws)).deployment.resources.find((x: any) => x.urn.endsWith("::postgres-move")).urn;
+    const replaced = await ws.update("up", ["--replace", moveUrn]);
+    expectClean(replaced);
+    expect([...new Set(changes(replaced).map((c) => c.split(":")[0]))]).toEqual(["postgres-move"]);
+    expect(String((await commandResource(ws, "postgres-move")).outputs.stdout).trim()).toBe(`already moved to ${box.host}:5432/synapse`);
+    expect(await mainPid()).toBe(synapsePid);
+    expect(await dumps()).toBe(dumpsBefore);
+    expect(await messagesOn(box)).toBe(messagesBefore);
     const postmaster = async () => (await box.sh("systemctl show -p MainPID --value postgresql@*-main.service")).stdout.trim();
     const pid = await postmaster();
     const hba = (await box.sh("cat \"$(runuser -u postgres -- psql -XAtc 'SHOW hba_file')\"")).stdout;

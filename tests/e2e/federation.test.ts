@@ -9,19 +9,16 @@ import { createHash, randomBytes } from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { downVps, sandboxAvailable } from "../sandbox/sandbox";
+import { downVps } from "../sandbox/sandbox";
 import { request, sandboxAgent } from "./clients/https";
 import { startAcme, TestAcme } from "./support/acme";
-import { engineAvailable, PulumiWorkspace, serverBinary } from "./support/pulumi";
+import { PulumiWorkspace } from "./support/pulumi";
+import { suiteNeeding } from "./support/requirements";
 import { S3Store, startS3Store } from "./support/s3";
-import { bootVps, changes, devStack, exemptFromRateLimit, expectClean, record, runAdmin, timed, Vps } from "./support/stack";
+import { bootVps, changes, devStack, exemptFromRateLimit, expectClean, figure, record, runAdmin, timed, Vps } from "./support/stack";
 import * as fs from "node:fs";
 
-const available = sandboxAvailable().ok ? engineAvailable() : sandboxAvailable();
-const missing = ["pebble", "versitygw"].filter((b) => !fs.existsSync(serverBinary(b)));
-const why = available.ok && missing.length > 0 ? `${missing.join(" and ")} not built: run tests/engine/build.sh` : available.reason;
-if (why) console.warn(`federation e2e skipped: ${why}`);
-const suite = why ? describe.skip : describe;
+const suite = suiteNeeding("sandbox", "engine", "pebble", "versitygw");
 const minutes = (n: number) => n * 60_000;
 
 const ACME = 6;
@@ -334,6 +331,7 @@ suite("two homeservers federating, with certificates from a real ACME server", (
     const restored = await a.ws.update("up");
     expectClean(restored);
     record("restore", "drill: pulumi up onto a new VPS, restoring from the bucket (the run, its media, ACME)", restored.seconds);
+    figure("restore.drill-up", restored.seconds, "the restore drill's pulumi up onto a new VPS (the run from the bucket, its media, ACME)", "s");
     const outputs = await a.ws.outputs();
     expect(outputs.restore).toMatch(new RegExp(`^restored run ${run} from offsite: \\d+ events, \\d+ users, [1-9]\\d* media files; signing key ed25519:a_\\w+; secrets identical to the backup's$`));
     const oldClient = a.client;

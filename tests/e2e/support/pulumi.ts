@@ -218,31 +218,47 @@ export class PulumiWorkspace {
 
   /**
    * Starts `pulumi up --yes` and kills the CLI and everything it started (language host,
-   * providers, SSH sessions) `delayMs` after its output first matches `when`, as a dropped
-   * laptop would. Resolves to whether the kill came before the update ended by itself.
+   * providers, SSH sessions), as a dropped laptop would, at a chosen point of a chosen step: once
+   * its output matches `when` (the step has started), `hostIsMidStep` is polled and the kill comes
+   * the moment it says yes (the host shows the step half done). So a kill that lands before or
+   * after the step cannot pass for one in its middle: if the update ends first, or the host never
+   * shows the state within `timeoutMs`, nothing is killed and the result says so.
    */
-  async upKilled(when: RegExp, delayMs: number): Promise<boolean> {
+  async upKilled(when: RegExp, hostIsMidStep: () => Promise<boolean>, timeoutMs = 120_000): Promise<{ killed: boolean; why: string }> {
     const child: ChildProcess = spawn("pulumi", ["up", "--yes", "--skip-preview"], {
       cwd: this.dir, env: this.env, detached: true, stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    const killed = await new Promise<boolean>((resolve) => {
-      let armed = false;
+    let exited = false;
+    const ended = new Promise<void>((resolve) => child.on("exit", () => { exited = true; resolve(); }));
+    const started = new Promise<void>((resolve) => {
       const watch = (d: string) => {
         output += d;
         echo(d);
-        if (armed || !when.test(output)) return;
-        armed = true;
-        setTimeout(() => {
-          try { process.kill(-child.pid!, "SIGKILL"); resolve(true); } catch { resolve(false); }
-        }, delayMs);
+        if (when.test(output)) resolve();
       };
       child.stdout!.setEncoding("utf8").on("data", watch);
       child.stderr!.setEncoding("utf8").on("data", watch);
-      child.on("exit", () => resolve(false));
     });
-    this.record(["up", "--yes", "(killed)"], { code: -9, stdout: output, stderr: "", seconds: 0 });
-    return killed;
+    await Promise.race([started, ended]);
+    let result = { killed: false, why: `the update ended before its output matched ${when}` };
+    if (!exited) {
+      const deadline = Date.now() + timeoutMs;
+      result = { killed: false, why: `the host did not show the step half done within ${timeoutMs / 1000} s` };
+      while (!exited && Date.now() < deadline) {
+        if (await hostIsMidStep()) {
+          if (exited) break;
+          process.kill(-child.pid!, "SIGKILL");
+          result = { killed: true, why: "killed while the host showed the step half done" };
+          break;
+        }
+      }
+      if (exited && !result.killed) result = { killed: false, why: "the update ended before the host showed the step half done" };
+      if (!result.killed && !exited) process.kill(-child.pid!, "SIGKILL");
+    }
+    await ended;
+    this.record(["up", "--yes", `(${result.why})`], { code: -9, stdout: output, stderr: "", seconds: 0 });
+    return result;
   }
 
   /** Every file of the state backend, concatenated (to search for plain-text secrets). */

@@ -127,6 +127,18 @@ export function record(table: string, what: string, seconds: number): void {
   fs.writeFileSync(path.join(outputDir, `${table}.md`), `| what | seconds |\n|---|---|\n${rows.join("\n")}\n`);
 }
 
+/**
+ * Records a figure the docs quote (test-output/e2e/figures.json; docs/results/e2e.json after a
+ * complete run, then `gen:e2e:<name>` blocks): a number with its unit, or a text excerpt.
+ */
+export function figure(name: string, value: number | string, what: string, unit?: string): void {
+  fs.mkdirSync(outputDir, { recursive: true });
+  const file = path.join(outputDir, "figures.json");
+  const all = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+  all[name] = { value, ...(unit ? { unit } : {}), what };
+  fs.writeFileSync(file, JSON.stringify(all, null, 2) + "\n");
+}
+
 export interface ChatResult { sent: number; received: number; inOrder: boolean; [k: string]: unknown }
 
 /**
@@ -164,4 +176,35 @@ export async function runAdmin(ws: PulumiWorkspace, args: string[]): Promise<{ c
   child.stderr.on("data", (d) => { stderr += d; });
   const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 1)));
   return { code, stdout, stderr };
+}
+
+/**
+ * An excerpt of `pulumi preview --diff` for the docs: of each resource named in `resources`, its
+ * header and URN lines and the lines matching `keys`, with "…" where lines were left out. Every
+ * line is the run's own, unchanged.
+ */
+export function previewExcerpt(diff: string, resources: string[], keys: RegExp): string {
+  const lines = diff.split("\n");
+  const header = /^\s*[~+-] \S+: \(\w+\)$/;
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!header.test(lines[i])) continue;
+    let j = i + 1;
+    const meta: string[] = [];
+    while (j < lines.length && /^\s*\[\w+=/.test(lines[j])) meta.push(lines[j++]);
+    const urn = meta.find((l) => /^\s*\[urn=/.test(l)) ?? "";
+    if (!resources.some((r) => urn.trimEnd().endsWith(`::${r}]`))) continue;
+    out.push(lines[i], urn);
+    let skipped = false;
+    for (; j < lines.length && !header.test(lines[j]) && lines[j].trim() !== ""; j++) {
+      if (keys.test(lines[j])) {
+        if (skipped) out.push(`${/^\s*/.exec(lines[j])![0]}…`);
+        out.push(lines[j]);
+        skipped = false;
+      } else {
+        skipped = true;
+      }
+    }
+  }
+  return out.join("\n");
 }
