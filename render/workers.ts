@@ -39,8 +39,9 @@ const kindTable: Record<WorkerKind, { prefix: string; firstPort: number; resourc
   clientReader: { prefix: "client_reader", firstPort: 8141, resources: ["client"] },
   eventPersister: { prefix: "event_persister", firstPort: 8151, resources: ["replication"] },
   // The media resource serves /_matrix/media; client and federation carry the authenticated
-  // media paths (/_matrix/client/v1/media, /_matrix/federation/v1/media).
-  media: { prefix: "media_repository", firstPort: 8161, resources: ["media", "client", "federation"] },
+  // media paths (/_matrix/client/v1/media, /_matrix/federation/v1/media). Replication: it writes
+  // the quarantined media stream (see workersHomeserverPart).
+  media: { prefix: "media_repository", firstPort: 8161, resources: ["media", "client", "federation", "replication"] },
   background: { prefix: "background_worker", firstPort: 8171, resources: [] },
 };
 
@@ -95,12 +96,20 @@ export function workersHomeserverPart(plan: WorkerSpec[], mainAddress: string = 
     },
     instance_map: {
       main: { host, port: mainReplication.port },
-      ...Object.fromEntries(persisters.map((w) => [w.name, { host: w.host, port: w.port }])),
+      ...Object.fromEntries([...persisters, ...(media ? [media] : [])].map((w) => [w.name, { host: w.host, port: w.port }])),
     },
     // Each worker exposes Prometheus metrics on its loopback listener.
     enable_metrics: true,
     ...(senders.length > 0 ? { federation_sender_instances: senders.map((w) => w.name) } : {}),
-    ...(persisters.length > 0 ? { stream_writers: { events: persisters.map((w) => w.name) } } : {}),
+    ...(persisters.length > 0 || media ? {
+      stream_writers: {
+        ...(persisters.length > 0 ? { events: persisters.map((w) => w.name) } : {}),
+        // The quarantine admin APIs are registered only where the media repository runs, and since
+        // Synapse 1.152 they write the quarantined media stream, which only its writers may do
+        // (an assertion, a 500, otherwise): the media worker writes it.
+        ...(media ? { quarantined_media_changes: [media.name] } : {}),
+      },
+    } : {}),
     ...(media ? { enable_media_repo: false, media_instance_running_background_jobs: media.name } : {}),
     ...(background ? {
       run_background_tasks_on: background.name,
