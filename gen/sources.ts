@@ -1,0 +1,75 @@
+// What each generated block holds, by the block's name. Figures come from the files runs wrote
+// (docs/results/e2e.json by a complete e2e run, bench/results/ by npm run bench); nothing here
+// is typed by hand.
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export const repoRoot = path.join(__dirname, "..");
+export const e2eResultsFile = path.join(repoRoot, "docs", "results", "e2e.json");
+
+/** One figure an e2e run measured. */
+export interface Figure {
+  value: number | string;
+  unit?: string;
+  /** What it is, in words (for the results page). */
+  what: string;
+}
+
+export interface E2eResults {
+  date: string;
+  machine: string;
+  /** Wall time of the whole e2e run, in seconds. */
+  seconds: number;
+  figures: Record<string, Figure>;
+  /** Tables of seconds the suite recorded (test-output/e2e/<table>.json). */
+  tables: Record<string, Record<string, number>>;
+}
+
+export function readE2eResults(file = e2eResultsFile): E2eResults {
+  if (!fs.existsSync(file)) throw new Error(`${path.relative(repoRoot, file)} is missing: it is written by a complete, passing npm run test:e2e`);
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+/** A figure as prose: "274 MiB", "7.3 s", "61". */
+export function formatFigure(f: Figure): string {
+  if (typeof f.value === "string") return f.value;
+  const digits = Number.isInteger(f.value) ? 0 : Math.abs(f.value) < 10 ? 1 : 0;
+  const n = f.value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return f.unit ? `${n} ${f.unit}` : n;
+}
+
+/** The newest non-smoke bench results (bench/results/<date>.md). */
+function latestBench(): { date: string; markdown: string } {
+  const dir = path.join(repoRoot, "bench", "results");
+  const dates = fs.readdirSync(dir).map((f) => /^(\d{4}-\d{2}-\d{2})\.md$/.exec(f)?.[1]).filter((d): d is string => !!d).sort();
+  const date = dates.at(-1);
+  if (!date) throw new Error("bench/results holds no results: run npm run bench");
+  return { date, markdown: fs.readFileSync(path.join(dir, `${date}.md`), "utf8") };
+}
+
+/**
+ * The content of the block called `name`:
+ * - `e2e:<figure>`: one figure of the last complete e2e run, inline;
+ * - `e2e-excerpt:<figure>`: a text figure (an excerpt of a run's output) as a code block;
+ * - `e2e-run`: when and where that run was;
+ * - `bench-results`: the newest bench results' tables, without their title.
+ */
+export function renderSource(name: string): string {
+  const [kind, arg] = name.split(/:(.*)/s);
+  switch (kind) {
+    case "e2e":
+    case "e2e-excerpt": {
+      const f = readE2eResults().figures[arg];
+      if (!f) throw new Error(`gen:${name}: docs/results/e2e.json has no figure '${arg}' (is a test still recording it?)`);
+      return kind === "e2e" ? formatFigure(f) : `\`\`\`\n${String(f.value).trimEnd()}\n\`\`\``;
+    }
+    case "e2e-run": {
+      const r = readE2eResults();
+      return `${r.date}, ${r.machine}, the whole suite in ${Math.round(r.seconds / 60)} min`;
+    }
+    case "bench-results":
+      return latestBench().markdown.replace(/^# .*\n+/, "");
+    default:
+      throw new Error(`unknown generated block gen:${name}`);
+  }
+}
