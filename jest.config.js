@@ -10,6 +10,8 @@ module.exports = {
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
+      // The e2e suite's checkouts (copies of this project) are no modules of this one.
+      modulePathIgnorePatterns: ["<rootDir>/test-output/"],
       // The timeout of every unit test, in this one place. The slowest does about 6 s of work
       // unloaded (scripts run against scratch trees, a few program runs under mocks); 30 s leaves
       // room for a machine whose cores are saturated by something else (measured: README, Tests).
@@ -20,6 +22,7 @@ module.exports = {
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"],
+      modulePathIgnorePatterns: ["<rootDir>/test-output/"],
       // Golden images before any file boots a VPS; after each file, no VPS left running.
       globalSetup: "<rootDir>/tests/e2e/support/globalSetup.ts",
       setupFilesAfterEnv: ["<rootDir>/tests/e2e/support/noVpsLeftBehind.ts"],

@@ -26,5 +26,14 @@ stats_file=$SYNAPSE_ETC/conf.d/report_stats.yaml
 if [ -f "$stats_file" ] && [ "$(cat "$stats_file")" != "report_stats: $REPORT_STATS" ]; then
   printf 'report_stats: %s\n' "$REPORT_STATS" >"$stats_file"
 fi
+# It writes the server name it was installed with there too. A package installed earlier with
+# another name, on a host without Synapse data (the guard refuses any other), would override the
+# stack's name: that stale answer is replaced.
+name_file=$SYNAPSE_ETC/conf.d/server_name.yaml
+if [ -f "$name_file" ] && [ "$(cat "$name_file")" != "server_name: $SERVER_NAME" ]; then
+  guard_server_name "$SERVER_NAME"
+  printf 'server_name: %s\n' "$SERVER_NAME" >"$name_file"
+  log "replaced the package's server name answer in $name_file (no data on this host)"
+fi
 install -d -m 0755 "$STATE_DIR"
 dpkg-query -W -f='${Package} ${Version}\n' "$package"
