@@ -1,6 +1,5 @@
 // Backups, their off-host copy and a restore: the settings and their cross-key checks.
-import { z } from "zod";
-import { bucketNamePattern, calendarPattern } from "./media";
+import type { ConfigValues } from "./keys";
 
 /** Where the off-host copy goes (rclone's S3 remote) and who can read it (an age recipient). */
 export interface OffsiteSettings {
@@ -34,31 +33,9 @@ export interface RestoreSettings {
   offsite?: OffsiteSettings;
 }
 
-/** A run's name: its UTC start time. */
-export const runNamePattern = /^\d{8}T\d{6}Z$/;
-export const restoreSourcePattern = /^(offsite|offsite:\d{8}T\d{6}Z|\/[A-Za-z0-9._\/-]+)$/;
-const ageRecipientPattern = /^age1[02-9ac-hj-np-z]{58}$/;
-const ageIdentityPattern = /^AGE-SECRET-KEY-1[02-9ACDEFGHJKLMNPQRSTUVWXYZ]{58}$/;
-
-export const backupSchema = {
-  backups: z.boolean(),
-  backupSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as *-*-* 03:30" }),
-  backupKeep: z.number().int().min(1, { error: "an integer >= 1" }),
-  backupBucket: z.union([z.literal(""), z.string().regex(bucketNamePattern, { error: "an S3 bucket name" })]),
-  backupEndpoint: z.union([z.literal(""), z.url({ protocol: /^https?$/, error: "an http(s):// URL such as https://s3.us-west-004.backblazeb2.com" })]),
-  backupRegion: z.string().regex(/^[a-z0-9-]+$/, { error: "a region such as us-east-1" }),
-  backupPrefix: z.union([z.literal(""), z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { error: "a folder name such as example.org or backups/matrix" })]),
-  backupAccessKeyId: z.union([z.literal(""), z.string().regex(/^[A-Za-z0-9+/=_-]+$/, { error: "an access key ID" })]),
-  backupSecretAccessKey: z.union([z.literal(""), z.string().regex(/^\S+$/, { error: "a secret access key (no spaces)" })]),
-  backupAgeRecipient: z.union([z.literal(""), z.string().regex(ageRecipientPattern, { error: "an age public key (age1…, from age-keygen)" })]),
-  restoreFrom: z.union([z.literal(""), z.string().regex(restoreSourcePattern, {
-    error: "offsite, offsite:<run> (e.g. offsite:20261127T033000Z) or an absolute path on the Synapse VPS",
-  })]),
-  restoreAgeIdentity: z.union([z.literal(""), z.string().regex(ageIdentityPattern, { error: "an age private key (AGE-SECRET-KEY-1…)" })]),
-  restoreOverwrite: z.boolean(),
-};
-
-type RawBackupKeys = { [K in keyof typeof backupSchema]: z.infer<(typeof backupSchema)[K]> } & { serverName: string; mediaStorage: string };
+type RawBackupKeys = Pick<ConfigValues, "backups" | "backupSchedule" | "backupKeep" | "backupBucket" | "backupEndpoint" | "backupRegion"
+  | "backupPrefix" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupAgeRecipient" | "restoreFrom" | "restoreAgeIdentity"
+  | "restoreOverwrite" | "serverName" | "mediaStorage">;
 
 function offsiteSettings(c: RawBackupKeys, errors: string[], project: string): OffsiteSettings | undefined {
   if (c.backupBucket === "") {

@@ -1,10 +1,22 @@
-// Every project config key, in one table. Pulumi.yaml and the README's config reference are
-// checked against it by the unit tests, so the three cannot drift apart.
+// Every project config key, declared once: its Pulumi type, default, description, whether it is a
+// secret, and the form its value must take (a zod schema). settings.ts builds the stack's schema
+// from this table; `npm run gen` writes Pulumi.yaml's `config:` block and the config reference
+// (docs/configuration.md) from it. Adding a key is one entry here plus the code that uses it.
+// Cross-key rules (one key needs another, 0 = the tier's value) are in settings.ts.
+import { z } from "zod";
+import { bucketNamePattern, calendarPattern, dnsName, forms, isCidr, override, unset } from "./forms";
+import { appServiceRegistration } from "./appservices";
+import { mediaBucketModes } from "./media";
+import { peerRatePattern, tierFederationLimits } from "./federationLimits";
+import { pgSizePattern, TierName, tierNames, uploadSizePattern } from "./tiers";
+import { tierWorkers, WorkerKind, workerKinds } from "./workers";
 
 export type ConfigType = "string" | "integer" | "boolean" | "array";
 
-export interface ConfigKey {
-  name: string;
+/** One key as the table declares it. */
+export interface KeySpec<S extends z.ZodTypeAny = z.ZodTypeAny> {
+  /** Where the config reference lists it. */
+  section: Section;
   type: ConfigType;
   description: string;
   /** Default as Pulumi.yaml declares it; undefined = required, or an optional secret (see below). */
@@ -12,7 +24,281 @@ export interface ConfigKey {
   secret?: boolean;
   /** Set only by `pulumi config set`; has no default and the program fails without it. */
   required?: boolean;
+  /** The form of the value once Pulumi's string is read as `type`. */
+  schema: S;
 }
+
+/** A key with its name, as the rest of the program reads the table. */
+export type ConfigKey = KeySpec & { name: string };
+
+/** The config reference's sections, in order. */
+export const sections = [
+  "The homeserver", "Hosts and SSH", "A database box and worker hosts", "Packages and TLS", "Users and federation",
+  "Federation limits", "What the homeserver deletes by itself", "Keeping the database small", "Backups and restore",
+  "Media in a bucket", "Workers", "Sizing (overrides of the tier)", "Teardown",
+] as const;
+export type Section = (typeof sections)[number];
+
+const key = <S extends z.ZodTypeAny>(spec: KeySpec<S>) => spec;
+
+/** "(solo 10, community 30, large 100)": a tier table's values, for a description. */
+const perTier = (value: (tier: TierName) => string | number) => `(${tierNames.map((t) => `${t} ${value(t)}`).join(", ")})`;
+
+const ageRecipient = z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, { error: "an age public key (age1…, from age-keygen)" });
+const ageIdentity = z.string().regex(/^AGE-SECRET-KEY-1[02-9ACDEFGHJKLMNPQRSTUVWXYZ]{58}$/, { error: "an age private key (AGE-SECRET-KEY-1…)" });
+/** A room ID and how much of its history to keep. */
+export const purgeEntryPattern = /^(![A-Za-z0-9._~-]+:[a-z0-9.-]+(?::\d{1,5})?)=([1-9][0-9]*(?:s|m|h|d|w|y))$/;
+/** A restore's source: the newest off-host run, one by name, or a path on the Synapse VPS. */
+export const restoreSourcePattern = /^(offsite|offsite:\d{8}T\d{6}Z|\/[A-Za-z0-9._\/-]+)$/;
+
+/** The config key overriding each worker kind's count (-1: the tier's), and what that kind does. */
+export const workerCountKeys = {
+  synchrotron: { key: "workerSynchrotrons", what: "Synchrotron workers (/sync and friends, balanced by user)" },
+  federationSender: { key: "workerFederationSenders", what: "Federation sender workers (outbound federation)" },
+  federationReader: { key: "workerFederationReaders", what: "Federation reader workers (inbound federation, transactions balanced by origin)" },
+  clientReader: { key: "workerClientReaders", what: "Client reader workers (login, room and key requests, /messages by room)" },
+  eventPersister: { key: "workerEventPersisters", what: "Event persister workers (stream writers for events)" },
+  media: { key: "workerMedia", what: "A media repository worker (0 or 1)" },
+  background: { key: "workerBackground", what: "A background tasks worker (0 or 1; also updates the user directory)" },
+} as const satisfies Record<WorkerKind, { key: string; what: string }>;
+type WorkerCountKey = (typeof workerCountKeys)[WorkerKind]["key"];
+
+const workerKeys = Object.fromEntries(workerKinds.map((kind) => [workerCountKeys[kind].key, key({
+  section: "Workers", type: "integer", default: -1, schema: z.number().int(),
+  description: `${workerCountKeys[kind].what}; -1 means the tier's count ${perTier((t) => tierWorkers[t][kind])}.`,
+})])) as Record<WorkerCountKey, KeySpec<z.ZodNumber>>;
+
+const pgSize = (example: string) => unset(z.string().regex(pgSizePattern, { error: `a PostgreSQL size such as ${example} (kB, MB, GB or TB)` }));
+const calendar = (example: string) => z.string().regex(calendarPattern, { error: `a systemd OnCalendar expression such as ${example}` });
+const serverNames = (example: string) => z.array(z.string().regex(dnsName, { error: `a server name such as ${example}` }));
+
+export const keyTable = {
+  serverName: key({ section: "The homeserver", type: "string", required: true, schema: forms.serverName,
+    description: "The Matrix server name: the part after the colon in @user:server. A DNS name. Permanent." }),
+  matrixHost: key({ section: "The homeserver", type: "string", default: "", schema: unset(forms.dnsName),
+    description: "Public host name of the homeserver; empty means matrix.<serverName>." }),
+  tier: key({ section: "The homeserver", type: "string", default: "solo", schema: z.enum(tierNames, { error: `one of ${tierNames.join(", ")}` }),
+    description: "Sizing tier: solo (a 2 GB / 2 CPU host), community (4 GB / 4 CPU) or large (8 GB); each fits its host with 20 % to spare." }),
+
+  host: key({ section: "Hosts and SSH", type: "string", required: true, schema: forms.host,
+    description: "SSH address of the Synapse VPS (runs Synapse, PostgreSQL and nginx)." }),
+  sshPort: key({ section: "Hosts and SSH", type: "integer", default: 22, schema: forms.port, description: "SSH port of the Synapse VPS." }),
+  sshUser: key({ section: "Hosts and SSH", type: "string", default: "root", schema: forms.unixUser,
+    description: "SSH user of the Synapse VPS (root, or a user with passwordless sudo)." }),
+  sshPrivateKey: key({ section: "Hosts and SSH", type: "string", secret: true, required: true, schema: forms.privateKey,
+    description: "OpenSSH/PEM private key for the SSH connections (set with --secret)." }),
+  wellKnownHost: key({ section: "Hosts and SSH", type: "string", default: "", schema: unset(forms.host),
+    description: "SSH address of the host that serves https://<serverName>/.well-known/matrix/*; empty means the Synapse VPS." }),
+  wellKnownSshPort: key({ section: "Hosts and SSH", type: "integer", default: 0, schema: z.union([z.literal(0), forms.port]),
+    description: "SSH port of the well-known host; 0 means sshPort." }),
+  wellKnownSshUser: key({ section: "Hosts and SSH", type: "string", default: "", schema: unset(forms.unixUser),
+    description: "SSH user of the well-known host; empty means sshUser." }),
+  wellKnownSshPrivateKey: key({ section: "Hosts and SSH", type: "string", secret: true, schema: unset(forms.privateKey),
+    description: "Private key for the well-known host; unset means sshPrivateKey." }),
+
+  privateAddress: key({ section: "A database box and worker hosts", type: "string", default: "", schema: unset(forms.ip),
+    description: "The Synapse VPS's IP address on the private network (the database box and worker hosts see it there); empty means host (then an IP address). Used only with databaseHost." }),
+  databaseHost: key({ section: "A database box and worker hosts", type: "string", default: "", schema: unset(forms.host),
+    description: "SSH address of a dedicated database box running PostgreSQL; empty means PostgreSQL on the Synapse VPS." }),
+  databasePrivateAddress: key({ section: "A database box and worker hosts", type: "string", default: "", schema: unset(forms.ip),
+    description: "The database box's IP address on the private network: PostgreSQL listens there only and Synapse connects to it; empty means databaseHost (then an IP address)." }),
+  databaseSshPort: key({ section: "A database box and worker hosts", type: "integer", default: 0, schema: z.union([z.literal(0), forms.port]),
+    description: "SSH port of the database box; 0 means sshPort." }),
+  databaseSshUser: key({ section: "A database box and worker hosts", type: "string", default: "", schema: unset(forms.unixUser),
+    description: "SSH user of the database box; empty means sshUser." }),
+  databaseSshPrivateKey: key({ section: "A database box and worker hosts", type: "string", secret: true, schema: unset(forms.privateKey),
+    description: "Private key for the database box; unset means sshPrivateKey." }),
+  workerHosts: key({ section: "A database box and worker hosts", type: "array", default: [], schema: z.array(forms.ip),
+    description: "IP addresses of more VPSes for Synapse's workers, on the private network and reachable by SSH there (sshPort, sshUser, sshPrivateKey); needs databaseHost. Synchrotrons, federation readers and senders, client readers and event persisters are spread over them; the media and background workers stay on the Synapse VPS." }),
+
+  packageSource: key({ section: "Packages and TLS", type: "string", default: "matrix-org", schema: z.enum(["matrix-org", "debian"], { error: "matrix-org or debian" }),
+    description: "matrix-org (packages.matrix.org, matrix-synapse-py3) or debian (the distribution's matrix-synapse)." }),
+  tlsMode: key({ section: "Packages and TLS", type: "string", default: "acme", schema: z.enum(["acme", "provided", "self-signed"], { error: "acme, provided or self-signed" }),
+    description: "acme (Let's Encrypt via certbot, HTTP-01), provided (tlsCertificate + tlsPrivateKey) or self-signed (sandbox only)." }),
+  acmeEmail: key({ section: "Packages and TLS", type: "string", default: "", schema: unset(z.email({ error: "an e-mail address" })),
+    description: "Contact e-mail for ACME; required when tlsMode is acme." }),
+  acmeServer: key({ section: "Packages and TLS", type: "string", default: "production",
+    schema: z.union([z.enum(["production", "staging"]), z.url({ protocol: /^https$/, error: "production, staging or an https:// ACME directory URL" })]),
+    description: "ACME directory: production or staging (Let's Encrypt's), or the https:// URL of another ACME server (a company CA)." }),
+  acmeCaBundle: key({ section: "Packages and TLS", type: "string", default: "", schema: unset(forms.certificates),
+    description: "PEM certificate(s) certbot trusts for a private ACME server's HTTPS; empty means the system's CAs." }),
+  tlsCertificate: key({ section: "Packages and TLS", type: "string", default: "", schema: unset(forms.certificates),
+    description: "PEM certificate chain covering matrixHost and serverName; required when tlsMode is provided." }),
+  tlsPrivateKey: key({ section: "Packages and TLS", type: "string", secret: true, schema: unset(forms.pemPrivateKey),
+    description: "PEM private key of tlsCertificate; required when tlsMode is provided (set with --secret)." }),
+
+  enableRegistration: key({ section: "Users and federation", type: "boolean", default: false, schema: z.boolean(),
+    description: "Open public registration (off by default)." }),
+  adminUser: key({ section: "Users and federation", type: "string", default: "",
+    schema: unset(z.string().regex(/^[a-z0-9._=\-/]+$/, { error: "a Matrix localpart: a-z, 0-9 and ._=-/" })),
+    description: "Localpart of a first admin user created with the registration shared secret; empty means none." }),
+  reportStats: key({ section: "Users and federation", type: "boolean", default: false, schema: z.boolean(),
+    description: "Send anonymous usage statistics to matrix.org." }),
+  federationPort8448: key({ section: "Users and federation", type: "boolean", default: false, schema: z.boolean(),
+    description: "Also listen on 8448 for federation (only needed without .well-known delegation)." }),
+  adminAllowedNetworks: key({ section: "Users and federation", type: "array", default: [], schema: z.array(forms.cidr),
+    description: "CIDRs allowed to reach /_synapse/admin through nginx; the host itself always is." }),
+  trustedKeyServers: key({ section: "Users and federation", type: "array", default: ["matrix.org"],
+    schema: serverNames("matrix.org"),
+    description: "Server names trusted to vouch for other servers' signing keys; an empty list fetches each server's keys from it directly." }),
+  appServiceRegistrations: key({ section: "Users and federation", type: "array", secret: true, schema: z.array(appServiceRegistration),
+    description: "Application service registrations (bridges, bots), each the YAML file the bridge gives you, set with --secret (pulumi config set --secret --path 'appServiceRegistrations[0]' < registration.yaml); Synapse loads each from a 0600 file." }),
+  federationCaCertificates: key({ section: "Users and federation", type: "string", default: "", schema: unset(forms.certificates),
+    description: "PEM root certificate(s) Synapse trusts for federation instead of the system's (federation_custom_ca_list): a private federation's CA." }),
+  federationIpRangeAllowlist: key({ section: "Users and federation", type: "array", default: [],
+    schema: z.array(z.string().refine(isCidr, { error: "a CIDR such as 10.0.0.0/8" })),
+    description: "CIDRs Synapse may federate with although they are private addresses (ip_range_whitelist): a private network of homeservers." }),
+  federationDomainAllowlist: key({ section: "Users and federation", type: "array", default: [], schema: serverNames("example.org"),
+    description: "The only server names this homeserver federates with (federation_domain_whitelist); empty means any." }),
+
+  federationOriginRate: key({ section: "Federation limits", type: "integer", default: 0, schema: forms.tierOverride,
+    description: `nginx: inbound federation requests per second per origin server (from its signature), above which it answers 429; 0 means the tier's ${perTier((t) => tierFederationLimits[t].originRate)}.` }),
+  federationOriginBurst: key({ section: "Federation limits", type: "integer", default: 0, schema: forms.tierOverride,
+    description: `nginx: requests an origin may send above its rate before the 429s start; 0 means the tier's ${perTier((t) => tierFederationLimits[t].originBurst)}.` }),
+  federationPeerRates: key({ section: "Federation limits", type: "array", default: [],
+    schema: z.array(z.string().regex(peerRatePattern, { error: "server.name=requests-per-second, e.g. matrix.org=200" })),
+    description: "Origins with their own nginx rate, as server.name=requests-per-second (e.g. matrix.org=200)." }),
+  federationDenyOrigins: key({ section: "Federation limits", type: "array", default: [], schema: serverNames("spam.example"),
+    description: "Origin servers nginx refuses with 403 before Synapse sees their requests." }),
+  rcFederationSleepLimit: key({ section: "Federation limits", type: "integer", default: 0, schema: forms.tierOverride,
+    description: `Synapse rc_federation.sleep_limit: requests per window from one server before they are delayed; 0 means the tier's ${perTier((t) => tierFederationLimits[t].rc.sleep_limit)}.` }),
+  rcFederationRejectLimit: key({ section: "Federation limits", type: "integer", default: 0, schema: forms.tierOverride,
+    description: `Synapse rc_federation.reject_limit: requests queued from one server before the rest are rejected; 0 means the tier's ${perTier((t) => tierFederationLimits[t].rc.reject_limit)}.` }),
+  rcFederationConcurrent: key({ section: "Federation limits", type: "integer", default: 0, schema: forms.tierOverride,
+    description: `Synapse rc_federation.concurrent: requests from one server processed at once; 0 means the tier's ${perTier((t) => tierFederationLimits[t].rc.concurrent)}.` }),
+
+  mediaRetentionRemote: key({ section: "What the homeserver deletes by itself", type: "string", default: "90d", schema: unset(forms.duration),
+    description: "Delete cached media from other servers not accessed for this long (Synapse media_retention, e.g. 30d); empty keeps it forever." }),
+  mediaRetentionLocal: key({ section: "What the homeserver deletes by itself", type: "string", default: "", schema: unset(forms.duration),
+    description: "Delete media uploaded by local users not accessed for this long; empty (the default) keeps it forever." }),
+  forgottenRoomRetention: key({ section: "What the homeserver deletes by itself", type: "string", default: "28d", schema: unset(forms.duration),
+    description: "Purge a room from the database this long after its last local member forgot it (forgotten_room_retention_period); empty never." }),
+  messageRetentionDefault: key({ section: "What the homeserver deletes by itself", type: "string", default: "", schema: unset(forms.duration),
+    description: "Message retention: the lifetime of events in rooms without a policy of their own (e.g. 365d), purged by Synapse's jobs; empty keeps history forever." }),
+  messageRetentionMin: key({ section: "What the homeserver deletes by itself", type: "string", default: "", schema: unset(forms.duration),
+    description: "The shortest lifetime a room's own retention policy may set (allowed_lifetime_min); empty means no bound." }),
+  messageRetentionMax: key({ section: "What the homeserver deletes by itself", type: "string", default: "", schema: unset(forms.duration),
+    description: "The longest lifetime a room's own retention policy may set (allowed_lifetime_max); empty means no bound." }),
+
+  databaseReportSchedule: key({ section: "Keeping the database small", type: "string", default: "weekly", schema: calendar("weekly or Mon *-*-* 04:00"),
+    description: "When synapse-db-report writes the database report to the journal, as a systemd OnCalendar expression." }),
+  databaseGrowthAlertMiB: key({ section: "Keeping the database small", type: "integer", default: 1024, schema: forms.positive,
+    description: "The report fails (exit 2, a failed unit, a warning in the journal) when the database grew faster than this many MiB per day since the last report." }),
+  stateCompressor: key({ section: "Keeping the database small", type: "boolean", default: true, schema: z.boolean(),
+    description: "Build synapse_auto_compressor on the database host (in the background, once) and run it on a timer to compress Synapse's state tables." }),
+  stateCompressorSchedule: key({ section: "Keeping the database small", type: "string", default: "monthly", schema: calendar("monthly or *-*-01 03:00"),
+    description: "When the state compressor runs (then VACUUM ANALYZE of the state tables), as a systemd OnCalendar expression." }),
+  stateCompressorChunkSize: key({ section: "Keeping the database small", type: "integer", default: 500, schema: forms.positive,
+    description: "State groups the compressor loads into memory at once (its -c): smaller uses less memory." }),
+  stateCompressorChunks: key({ section: "Keeping the database small", type: "integer", default: 100, schema: forms.positive,
+    description: "Chunks the compressor works through per run (its -n): more compresses further per run and runs longer." }),
+  reclaimSpace: key({ section: "Keeping the database small", type: "boolean", default: true, schema: z.boolean(),
+    description: "Give the space deleted rows leave in Synapse's tables back to the disk while Synapse serves (synapse-reclaim: pg_repack on the database host), on its timer and after every compressor run." }),
+  reclaimSchedule: key({ section: "Keeping the database small", type: "string", default: "*-*-* 05:00", schema: calendar("*-*-* 05:00"),
+    description: "When synapse-reclaim runs besides after the compressor: daily by default, after the day's purges and Synapse's deletion of the state they left unreferenced." }),
+  reclaimMinMiB: key({ section: "Keeping the database small", type: "integer", default: 8, schema: forms.positive,
+    description: "A table is rebuilt only when at least this many MiB of it (with its indexes) are reclaimable…" }),
+  reclaimMinPercent: key({ section: "Keeping the database small", type: "integer", default: 20,
+    schema: z.number().int().min(1, { error: "a percentage from 1 to 99" }).max(99, { error: "a percentage from 1 to 99" }),
+    description: "…and at least this share of it: a rebuild rewrites the whole table, so it waits until it pays." }),
+  remoteMediaPurgeSchedule: key({ section: "Keeping the database small", type: "string", default: "daily", schema: calendar("daily"),
+    description: "When synapse-purge-remote-media deletes cached remote media not accessed for mediaRetentionRemote (needs adminUser; Synapse's own hourly job does the same), as a systemd OnCalendar expression." }),
+  purgeHistory: key({ section: "Keeping the database small", type: "array", default: [],
+    schema: z.array(z.string().regex(purgeEntryPattern, { error: "!room:server=duration, e.g. !abc:example.org=90d" })),
+    description: "Rooms whose history older than a keep period is purged on a timer through the admin API, as !room:server=duration (e.g. !abc:example.org=90d); needs adminUser." }),
+  purgeHistorySchedule: key({ section: "Keeping the database small", type: "string", default: "daily", schema: calendar("daily"),
+    description: "When the history purges run, as a systemd OnCalendar expression." }),
+
+  backups: key({ section: "Backups and restore", type: "boolean", default: true, schema: z.boolean(),
+    description: "Back up the database, signing key, config and local media on the Synapse VPS on a timer (synapse-backup; kept on the VPS only)." }),
+  backupSchedule: key({ section: "Backups and restore", type: "string", default: "*-*-* 03:30", schema: calendar("*-*-* 03:30"),
+    description: "When synapse-backup runs, as a systemd OnCalendar expression." }),
+  backupKeep: key({ section: "Backups and restore", type: "integer", default: 7, schema: forms.positive,
+    description: "How many backup runs to keep (the newest)." }),
+  backupBucket: key({ section: "Backups and restore", type: "string", default: "", schema: unset(z.string().regex(bucketNamePattern, { error: "an S3 bucket name" })),
+    description: "An S3 or S3-compatible bucket for an encrypted off-host copy of every backup run and of local media; empty: backups stay on the VPS and die with it." }),
+  backupEndpoint: key({ section: "Backups and restore", type: "string", default: "", schema: unset(forms.s3Endpoint),
+    description: "S3 endpoint URL of backupBucket, e.g. https://s3.us-west-004.backblazeb2.com; empty means AWS." }),
+  backupRegion: key({ section: "Backups and restore", type: "string", default: "us-east-1", schema: forms.region,
+    description: "Region of backupBucket." }),
+  backupPrefix: key({ section: "Backups and restore", type: "string", default: "",
+    schema: unset(z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { error: "a folder name such as example.org or backups/matrix" })),
+    description: "Folder in backupBucket for this homeserver's copies; empty means the server name." }),
+  backupAccessKeyId: key({ section: "Backups and restore", type: "string", default: "", schema: unset(forms.accessKeyId),
+    description: "Access key ID for backupBucket (required with it)." }),
+  backupSecretAccessKey: key({ section: "Backups and restore", type: "string", secret: true, schema: unset(forms.secretAccessKey),
+    description: "Secret of backupAccessKeyId (set with --secret)." }),
+  backupAgeRecipient: key({ section: "Backups and restore", type: "string", default: "", schema: unset(ageRecipient),
+    description: "The age public key (age1…) the off-host copy is encrypted to (required with backupBucket); keep its private key (age-keygen) off the VPS." }),
+  restoreFrom: key({ section: "Backups and restore", type: "string", default: "",
+    schema: unset(z.string().regex(restoreSourcePattern, { error: "offsite, offsite:<run> (e.g. offsite:20261127T033000Z) or an absolute path on the Synapse VPS" })),
+    description: "Restore the homeserver from a backup before Synapse first starts: offsite (the newest run in backupBucket), offsite:RUN (a run by its name, e.g. offsite:20261127T033000Z) or the absolute path on the Synapse VPS of a run directory or a run archive (.tar, .tar.age)." }),
+  restoreAgeIdentity: key({ section: "Backups and restore", type: "string", secret: true, schema: unset(ageIdentity),
+    description: "The age private key (AGE-SECRET-KEY-1…) that decrypts an encrypted restoreFrom (set with --secret)." }),
+  restoreOverwrite: key({ section: "Backups and restore", type: "boolean", default: false, schema: z.boolean(),
+    description: "Let restoreFrom replace a homeserver that already has data (database tables, media or another signing key); otherwise such a restore is refused." }),
+
+  mediaStorage: key({ section: "Media in a bucket", type: "string", default: "local", schema: z.enum(["local", "s3"], { error: "local or s3" }),
+    description: "local (media on the Synapse host's disk) or s3 (an S3 or S3-compatible bucket; see mediaBucketMode)." }),
+  mediaBucketMode: key({ section: "Media in a bucket", type: "string", default: "existing", schema: z.enum(mediaBucketModes, { error: mediaBucketModes.join(", ") }),
+    description: "With mediaStorage s3: aws (bucket and IAM user made with @pulumi/aws), s3-compatible (bucket made on mediaEndpoint with your key: Backblaze B2, Wasabi, R2, MinIO…) or existing (your bucket; nothing is made)." }),
+  mediaBucket: key({ section: "Media in a bucket", type: "string", default: "", schema: unset(forms.bucket),
+    description: "Bucket name; required when mediaStorage is s3." }),
+  mediaRegion: key({ section: "Media in a bucket", type: "string", default: "us-east-1", schema: forms.region,
+    description: "Region of the bucket (B2: the region in its endpoint, e.g. us-west-004)." }),
+  mediaEndpoint: key({ section: "Media in a bucket", type: "string", default: "", schema: unset(forms.s3Endpoint),
+    description: "S3 endpoint URL, e.g. https://s3.us-west-004.backblazeb2.com; required for s3-compatible, empty means AWS." }),
+  mediaAccessKeyId: key({ section: "Media in a bucket", type: "string", default: "", schema: unset(forms.accessKeyId),
+    description: "Access key ID for s3-compatible and existing (B2: the application key's keyID); the aws mode makes its own." }),
+  mediaSecretAccessKey: key({ section: "Media in a bucket", type: "string", secret: true, schema: unset(forms.secretAccessKey),
+    description: "Secret of mediaAccessKeyId (set with --secret)." }),
+  mediaBucketVersioning: key({ section: "Media in a bucket", type: "boolean", default: false, schema: z.boolean(),
+    description: "Turn on object versioning for a bucket this program makes (aws and s3-compatible)." }),
+  mediaStoreLocal: key({ section: "Media in a bucket", type: "boolean", default: true, schema: z.boolean(),
+    description: "Copy media uploaded by local users to the bucket (store_local)." }),
+  mediaStoreRemote: key({ section: "Media in a bucket", type: "boolean", default: true, schema: z.boolean(),
+    description: "Copy media fetched from other servers to the bucket (store_remote)." }),
+  mediaStoreSynchronous: key({ section: "Media in a bucket", type: "boolean", default: true, schema: z.boolean(),
+    description: "An upload succeeds only once it is in the bucket (store_synchronous); off: copied in the background." }),
+  mediaKeepLocalCopy: key({ section: "Media in a bucket", type: "boolean", default: true, schema: z.boolean(),
+    description: "Keep media on the host's disk too; off: the upload job deletes each local file once its copy in the bucket is verified." }),
+  mediaUploadSchedule: key({ section: "Media in a bucket", type: "string", default: "daily", schema: calendar("daily or *-*-* 03:30"),
+    description: "When the upload job (s3_media_upload) runs, as a systemd OnCalendar expression; it also runs right after the switch to s3." }),
+
+  ...workerKeys,
+
+  cacheFactor: key({ section: "Sizing (overrides of the tier)", type: "string", default: "",
+    schema: unset(z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })),
+    description: "Override: Synapse caches.global_factor (a number; tier default)." }),
+  dbPoolMin: key({ section: "Sizing (overrides of the tier)", type: "integer", default: 0, schema: override(forms.positive),
+    description: "Override: database cp_min (0 = tier default)." }),
+  dbPoolMax: key({ section: "Sizing (overrides of the tier)", type: "integer", default: 0, schema: override(forms.positive),
+    description: "Override: database cp_max (0 = tier default)." }),
+  maxUploadSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "",
+    schema: unset(z.string().regex(uploadSizePattern, { error: "digits with an optional K, M or G suffix, e.g. 50M (the sizes both nginx and Synapse understand)" })),
+    description: "Override: max_upload_size and nginx client_max_body_size, e.g. 50M (digits with optional K, M or G)." }),
+  postgresSharedBuffers: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("256MB"),
+    description: "Override: PostgreSQL shared_buffers, e.g. 256MB." }),
+  postgresEffectiveCacheSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("768MB"),
+    description: "Override: PostgreSQL effective_cache_size." }),
+  postgresWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("8MB"),
+    description: "Override: PostgreSQL work_mem." }),
+  postgresMaintenanceWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("64MB"),
+    description: "Override: PostgreSQL maintenance_work_mem." }),
+  postgresMaxConnections: key({ section: "Sizing (overrides of the tier)", type: "integer", default: 0,
+    schema: override(z.number().int().min(10, { error: "an integer >= 10" })),
+    description: "Override: PostgreSQL max_connections (0 = the tier's, raised to what every Synapse process's pool needs)." }),
+
+  destroyDeletesData: key({ section: "Teardown", type: "boolean", default: false, schema: z.boolean(),
+    description: "pulumi destroy also deletes the database, media, signing key and config; off: it only stops the homeserver and keeps its data." }),
+};
+
+export type KeyName = keyof typeof keyTable;
+/** Every key's value once read and checked (before cross-key rules). */
+export type ConfigValues = { [K in KeyName]: z.output<(typeof keyTable)[K]["schema"]> };
+
+/** The table as a list, in declaration order. */
+export const configKeys: ConfigKey[] = Object.entries(keyTable).map(([name, spec]) => ({ name, ...spec }));
 
 /**
  * Whether Pulumi.yaml can declare the key. The engine refuses a `secret: true` key with a plain
@@ -27,196 +313,3 @@ export function declaredInProject(key: ConfigKey): boolean {
 /** The roles a host plays. `database` is the Synapse host unless databaseHost names a database box. */
 export const hostRoles = ["synapse", "database", "wellKnown"] as const;
 export type HostRole = (typeof hostRoles)[number];
-
-export const configKeys: ConfigKey[] = [
-  { name: "serverName", type: "string", required: true,
-    description: "The Matrix server name: the part after the colon in @user:server. A DNS name. Permanent." },
-  { name: "matrixHost", type: "string", default: "",
-    description: "Public host name of the homeserver; empty means matrix.<serverName>." },
-  { name: "tier", type: "string", default: "solo",
-    description: "Sizing tier: solo (a 2 GB / 2 CPU host), community (4 GB / 4 CPU) or large (8 GB); each fits its host with 20 % to spare." },
-
-  { name: "host", type: "string", required: true,
-    description: "SSH address of the Synapse VPS (runs Synapse, PostgreSQL and nginx)." },
-  { name: "sshPort", type: "integer", default: 22, description: "SSH port of the Synapse VPS." },
-  { name: "sshUser", type: "string", default: "root", description: "SSH user of the Synapse VPS (root, or a user with passwordless sudo)." },
-  { name: "sshPrivateKey", type: "string", secret: true, required: true,
-    description: "OpenSSH/PEM private key for the SSH connections (set with --secret)." },
-  { name: "wellKnownHost", type: "string", default: "",
-    description: "SSH address of the host that serves https://<serverName>/.well-known/matrix/*; empty means the Synapse VPS." },
-  { name: "wellKnownSshPort", type: "integer", default: 0, description: "SSH port of the well-known host; 0 means sshPort." },
-  { name: "wellKnownSshUser", type: "string", default: "", description: "SSH user of the well-known host; empty means sshUser." },
-  { name: "wellKnownSshPrivateKey", type: "string", secret: true,
-    description: "Private key for the well-known host; unset means sshPrivateKey." },
-
-  { name: "privateAddress", type: "string", default: "",
-    description: "The Synapse VPS's IP address on the private network (the database box and worker hosts see it there); empty means host (then an IP address). Used only with databaseHost." },
-  { name: "databaseHost", type: "string", default: "",
-    description: "SSH address of a dedicated database box running PostgreSQL; empty means PostgreSQL on the Synapse VPS." },
-  { name: "databasePrivateAddress", type: "string", default: "",
-    description: "The database box's IP address on the private network: PostgreSQL listens there only and Synapse connects to it; empty means databaseHost (then an IP address)." },
-  { name: "databaseSshPort", type: "integer", default: 0, description: "SSH port of the database box; 0 means sshPort." },
-  { name: "databaseSshUser", type: "string", default: "", description: "SSH user of the database box; empty means sshUser." },
-  { name: "databaseSshPrivateKey", type: "string", secret: true,
-    description: "Private key for the database box; unset means sshPrivateKey." },
-
-  { name: "packageSource", type: "string", default: "matrix-org",
-    description: "matrix-org (packages.matrix.org, matrix-synapse-py3) or debian (the distribution's matrix-synapse)." },
-  { name: "tlsMode", type: "string", default: "acme",
-    description: "acme (Let's Encrypt via certbot, HTTP-01), provided (tlsCertificate + tlsPrivateKey) or self-signed (sandbox only)." },
-  { name: "acmeEmail", type: "string", default: "", description: "Contact e-mail for ACME; required when tlsMode is acme." },
-  { name: "acmeServer", type: "string", default: "production",
-    description: "ACME directory: production or staging (Let's Encrypt's), or the https:// URL of another ACME server (a company CA)." },
-  { name: "acmeCaBundle", type: "string", default: "",
-    description: "PEM certificate(s) certbot trusts for a private ACME server's HTTPS; empty means the system's CAs." },
-  { name: "tlsCertificate", type: "string", default: "",
-    description: "PEM certificate chain covering matrixHost and serverName; required when tlsMode is provided." },
-  { name: "tlsPrivateKey", type: "string", secret: true,
-    description: "PEM private key of tlsCertificate; required when tlsMode is provided (set with --secret)." },
-
-  { name: "enableRegistration", type: "boolean", default: false, description: "Open public registration (off by default)." },
-  { name: "adminUser", type: "string", default: "",
-    description: "Localpart of a first admin user created with the registration shared secret; empty means none." },
-  { name: "reportStats", type: "boolean", default: false, description: "Send anonymous usage statistics to matrix.org." },
-  { name: "federationPort8448", type: "boolean", default: false,
-    description: "Also listen on 8448 for federation (only needed without .well-known delegation)." },
-  { name: "adminAllowedNetworks", type: "array", default: [],
-    description: "CIDRs allowed to reach /_synapse/admin through nginx; the host itself always is." },
-  { name: "trustedKeyServers", type: "array", default: ["matrix.org"],
-    description: "Server names trusted to vouch for other servers' signing keys; an empty list fetches each server's keys from it directly." },
-  { name: "federationCaCertificates", type: "string", default: "",
-    description: "PEM root certificate(s) Synapse trusts for federation instead of the system's (federation_custom_ca_list): a private federation's CA." },
-  { name: "federationIpRangeAllowlist", type: "array", default: [],
-    description: "CIDRs Synapse may federate with although they are private addresses (ip_range_whitelist): a private network of homeservers." },
-  { name: "federationDomainWhitelist", type: "array", default: [],
-    description: "The only server names this homeserver federates with (federation_domain_whitelist); empty means any." },
-
-  { name: "federationOriginRate", type: "integer", default: 0,
-    description: "nginx: inbound federation requests per second per origin server (from its signature), above which it answers 429; 0 means the tier's (solo 10, community 30, large 100)." },
-  { name: "federationOriginBurst", type: "integer", default: 0,
-    description: "nginx: requests an origin may send above its rate before the 429s start; 0 means the tier's (50, 100, 300)." },
-  { name: "federationPeerRates", type: "array", default: [],
-    description: "Origins with their own nginx rate, as server.name=requests-per-second (e.g. matrix.org=200)." },
-  { name: "federationDenyOrigins", type: "array", default: [],
-    description: "Origin servers nginx refuses with 403 before Synapse sees their requests." },
-  { name: "rcFederationSleepLimit", type: "integer", default: 0,
-    description: "Synapse rc_federation.sleep_limit: requests per window from one server before they are delayed; 0 means the tier's (10, 10, 20)." },
-  { name: "rcFederationRejectLimit", type: "integer", default: 0,
-    description: "Synapse rc_federation.reject_limit: requests queued from one server before the rest are rejected; 0 means the tier's (25, 50, 100)." },
-  { name: "rcFederationConcurrent", type: "integer", default: 0,
-    description: "Synapse rc_federation.concurrent: requests from one server processed at once; 0 means the tier's (2, 3, 6)." },
-
-  { name: "mediaRetentionRemote", type: "string", default: "90d",
-    description: "Delete cached media from other servers not accessed for this long (Synapse media_retention, e.g. 30d); empty keeps it forever." },
-  { name: "mediaRetentionLocal", type: "string", default: "",
-    description: "Delete media uploaded by local users not accessed for this long; empty (the default) keeps it forever." },
-  { name: "forgottenRoomRetention", type: "string", default: "28d",
-    description: "Purge a room from the database this long after its last local member forgot it (forgotten_room_retention_period); empty never." },
-  { name: "messageRetentionDefault", type: "string", default: "",
-    description: "Message retention: the lifetime of events in rooms without a policy of their own (e.g. 365d), purged by Synapse's jobs; empty keeps history forever." },
-  { name: "messageRetentionMin", type: "string", default: "",
-    description: "The shortest lifetime a room's own retention policy may set (allowed_lifetime_min); empty means no bound." },
-  { name: "messageRetentionMax", type: "string", default: "",
-    description: "The longest lifetime a room's own retention policy may set (allowed_lifetime_max); empty means no bound." },
-
-  { name: "databaseReportSchedule", type: "string", default: "weekly",
-    description: "When synapse-db-report writes the database report to the journal, as a systemd OnCalendar expression." },
-  { name: "databaseGrowthAlertMiB", type: "integer", default: 1024,
-    description: "The report fails (exit 2, a failed unit, a warning in the journal) when the database grew faster than this many MiB per day since the last report." },
-
-  { name: "backups", type: "boolean", default: true,
-    description: "Back up the database, signing key, config and local media on the Synapse VPS on a timer (synapse-backup; kept on the VPS only)." },
-  { name: "backupSchedule", type: "string", default: "*-*-* 03:30",
-    description: "When synapse-backup runs, as a systemd OnCalendar expression." },
-  { name: "backupKeep", type: "integer", default: 7, description: "How many backup runs to keep (the newest)." },
-  { name: "backupBucket", type: "string", default: "",
-    description: "An S3 or S3-compatible bucket for an encrypted off-host copy of every backup run and of local media; empty: backups stay on the VPS and die with it." },
-  { name: "backupEndpoint", type: "string", default: "",
-    description: "S3 endpoint URL of backupBucket, e.g. https://s3.us-west-004.backblazeb2.com; empty means AWS." },
-  { name: "backupRegion", type: "string", default: "us-east-1", description: "Region of backupBucket." },
-  { name: "backupPrefix", type: "string", default: "",
-    description: "Folder in backupBucket for this homeserver's copies; empty means the server name." },
-  { name: "backupAccessKeyId", type: "string", default: "", description: "Access key ID for backupBucket (required with it)." },
-  { name: "backupSecretAccessKey", type: "string", secret: true, description: "Secret of backupAccessKeyId (set with --secret)." },
-  { name: "backupAgeRecipient", type: "string", default: "",
-    description: "The age public key (age1…) the off-host copy is encrypted to (required with backupBucket); keep its private key (age-keygen) off the VPS." },
-  { name: "restoreFrom", type: "string", default: "",
-    description: "Restore the homeserver from a backup before Synapse first starts: offsite (the newest run in backupBucket), offsite:RUN (a run by its name, e.g. offsite:20261127T033000Z) or the absolute path on the Synapse VPS of a run directory or a run archive (.tar, .tar.age)." },
-  { name: "restoreAgeIdentity", type: "string", secret: true,
-    description: "The age private key (AGE-SECRET-KEY-1…) that decrypts an encrypted restoreFrom (set with --secret)." },
-  { name: "restoreOverwrite", type: "boolean", default: false,
-    description: "Let restoreFrom replace a homeserver that already has data (database tables, media or another signing key); otherwise such a restore is refused." },
-
-  { name: "stateCompressor", type: "boolean", default: true,
-    description: "Build synapse_auto_compressor on the database host (in the background, once) and run it on a timer to compress Synapse's state tables." },
-  { name: "stateCompressorSchedule", type: "string", default: "monthly",
-    description: "When the state compressor runs (then VACUUM ANALYZE of the state tables), as a systemd OnCalendar expression." },
-  { name: "stateCompressorChunkSize", type: "integer", default: 500,
-    description: "State groups the compressor loads into memory at once (its -c): smaller uses less memory." },
-  { name: "stateCompressorChunks", type: "integer", default: 100,
-    description: "Chunks the compressor works through per run (its -n): more compresses further per run and runs longer." },
-
-  { name: "remoteMediaPurgeSchedule", type: "string", default: "daily",
-    description: "When synapse-purge-remote-media deletes cached remote media not accessed for mediaRetentionRemote (needs adminUser; Synapse's own hourly job does the same), as a systemd OnCalendar expression." },
-
-  { name: "purgeHistory", type: "array", default: [],
-    description: "Rooms whose history older than a keep period is purged on a timer through the admin API, as !room:server=duration (e.g. !abc:example.org=90d); needs adminUser." },
-  { name: "purgeHistorySchedule", type: "string", default: "daily",
-    description: "When the history purges run, as a systemd OnCalendar expression." },
-
-  { name: "mediaStorage", type: "string", default: "local",
-    description: "local (media on the Synapse host's disk) or s3 (an S3 or S3-compatible bucket; see mediaBucketMode)." },
-  { name: "mediaBucketMode", type: "string", default: "existing",
-    description: "With mediaStorage s3: aws (bucket and IAM user made with @pulumi/aws), s3-compatible (bucket made on mediaEndpoint with your key: Backblaze B2, Wasabi, R2, MinIO…) or existing (your bucket; nothing is made)." },
-  { name: "mediaBucket", type: "string", default: "", description: "Bucket name; required when mediaStorage is s3." },
-  { name: "mediaRegion", type: "string", default: "us-east-1", description: "Region of the bucket (B2: the region in its endpoint, e.g. us-west-004)." },
-  { name: "mediaEndpoint", type: "string", default: "",
-    description: "S3 endpoint URL, e.g. https://s3.us-west-004.backblazeb2.com; required for s3-compatible, empty means AWS." },
-  { name: "mediaAccessKeyId", type: "string", default: "",
-    description: "Access key ID for s3-compatible and existing (B2: the application key's keyID); the aws mode makes its own." },
-  { name: "mediaSecretAccessKey", type: "string", secret: true,
-    description: "Secret of mediaAccessKeyId (set with --secret)." },
-  { name: "mediaBucketVersioning", type: "boolean", default: false,
-    description: "Turn on object versioning for a bucket this program makes (aws and s3-compatible)." },
-  { name: "mediaStoreLocal", type: "boolean", default: true, description: "Copy media uploaded by local users to the bucket (store_local)." },
-  { name: "mediaStoreRemote", type: "boolean", default: true, description: "Copy media fetched from other servers to the bucket (store_remote)." },
-  { name: "mediaStoreSynchronous", type: "boolean", default: true,
-    description: "An upload succeeds only once it is in the bucket (store_synchronous); off: copied in the background." },
-  { name: "mediaKeepLocalCopy", type: "boolean", default: true,
-    description: "Keep media on the host's disk too; off: the upload job deletes each local file once its copy in the bucket is verified." },
-  { name: "mediaUploadSchedule", type: "string", default: "daily",
-    description: "When the upload job (s3_media_upload) runs, as a systemd OnCalendar expression; it also runs right after the switch to s3." },
-
-  { name: "workerSynchrotrons", type: "integer", default: -1,
-    description: "Synchrotron workers (/sync and friends, balanced by user); -1 means the tier's count (solo 0, community 1, large 2)." },
-  { name: "workerFederationSenders", type: "integer", default: -1,
-    description: "Federation sender workers (outbound federation); -1 means the tier's count (0, 1, 2)." },
-  { name: "workerFederationReaders", type: "integer", default: -1,
-    description: "Federation reader workers (inbound federation, transactions balanced by origin); -1 means the tier's count (0, 1, 2)." },
-  { name: "workerClientReaders", type: "integer", default: -1,
-    description: "Client reader workers (login, room and key requests, /messages by room); -1 means the tier's count (0, 0, 2)." },
-  { name: "workerEventPersisters", type: "integer", default: -1,
-    description: "Event persister workers (stream writers for events); -1 means the tier's count (0, 0, 2)." },
-  { name: "workerMedia", type: "integer", default: -1,
-    description: "A media repository worker (0 or 1); -1 means the tier's (0, 1, 1)." },
-  { name: "workerBackground", type: "integer", default: -1,
-    description: "A background tasks worker (0 or 1; also updates the user directory); -1 means the tier's (0, 0, 1)." },
-
-  { name: "workerHosts", type: "array", default: [],
-    description: "IP addresses of more VPSes for Synapse's workers, on the private network and reachable by SSH there (sshPort, sshUser, sshPrivateKey); needs databaseHost. Synchrotrons, federation readers and senders, client readers and event persisters are spread over them; the media and background workers stay on the Synapse VPS." },
-
-  { name: "destroyDeletesData", type: "boolean", default: false,
-    description: "pulumi destroy also deletes the database, media, signing key and config; off: it only stops the homeserver and keeps its data." },
-
-  { name: "cacheFactor", type: "string", default: "",
-    description: "Override: Synapse caches.global_factor (a number; tier default)." },
-  { name: "dbPoolMin", type: "integer", default: 0, description: "Override: database cp_min (0 = tier default)." },
-  { name: "dbPoolMax", type: "integer", default: 0, description: "Override: database cp_max (0 = tier default)." },
-  { name: "maxUploadSize", type: "string", default: "",
-    description: "Override: max_upload_size and nginx client_max_body_size, e.g. 50M (digits with optional K, M or G)." },
-  { name: "postgresSharedBuffers", type: "string", default: "", description: "Override: PostgreSQL shared_buffers, e.g. 256MB." },
-  { name: "postgresEffectiveCacheSize", type: "string", default: "", description: "Override: PostgreSQL effective_cache_size." },
-  { name: "postgresWorkMem", type: "string", default: "", description: "Override: PostgreSQL work_mem." },
-  { name: "postgresMaintenanceWorkMem", type: "string", default: "", description: "Override: PostgreSQL maintenance_work_mem." },
-  { name: "postgresMaxConnections", type: "integer", default: 0, description: "Override: PostgreSQL max_connections (0 = tier default)." },
-];

@@ -1,5 +1,5 @@
 // Where media lives: the host's disk, or a bucket (MediaBucket). Cross-key rules of the media*
-// keys; the single-key forms are in settings.ts's schema.
+// keys; the single-key forms are in keys.ts.
 export const mediaBucketModes = ["aws", "s3-compatible", "existing"] as const;
 export type MediaBucketMode = (typeof mediaBucketModes)[number];
 
@@ -23,10 +23,6 @@ export interface S3MediaSettings {
 
 export type MediaSettings = { storage: "local" } | S3MediaSettings;
 
-/** S3 bucket names: 3-63 of a-z, 0-9, dot and hyphen, starting and ending with a letter or digit. */
-export const bucketNamePattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-/** A systemd calendar expression without anything a unit file or a shell would read differently. */
-export const calendarPattern = /^[A-Za-z0-9 *:,.~\/-]+$/;
 
 export interface RawMediaKeys {
   mediaStorage: "local" | "s3";

@@ -3,12 +3,15 @@
 // expected, so a bad stack fails before anything touches a host.
 import { isIP } from "node:net";
 import { z } from "zod";
-import { backupSchema, BackupSettings, backupSettings, RestoreSettings } from "./backups";
-import { ConfigKey, configKeys, HostRole } from "./keys";
+import { AppService } from "./appservices";
+import { BackupSettings, backupSettings, RestoreSettings } from "./backups";
+import { durationToSeconds } from "./forms";
+import { ConfigKey, configKeys, ConfigValues, HostRole, purgeEntryPattern, workerCountKeys } from "./keys";
 import { FederationLimits, peerRatePattern, tierFederationLimits } from "./federationLimits";
-import { bucketNamePattern, calendarPattern, mediaBucketModes, MediaSettings, mediaSettings } from "./media";
-import { pgSizePattern, Sizing, TierName, tierNames, tiers, uploadSizePattern } from "./tiers";
-import { postgresReservedConnections, processCount, WorkerCounts, workerCounts } from "./workers";
+import { MediaSettings, mediaSettings } from "./media";
+import { renamedKeys } from "./renamed";
+import { Sizing, TierName, tiers } from "./tiers";
+import { maxWorkersPerKind, postgresReservedConnections, processCount, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
 
 export const projectName = "synapse";
 
@@ -55,6 +58,8 @@ export interface Settings {
   restore?: RestoreSettings;
   /** Cached remote media purged on a timer (with an admin and a remote media lifetime). */
   remoteMediaPurge?: { schedule: string; keepSeconds: number };
+  /** synapse-reclaim on a timer and after the compressor (undefined: off). */
+  reclaim?: ReclaimSettings;
   /** synapse_auto_compressor on a timer (undefined: off): when it runs, its -c and -n. */
   stateCompressor?: { schedule: string; chunkSize: number; chunks: number };
   /** What the homeserver deletes by itself; empty strings keep things forever. */
@@ -66,6 +71,8 @@ export interface Settings {
   workers: WorkerCounts;
   /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
   destroyDeletesData: boolean;
+  /** Application service registrations (secret), each with its id. */
+  appServices: AppService[];
 }
 
 /**
@@ -86,6 +93,15 @@ export interface WorkerHosts {
   hosts: { address: string; connection: SshConnection }[];
 }
 
+/** synapse-reclaim: when it runs besides after the compressor, and when a rebuild pays. */
+export interface ReclaimSettings {
+  schedule: string;
+  /** A table is rebuilt when at least this much of it is reclaimable… */
+  minMiB: number;
+  /** …and at least this share of it with its indexes. */
+  minPercent: number;
+}
+
 /** Synapse durations (e.g. "90d"); empty means keep forever / no bound. */
 export interface RetentionSettings {
   mediaRemote: string;
@@ -98,11 +114,11 @@ export interface RetentionSettings {
 
 /** Closed or private federations. */
 export interface FederationSettings {
-  /** PEM roots replacing the system's for federation; empty: the system's. */
-  caCertificates: string;
+  /** PEM roots replacing the system's for federation, one certificate each; none: the system's. */
+  caCertificates: string[];
   ipRangeAllowlist: string[];
   /** Empty: federate with anyone. */
-  domainWhitelist: string[];
+  domainAllowlist: string[];
 }
 
 export const acmeDirectories: Record<string, string> = {
@@ -121,131 +137,16 @@ export function formatConfigErrors(errors: string[]): string {
     errors.map((e) => `  - ${e}`).join("\n");
 }
 
-const dnsLabel = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-const dnsName = new RegExp(`^(?=.{1,253}$)${dnsLabel}(?:\\.${dnsLabel})+$`);
-const privateKeyPem =
-  /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n(?:[A-Za-z0-9+/=:,\- ]*\r?\n)*[A-Za-z0-9+/=]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
-const certificatePem = /^(?:-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
+/** The stack's schema: every key's form, from the one table of keys. */
+const schema = z.object(Object.fromEntries(configKeys.map((k) => [k.name, k.schema]))) as unknown as z.ZodType<ConfigValues>;
 
-function isCidr(value: string): boolean {
-  const [address, prefix, ...rest] = value.split("/");
-  const family = isIP(address ?? "");
-  if (rest.length > 0 || family === 0 || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (family === 4 ? 32 : 128);
-}
-
-const port = z.number().int().min(1, { error: "a port from 1 to 65535" }).max(65535, { error: "a port from 1 to 65535" });
-const hostAddress = z.string().regex(/^[A-Za-z0-9.:\-\[\]]+$/, { error: "a host name or IP address" });
-/** A Synapse duration: a number and a unit (ms, s, m, h, d, w, y). */
-const durationPattern = /^[1-9][0-9]*(ms|s|m|h|d|w|y)$/;
-const durationError = "a duration such as 90d (a number and ms, s, m, h, d, w or y)";
-/** A room ID and how much of its history to keep. */
-const purgeEntryPattern = /^(![A-Za-z0-9._~-]+:[a-z0-9.-]+(?::\d{1,5})?)=([1-9][0-9]*(?:s|m|h|d|w|y))$/;
-const durationSeconds: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 86400 };
-const ipAddress = z.string().refine((v) => isIP(v) !== 0, { error: "an IPv4 or IPv6 address" });
-const optionalOverride = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal(""), z.literal(0), schema]);
-
-const schema = z.object({
-  serverName: z.string().regex(dnsName, {
-    error: "a lower-case DNS name with at least one dot, e.g. example.org (no scheme, port or path)",
-  }),
-  matrixHost: z.union([z.literal(""), z.string().regex(dnsName, { error: "a lower-case DNS name, e.g. matrix.example.org" })]),
-  tier: z.enum(tierNames, { error: `one of ${tierNames.join(", ")}` }),
-  host: hostAddress,
-  sshPort: port,
-  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" }),
-  sshPrivateKey: z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key (-----BEGIN … PRIVATE KEY----- … -----END … PRIVATE KEY-----)" }),
-  wellKnownHost: z.union([z.literal(""), hostAddress]),
-  wellKnownSshPort: z.union([z.literal(0), port]),
-  wellKnownSshUser: z.union([z.literal(""), z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" })]),
-  wellKnownSshPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key" })]),
-  privateAddress: z.union([z.literal(""), ipAddress]),
-  databaseHost: z.union([z.literal(""), hostAddress]),
-  databasePrivateAddress: z.union([z.literal(""), ipAddress]),
-  databaseSshPort: z.union([z.literal(0), port]),
-  databaseSshUser: z.union([z.literal(""), z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" })]),
-  workerHosts: z.array(ipAddress),
-  databaseSshPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key" })]),
-  packageSource: z.enum(["matrix-org", "debian"], { error: "matrix-org or debian" }),
-  tlsMode: z.enum(["acme", "provided", "self-signed"], { error: "acme, provided or self-signed" }),
-  acmeEmail: z.union([z.literal(""), z.email({ error: "an e-mail address" })]),
-  acmeServer: z.union([z.enum(["production", "staging"]), z.url({ protocol: /^https$/, error: "production, staging or an https:// ACME directory URL" })]),
-  acmeCaBundle: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
-  tlsCertificate: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
-  tlsPrivateKey: z.union([z.literal(""), z.string().regex(privateKeyPem, { error: "a PEM private key" })]),
-  enableRegistration: z.boolean(),
-  adminUser: z.union([z.literal(""), z.string().regex(/^[a-z0-9._=\-/]+$/, { error: "a Matrix localpart: a-z, 0-9 and ._=-/" })]),
-  reportStats: z.boolean(),
-  federationPort8448: z.boolean(),
-  adminAllowedNetworks: z.array(z.string().refine(isCidr, { error: "a CIDR such as 192.0.2.0/24 or 2001:db8::/32" })),
-  trustedKeyServers: z.array(z.string().regex(dnsName, { error: "a server name such as matrix.org" })),
-  mediaStorage: z.enum(["local", "s3"], { error: "local or s3" }),
-  mediaBucketMode: z.enum(mediaBucketModes, { error: mediaBucketModes.join(", ") }),
-  mediaBucket: z.union([z.literal(""), z.string().regex(bucketNamePattern, { error: "an S3 bucket name: 3-63 of a-z, 0-9, . and -" })]),
-  mediaRegion: z.string().regex(/^[a-z0-9-]+$/, { error: "a region such as us-east-1" }),
-  mediaEndpoint: z.union([z.literal(""), z.url({ protocol: /^https?$/, error: "an http(s):// URL such as https://s3.us-west-004.backblazeb2.com" })]),
-  mediaAccessKeyId: z.union([z.literal(""), z.string().regex(/^[A-Za-z0-9+/=_-]+$/, { error: "an access key ID" })]),
-  mediaSecretAccessKey: z.union([z.literal(""), z.string().regex(/^\S+$/, { error: "a secret access key (no spaces)" })]),
-  mediaBucketVersioning: z.boolean(),
-  mediaStoreLocal: z.boolean(),
-  mediaStoreRemote: z.boolean(),
-  mediaStoreSynchronous: z.boolean(),
-  mediaKeepLocalCopy: z.boolean(),
-  mediaUploadSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily or *-*-* 03:30" }),
-  federationCaCertificates: z.union([z.literal(""), z.string().regex(certificatePem, { error: "one or more PEM certificates" })]),
-  federationIpRangeAllowlist: z.array(z.string().refine(isCidr, { error: "a CIDR such as 10.0.0.0/8" })),
-  federationOriginRate: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
-  federationOriginBurst: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
-  federationPeerRates: z.array(z.string().regex(peerRatePattern, { error: "server.name=requests-per-second, e.g. matrix.org=200" })),
-  federationDenyOrigins: z.array(z.string().regex(dnsName, { error: "a server name such as spam.example" })),
-  rcFederationSleepLimit: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
-  rcFederationRejectLimit: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
-  rcFederationConcurrent: z.number().int().min(0, { error: "an integer >= 1 (0 = the tier's)" }),
-  databaseReportSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as weekly or Mon *-*-* 04:00" }),
-  databaseGrowthAlertMiB: z.number().int().min(1, { error: "an integer >= 1" }),
-  ...backupSchema,
-  remoteMediaPurgeSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily" }),
-  stateCompressor: z.boolean(),
-  stateCompressorSchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as monthly or *-*-01 03:00" }),
-  stateCompressorChunkSize: z.number().int().min(1, { error: "an integer >= 1" }),
-  stateCompressorChunks: z.number().int().min(1, { error: "an integer >= 1" }),
-  purgeHistory: z.array(z.string().regex(purgeEntryPattern, { error: "!room:server=duration, e.g. !abc:example.org=90d" })),
-  purgeHistorySchedule: z.string().regex(calendarPattern, { error: "a systemd OnCalendar expression such as daily" }),
-  mediaRetentionRemote: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
-  mediaRetentionLocal: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
-  forgottenRoomRetention: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
-  messageRetentionDefault: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
-  messageRetentionMin: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
-  messageRetentionMax: z.union([z.literal(""), z.string().regex(durationPattern, { error: durationError })]),
-  federationDomainWhitelist: z.array(z.string().regex(dnsName, { error: "a server name such as example.org" })),
-  destroyDeletesData: z.boolean(),
-  workerSynchrotrons: z.number().int(),
-  workerFederationSenders: z.number().int(),
-  workerFederationReaders: z.number().int(),
-  workerClientReaders: z.number().int(),
-  workerEventPersisters: z.number().int(),
-  workerMedia: z.number().int(),
-  workerBackground: z.number().int(),
-  cacheFactor: z.union([z.literal(""), z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })]),
-  dbPoolMin: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
-  dbPoolMax: optionalOverride(z.number().int().min(1, { error: "an integer >= 1" })),
-  maxUploadSize: z.union([z.literal(""), z.string().regex(uploadSizePattern, {
-    error: "digits with an optional K, M or G suffix, e.g. 50M (the sizes both nginx and Synapse understand)",
-  })]),
-  postgresSharedBuffers: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 256MB (kB, MB, GB or TB)" })]),
-  postgresEffectiveCacheSize: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 768MB" })]),
-  postgresWorkMem: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 8MB" })]),
-  postgresMaintenanceWorkMem: z.union([z.literal(""), z.string().regex(pgSizePattern, { error: "a PostgreSQL size such as 64MB" })]),
-  postgresMaxConnections: optionalOverride(z.number().int().min(10, { error: "an integer >= 10" })),
-});
-
-type Parsed = z.infer<typeof schema>;
+type Parsed = ConfigValues;
 
 /** Turns Pulumi's strings into the key's declared type, or an error message. */
 function coerce(key: ConfigKey, raw: string | undefined): { value?: unknown; error?: string } {
   if (raw === undefined) {
     if (key.required) return { error: "is required but not set (pulumi config set " + key.name + (key.secret ? " --secret" : "") + ")" };
-    return { value: key.default ?? "" };
+    return { value: key.default ?? (key.type === "array" ? [] : "") };
   }
   switch (key.type) {
     case "string":
@@ -288,7 +189,14 @@ export function parseSettings(raw: RawConfig, secretKeys?: ReadonlySet<string>):
     }
   }
   for (const name of Object.keys(raw)) {
-    if (!byName.has(name)) errors.push(`${projectName}:${name}: unknown key; see the config reference in README.md`);
+    if (byName.has(name) || raw[name] === undefined) continue;
+    const moved = renamedKeys[name];
+    if (moved?.to) {
+      errors.push(`${projectName}:${name}: was renamed to ${moved.to} (${moved.why}): set ${moved.to} to its value ` +
+        `(pulumi config set${byName.get(moved.to)?.secret ? " --secret" : ""} ${moved.to} …) and remove ${name} (pulumi config rm ${name})`);
+    }
+    else if (moved) errors.push(`${projectName}:${name}: was removed (${moved.why}): pulumi config rm ${name}`);
+    else errors.push(`${projectName}:${name}: unknown key; see the config reference in docs/configuration.md`);
   }
   const result = schema.safeParse(coerced);
   if (!result.success) {
@@ -352,12 +260,6 @@ function workerHosts(c: Parsed, synapse: SshConnection, errors: string[]): Worke
   return { mainAddress, hosts: c.workerHosts.map((address) => ({ address, connection: { ...synapse, host: address } })) };
 }
 
-/** "90d" → seconds (the pattern has already accepted it). */
-function durationToSeconds(duration: string): number {
-  const unit = duration.replace(/^\d+/, "");
-  return Number(duration.slice(0, -unit.length)) * durationSeconds[unit];
-}
-
 function purgeHistory(c: Parsed, errors: string[]): Settings["purgeHistory"] {
   if (c.purgeHistory.length > 0 && c.adminUser === "") {
     errors.push(`${projectName}:purgeHistory: given ${JSON.stringify(c.purgeHistory)}, expected adminUser to be set too (the purges use the admin API with its token)`);
@@ -397,38 +299,92 @@ function federationLimits(c: Parsed, errors: string[]): FederationLimits {
   };
 }
 
-/** Cross-key rules and defaults that depend on other keys. */
-function toSettings(c: Parsed, errors: string[]): Settings {
+/** The tier's worker counts with the per-kind keys on top; every out-of-range value reported. */
+function workerCounts(c: Parsed, errors: string[]): WorkerCounts {
+  const counts = { ...tierWorkers[c.tier] };
+  for (const kind of workerKinds) {
+    const name = workerCountKeys[kind].key;
+    const given = c[name];
+    if (given === -1) continue;
+    const max = singletonKinds.has(kind) ? 1 : maxWorkersPerKind;
+    if (given < 0 || given > max) {
+      errors.push(`${projectName}:${name}: given ${given}, expected -1 (the tier's count) or 0 to ${max}`);
+      continue;
+    }
+    counts[kind] = given;
+  }
+  return counts;
+}
+
+/**
+ * The tier's sizing with the override keys on top. A 0 or "" means "derive it": from the tier,
+ * or from the other keys where the tier's value would contradict what the user set (a pool
+ * raised above the tier's max_connections raises max_connections; one key of the pool set alone
+ * moves the other). Only values the user gave are refused.
+ */
+function sizingOf(c: Parsed, processes: number, errors: string[]): Sizing {
   const base = tiers[c.tier];
+  const dbPoolMax = c.dbPoolMax || Math.max(base.dbPoolMax, c.dbPoolMin || 0);
+  const dbPoolMin = c.dbPoolMin || Math.min(base.dbPoolMin, dbPoolMax);
+  // Every Synapse process has its own pool of up to cp_max connections; they and PostgreSQL's own
+  // reserved and maintenance connections must fit in max_connections.
+  const needed = dbPoolMax * processes + postgresReservedConnections;
   const sizing: Sizing = {
     cacheFactor: c.cacheFactor === "" ? base.cacheFactor : Number(c.cacheFactor),
-    dbPoolMin: c.dbPoolMin || base.dbPoolMin,
-    dbPoolMax: c.dbPoolMax || base.dbPoolMax,
+    dbPoolMin,
+    dbPoolMax,
     maxUploadSize: c.maxUploadSize || base.maxUploadSize,
     postgresSharedBuffers: c.postgresSharedBuffers || base.postgresSharedBuffers,
     postgresEffectiveCacheSize: c.postgresEffectiveCacheSize || base.postgresEffectiveCacheSize,
     postgresWorkMem: c.postgresWorkMem || base.postgresWorkMem,
     postgresMaintenanceWorkMem: c.postgresMaintenanceWorkMem || base.postgresMaintenanceWorkMem,
-    postgresMaxConnections: c.postgresMaxConnections || base.postgresMaxConnections,
+    postgresMaxConnections: c.postgresMaxConnections || Math.max(base.postgresMaxConnections, needed),
   };
   if (sizing.cacheFactor <= 0) errors.push(`${projectName}:cacheFactor: given ${JSON.stringify(c.cacheFactor)}, expected a number > 0`);
-  if (sizing.dbPoolMin > sizing.dbPoolMax) {
-    errors.push(`${projectName}:dbPoolMin: given ${sizing.dbPoolMin}, expected at most dbPoolMax (${sizing.dbPoolMax})`);
+  if (c.dbPoolMin && c.dbPoolMax && c.dbPoolMin > c.dbPoolMax) {
+    errors.push(`${projectName}:dbPoolMin: given ${c.dbPoolMin}, expected at most dbPoolMax (${c.dbPoolMax})`);
   }
-  const workers = workerCounts(c.tier, {
-    synchrotron: c.workerSynchrotrons, federationSender: c.workerFederationSenders,
-    federationReader: c.workerFederationReaders, clientReader: c.workerClientReaders,
-    eventPersister: c.workerEventPersisters, media: c.workerMedia, background: c.workerBackground,
-  }, errors, projectName);
-  // Every Synapse process has its own pool of up to cp_max connections; they and PostgreSQL's own
-  // reserved and maintenance connections must fit in max_connections.
-  const processes = processCount(workers);
-  const needed = sizing.dbPoolMax * processes + postgresReservedConnections;
   if (sizing.postgresMaxConnections < needed) {
     errors.push(`${projectName}:postgresMaxConnections: given ${sizing.postgresMaxConnections}, expected at least ` +
       `dbPoolMax × Synapse processes + ${postgresReservedConnections} = ${sizing.dbPoolMax} × ${processes} + ` +
-      `${postgresReservedConnections} = ${needed} (or lower dbPoolMax or the worker counts)`);
+      `${postgresReservedConnections} = ${needed} (or lower dbPoolMax or the worker counts; 0 derives it)`);
   }
+  return sizing;
+}
+
+/** Synapse refuses a retention policy whose bounds are the wrong way round (RetentionConfig). */
+function retentionOf(c: Parsed, errors: string[]): RetentionSettings {
+  if (c.messageRetentionMin !== "" && c.messageRetentionMax !== "" &&
+    durationToSeconds(c.messageRetentionMin) > durationToSeconds(c.messageRetentionMax)) {
+    errors.push(`${projectName}:messageRetentionMin: given ${JSON.stringify(c.messageRetentionMin)}, expected at most ` +
+      `messageRetentionMax (${JSON.stringify(c.messageRetentionMax)}): Synapse refuses allowed_lifetime_min above allowed_lifetime_max`);
+  }
+  return {
+    mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
+    messagesDefault: c.messageRetentionDefault, messagesMin: c.messageRetentionMin, messagesMax: c.messageRetentionMax,
+  };
+}
+
+/** Each certificate of a PEM bundle (the form has accepted the bundle); a single one as it was given. */
+function pemCertificates(bundle: string): string[] {
+  const certificates = [...bundle.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
+  return certificates.length === 1 ? [bundle] : certificates;
+}
+
+/** Synapse refuses two registrations with one id (and they would share a file here). */
+function appServicesOf(c: Parsed, errors: string[]): AppService[] {
+  const seen = new Set<string>();
+  c.appServiceRegistrations.forEach((s, i) => {
+    if (seen.has(s.id)) errors.push(`${projectName}:appServiceRegistrations[${i}]: given a secret value, expected an id of its own (${JSON.stringify(s.id)} is taken)`);
+    seen.add(s.id);
+  });
+  return c.appServiceRegistrations;
+}
+
+/** Cross-key rules and defaults that depend on other keys. */
+function toSettings(c: Parsed, errors: string[]): Settings {
+  const workers = workerCounts(c, errors);
+  const sizing = sizingOf(c, processCount(workers), errors);
 
   let tls: TlsSettings = { mode: "self-signed" };
   if (c.tlsMode === "acme") {
@@ -472,9 +428,9 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     adminAllowedNetworks: c.adminAllowedNetworks,
     trustedKeyServers: c.trustedKeyServers,
     federation: {
-      caCertificates: c.federationCaCertificates,
+      caCertificates: pemCertificates(c.federationCaCertificates),
       ipRangeAllowlist: c.federationIpRangeAllowlist,
-      domainWhitelist: c.federationDomainWhitelist,
+      domainAllowlist: c.federationDomainAllowlist,
     },
     federationLimits: federationLimits(c, errors),
     databaseReport: { schedule: c.databaseReportSchedule, growthAlertMiB: c.databaseGrowthAlertMiB },
@@ -483,15 +439,14 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     remoteMediaPurge: c.adminUser !== "" && c.mediaRetentionRemote !== ""
       ? { schedule: c.remoteMediaPurgeSchedule, keepSeconds: durationToSeconds(c.mediaRetentionRemote) }
       : undefined,
+    reclaim: c.reclaimSpace ? { schedule: c.reclaimSchedule, minMiB: c.reclaimMinMiB, minPercent: c.reclaimMinPercent } : undefined,
     stateCompressor: c.stateCompressor
       ? { schedule: c.stateCompressorSchedule, chunkSize: c.stateCompressorChunkSize, chunks: c.stateCompressorChunks }
       : undefined,
-    retention: {
-      mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
-      messagesDefault: c.messageRetentionDefault, messagesMin: c.messageRetentionMin, messagesMax: c.messageRetentionMax,
-    },
+    retention: retentionOf(c, errors),
     media: mediaSettings(c, errors, projectName),
     workers,
     destroyDeletesData: c.destroyDeletesData,
+    appServices: appServicesOf(c, errors),
   };
 }

@@ -1,6 +1,5 @@
-// Synapse's workers: how many of each kind a tier runs, the per-kind overrides, and the budget
-// every process must fit (database connections, memory). The single-key forms are in
-// settings.ts's schema; this file holds the tables and the cross-key rules.
+// Synapse's workers: how many of each kind a tier runs and the budget every process must fit
+// (database connections, memory). The per-kind keys are in keys.ts, their rules in settings.ts.
 import { TierName } from "./tiers";
 
 /** The kinds this program runs, each a role from Synapse's workers documentation. */
@@ -9,17 +8,6 @@ export const workerKinds = [
 ] as const;
 export type WorkerKind = (typeof workerKinds)[number];
 export type WorkerCounts = Record<WorkerKind, number>;
-
-/** The config key overriding each kind's count (-1: the tier's count). */
-export const workerCountKeys: Record<WorkerKind, string> = {
-  synchrotron: "workerSynchrotrons",
-  federationSender: "workerFederationSenders",
-  federationReader: "workerFederationReaders",
-  clientReader: "workerClientReaders",
-  eventPersister: "workerEventPersisters",
-  media: "workerMedia",
-  background: "workerBackground",
-};
 
 /** Kinds of which Synapse runs at most one (a single media background runner, one task runner). */
 export const singletonKinds: ReadonlySet<WorkerKind> = new Set(["media", "background"]);
@@ -72,18 +60,3 @@ export function processCount(counts: WorkerCounts): number {
   return 1 + workerKinds.reduce((n, k) => n + counts[k], 0);
 }
 
-/** Per-kind overrides on top of the tier's counts; every out-of-range value reported. */
-export function workerCounts(tier: TierName, overrides: Record<WorkerKind, number>, errors: string[], project: string): WorkerCounts {
-  const counts = { ...tierWorkers[tier] };
-  for (const kind of workerKinds) {
-    const given = overrides[kind];
-    if (given === -1) continue;
-    const max = singletonKinds.has(kind) ? 1 : maxWorkersPerKind;
-    if (given < 0 || given > max) {
-      errors.push(`${project}:${workerCountKeys[kind]}: given ${given}, expected -1 (the tier's count) or 0 to ${max}`);
-      continue;
-    }
-    counts[kind] = given;
-  }
-  return counts;
-}

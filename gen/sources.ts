@@ -3,6 +3,7 @@
 // is typed by hand.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { configReference, pulumiYamlConfig, tierTable } from "./config";
 
 export const repoRoot = path.join(__dirname, "..");
 export const e2eResultsFile = path.join(repoRoot, "docs", "results", "e2e.json");
@@ -52,7 +53,9 @@ function latestBench(): { date: string; markdown: string } {
  * - `e2e:<figure>`: one figure of the last complete e2e run, inline;
  * - `e2e-excerpt:<figure>`: a text figure (an excerpt of a run's output) as a code block;
  * - `e2e-run`: when and where that run was;
- * - `bench-results`: the newest bench results' tables, without their title.
+ * - `bench-results`: the newest bench results' tables, without their title;
+ * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
+ *   `tiers`: the tiers side by side (gen/config.ts).
  */
 export function renderSource(name: string): string {
   const [kind, arg] = name.split(/:(.*)/s);
@@ -69,6 +72,12 @@ export function renderSource(name: string): string {
     }
     case "bench-results":
       return latestBench().markdown.replace(/^# .*\n+/, "");
+    case "config":
+      return pulumiYamlConfig();
+    case "config-reference":
+      return configReference();
+    case "tiers":
+      return tierTable();
     default:
       throw new Error(`unknown generated block gen:${name}`);
   }

@@ -5,8 +5,17 @@ import YAML from "yaml";
 import { RetentionSettings, Settings } from "../config";
 import { synapseConfigDir, synapseDataDir, synapseListen } from "./paths";
 
-/** The private federation CA(s) (federationCaCertificates), put next to homeserver.yaml. */
-export const federationCaFile = `${synapseConfigDir}/federation-ca.pem`;
+/**
+ * The private federation's CAs (federationCaCertificates), one file each next to homeserver.yaml:
+ * Synapse reads each file of federation_custom_ca_list with Twisted's Certificate.loadPEM, which
+ * takes the first certificate of a file and ignores the rest (checked on Synapse 1.160).
+ */
+export function federationCaFiles(certificates: string[]): { name: string; path: string; content: string }[] {
+  return certificates.map((content, i) => {
+    const name = i === 0 ? "federation-ca" : `federation-ca-${i + 1}`;
+    return { name, path: `${name}.pem`, content };
+  });
+}
 
 export interface Listener {
   port: number;
@@ -78,9 +87,10 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     // An empty list fetches each server's keys from that server directly.
     trusted_key_servers: s.trustedKeyServers.map((server_name) => ({ server_name })),
     // Private federations: their own CA (instead of the system's), private addresses, a closed list.
-    ...(s.federation.caCertificates ? { federation_custom_ca_list: [federationCaFile] } : {}),
+    ...(s.federation.caCertificates.length > 0
+      ? { federation_custom_ca_list: federationCaFiles(s.federation.caCertificates).map((f) => `${synapseConfigDir}/${f.path}`) } : {}),
     ...(s.federation.ipRangeAllowlist.length > 0 ? { ip_range_whitelist: s.federation.ipRangeAllowlist } : {}),
-    ...(s.federation.domainWhitelist.length > 0 ? { federation_domain_whitelist: s.federation.domainWhitelist } : {}),
+    ...(s.federation.domainAllowlist.length > 0 ? { federation_domain_whitelist: s.federation.domainAllowlist } : {}),
     ...retentionPart(s.retention),
     // What one remote server may cost this process (nginx limits its request rate before this).
     rc_federation: s.federationLimits.rc,

@@ -3,7 +3,7 @@
 // builds on the last.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { workerCountKeys } from "../../config/workers";
+import { workerCountKeys } from "../../config/keys";
 import { downVps } from "../sandbox/sandbox";
 import { PulumiWorkspace, stripAnsi } from "./support/pulumi";
 import { suiteNeeding } from "./support/requirements";
@@ -15,7 +15,7 @@ import {
 const suite = suiteNeeding("sandbox", "engine");
 
 const server = "sandbox.test";
-const workerKeys = Object.values(workerCountKeys);
+const workerKeys = Object.values(workerCountKeys).map((w) => w.key);
 /** Messages in the database once scenarios 2 (100) and 4w (20) have run. */
 const messagesSent = 120;
 const matrix = `https://matrix.${server}`;

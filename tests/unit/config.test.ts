@@ -25,7 +25,7 @@ describe("valid config", () => {
     expect(s.hosts.synapse).toEqual({ host: "203.0.113.10", port: 22, user: "root", privateKey: testPrivateKey });
     expect(s.hosts.wellKnown).toEqual(s.hosts.synapse);
     expect(s.tls).toEqual({ mode: "acme", email: "admin@example.org", server: "https://acme-v02.api.letsencrypt.org/directory", caBundle: "" });
-    expect(s.federation).toEqual({ caCertificates: "", ipRangeAllowlist: [], domainWhitelist: [] });
+    expect(s.federation).toEqual({ caCertificates: [], ipRangeAllowlist: [], domainAllowlist: [] });
     expect(s.trustedKeyServers).toEqual(["matrix.org"]);
   });
 
@@ -36,6 +36,13 @@ describe("valid config", () => {
     }));
     expect(s.sizing).toEqual({ ...tiers.community, cacheFactor: 1.5, dbPoolMax: 30, maxUploadSize: "1G",
       postgresSharedBuffers: "2GB", postgresMaxConnections: 300 });
+  });
+
+  it("derives the pool's other end from the one the user set, instead of refusing the tier's value", () => {
+    // Before: dbPoolMax 3 alone was refused with "dbPoolMin: given 5", a value nobody gave.
+    expect(settingsOf(validRaw({ dbPoolMax: "3" })).sizing).toMatchObject({ dbPoolMin: 3, dbPoolMax: 3 });
+    expect(settingsOf(validRaw({ dbPoolMin: "30" })).sizing).toMatchObject({ dbPoolMin: 30, dbPoolMax: 30, postgresMaxConnections: 50 });
+    expect(settingsOf(validRaw({ dbPoolMin: "2" })).sizing).toMatchObject({ dbPoolMin: 2, dbPoolMax: 10 });
   });
 
   it("takes the well-known host's own connection", () => {
@@ -52,9 +59,9 @@ describe("valid config", () => {
 
   it("takes a private federation's CA, address ranges and peers", () => {
     const s = settingsOf(validRaw({ federationCaCertificates: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-      federationIpRangeAllowlist: '["10.0.0.0/8"]', federationDomainWhitelist: '["a.example","b.example"]', trustedKeyServers: "[]" }));
+      federationIpRangeAllowlist: '["10.0.0.0/8"]', federationDomainAllowlist: '["a.example","b.example"]', trustedKeyServers: "[]" }));
     expect(s.federation.ipRangeAllowlist).toEqual(["10.0.0.0/8"]);
-    expect(s.federation.domainWhitelist).toEqual(["a.example", "b.example"]);
+    expect(s.federation.domainAllowlist).toEqual(["a.example", "b.example"]);
     expect(s.trustedKeyServers).toEqual([]);
   });
 
@@ -97,11 +104,25 @@ describe("bad input", () => {
     ["an ACME server over plain HTTP", { acmeServer: "http://acme.example/dir" }, /synapse:acmeServer: given "http:\/\/acme.example\/dir", expected production, staging or an https:\/\/ ACME directory URL/],
     ["an ACME CA bundle that is no PEM", { acmeCaBundle: "my-ca.pem" }, /synapse:acmeCaBundle: given "my-ca.pem", expected one or more PEM certificates/],
     ["a federation range that is no CIDR", { federationIpRangeAllowlist: '["10.0.0.0"]' }, /synapse:federationIpRangeAllowlist\[0\]: given .*expected a CIDR/],
-    ["a federation peer that is no server name", { federationDomainWhitelist: '["https://a.example"]' }, /synapse:federationDomainWhitelist\[0\]: given .*expected a server name/],
+    ["a federation peer that is no server name", { federationDomainAllowlist: '["https://a.example"]' }, /synapse:federationDomainAllowlist\[0\]: given .*expected a server name/],
     ["an ACME e-mail that is no address", { acmeEmail: "admin at example" }, /synapse:acmeEmail: given "admin at example", expected an e-mail address/],
+    // Rules of Synapse's own config loader, checked before a host is touched:
+    // Config.parse_duration knows s, m, h, d, w and y only.
+    ["a duration in milliseconds", { mediaRetentionRemote: "500ms" }, /synapse:mediaRetentionRemote: given "500ms", expected a duration such as 90d \(a number and s, m, h, d, w or y\)/],
+    // RetentionConfig: allowed_lifetime_min may not exceed allowed_lifetime_max.
+    ["retention bounds the wrong way round", { messageRetentionMin: "30d", messageRetentionMax: "1w" },
+      /^synapse:messageRetentionMin: given "30d", expected at most messageRetentionMax \("1w"\): Synapse refuses allowed_lifetime_min above allowed_lifetime_max$/],
   ])("rejects %s, naming the key, the value and the expected form", (_what, overrides, pattern) => {
     const errors = errorsOf(validRaw(overrides));
     expect(errors.join("\n")).toMatch(pattern);
+  });
+
+  it("names a key that was renamed or removed, with what to do, instead of calling it unknown", () => {
+    expect(errorsOf(validRaw({ federationDomainWhitelist: '["a.example"]' }))).toEqual([
+      "synapse:federationDomainWhitelist: was renamed to federationDomainAllowlist (December 2026, named like federationIpRangeAllowlist; " +
+        "the value is the same list): set federationDomainAllowlist to its value (pulumi config set federationDomainAllowlist …) " +
+        "and remove federationDomainWhitelist (pulumi config rm federationDomainWhitelist)",
+    ]);
   });
 
   it("reports every problem at once", () => {

@@ -8,7 +8,7 @@ import { runProgram } from "../support/mockProgram";
 const root = "-----BEGIN CERTIFICATE-----\nMIIBprivateroot\n-----END CERTIFICATE-----\n";
 const closed = {
   federationCaCertificates: root, federationIpRangeAllowlist: '["10.231.0.0/16"]',
-  federationDomainWhitelist: '["a.test","b.test"]', trustedKeyServers: "[]",
+  federationDomainAllowlist: '["a.test","b.test"]', trustedKeyServers: "[]",
 };
 
 describe("a private federation in homeserver.yaml", () => {
@@ -40,6 +40,16 @@ describe("the program with a private federation and a private ACME server", () =
     expect(run.byName("synapse-activate").inputs.create).toContain("federation-ca.pem'");
     const yaml = YAML.parse(run.byName("synapse-staged-homeserver").inputs.stdin);
     expect(yaml.federation_custom_ca_list).toEqual(["/etc/matrix-synapse/federation-ca.pem"]);
+  });
+
+  it("puts each of several federation CAs in a file of its own (Synapse reads one certificate per file)", async () => {
+    const second = "-----BEGIN CERTIFICATE-----\nMIIBsecondroot\n-----END CERTIFICATE-----\n";
+    const run = await runProgram({ ...stack, federationCaCertificates: root + second });
+    expect(run.byName("synapse-staged-federation-ca").inputs.stdin).toBe(root);
+    expect(run.byName("synapse-staged-federation-ca-2").inputs.stdin).toBe(second);
+    expect(YAML.parse(run.byName("synapse-staged-homeserver").inputs.stdin).federation_custom_ca_list)
+      .toEqual(["/etc/matrix-synapse/federation-ca.pem", "/etc/matrix-synapse/federation-ca-2.pem"]);
+    expect(run.byName("synapse-activate").inputs.create).toContain("federation-ca-2.pem");
   });
 
   it("asks the private ACME server, trusting its root, for both sites", async () => {

@@ -1,0 +1,59 @@
+// What the key table (config/keys.ts) gives the project's files: Pulumi.yaml's `config:` block
+// (what the engine checks before the program runs) and the config reference, by section.
+import YAML from "yaml";
+import { ConfigKey, configKeys, declaredInProject, sections } from "../config/keys";
+import { processCount, processMemoryMiB, tierHostMiB, tierWorkers } from "../config/workers";
+import { Sizing, tierNames, tiers } from "../config/tiers";
+import { workerCountKeys } from "../config/keys";
+import { workerKinds } from "../config/workers";
+
+/** The entries of Pulumi.yaml's `config:` block, two spaces in: every key the engine may declare. */
+export function pulumiYamlConfig(): string {
+  const entries = Object.fromEntries(configKeys.filter(declaredInProject).map((k) => [k.name, {
+    type: k.type,
+    ...(k.type === "array" ? { items: { type: "string" } } : {}),
+    description: k.description,
+    ...(k.default !== undefined ? { default: k.default } : {}),
+    ...(k.secret ? { secret: true } : {}),
+  }]));
+  return YAML.stringify(entries, { lineWidth: 0 });
+}
+
+const shownDefault = (k: ConfigKey) =>
+  k.required ? "*(required)*" : k.default === undefined ? "*(none)*" : "`" + (typeof k.default === "string" ? JSON.stringify(k.default).replace(/^"(.+)"$/, "$1") : JSON.stringify(k.default)) + "`";
+
+/** The config reference: a table per section, every key with its type, default and description. */
+export function configReference(): string {
+  return sections.map((section) => {
+    const rows = configKeys.filter((k) => k.section === section)
+      .map((k) => `| \`${k.name}\`${k.secret ? " (secret)" : ""} | ${k.type} | ${shownDefault(k)} | ${k.description.replace(/\|/g, "\\|")} |`);
+    return [`### ${section}`, "", "| key | type | default | description |", "|---|---|---|---|", ...rows, ""].join("\n");
+  }).join("\n");
+}
+
+const knobs: { knob: keyof Sizing; what: string }[] = [
+  { knob: "cacheFactor", what: "`cacheFactor` (Synapse `caches.global_factor`)" },
+  { knob: "dbPoolMin", what: "`dbPoolMin` (Synapse `cp_min`, per process)" },
+  { knob: "dbPoolMax", what: "`dbPoolMax` (Synapse `cp_max`, per process)" },
+  { knob: "maxUploadSize", what: "`maxUploadSize` (Synapse and nginx)" },
+  { knob: "postgresSharedBuffers", what: "`postgresSharedBuffers`" },
+  { knob: "postgresEffectiveCacheSize", what: "`postgresEffectiveCacheSize`" },
+  { knob: "postgresWorkMem", what: "`postgresWorkMem`" },
+  { knob: "postgresMaintenanceWorkMem", what: "`postgresMaintenanceWorkMem`" },
+  { knob: "postgresMaxConnections", what: "`postgresMaxConnections`" },
+];
+
+/** The tiers side by side: every sizing knob, the workers, the host and the memory budgets. */
+export function tierTable(): string {
+  const row = (what: string, cell: (t: (typeof tierNames)[number]) => string | number) => `| ${what} | ${tierNames.map(cell).join(" | ")} |`;
+  return [
+    `| | ${tierNames.join(" | ")} |`, `|---|${tierNames.map(() => "---").join("|")}|`,
+    row("the host it is sized for", (t) => `${tierHostMiB[t] / 1024} GiB`),
+    ...knobs.map(({ knob, what }) => row(what, (t) => String(tiers[t][knob]))),
+    row("Synapse processes (main + workers)", (t) => processCount(tierWorkers[t])),
+    ...workerKinds.map((kind) => row(`\`${workerCountKeys[kind].key}\``, (t) => tierWorkers[t][kind])),
+    row("memory budget: main process / each worker (workers' systemd `MemoryHigh`)",
+      (t) => `${processMemoryMiB[t].main} MiB / ${processCount(tierWorkers[t]) > 1 ? `${processMemoryMiB[t].worker} MiB` : "–"}`),
+    "",
+  ].join("\n");
+}
