@@ -16,7 +16,8 @@ import { WellKnownSite } from "./components/wellKnownSite";
 import { WorkerHost } from "./components/workerHost";
 import { WorkerPool } from "./components/workerPool";
 import { loadSettings, processMemoryMiB } from "./config";
-import { baseHomeserverPart } from "./render/homeserver";
+import { appServiceFiles, appServicesHomeserverPart } from "./render/appservices";
+import { baseHomeserverPart, federationCaFiles } from "./render/homeserver";
 import { hostPackagePlans } from "./render/packages";
 import { wellKnownDocuments, wellKnownLocations } from "./render/wellknown";
 
@@ -44,8 +45,13 @@ export function synapseProgram(): Record<string, unknown> {
     : undefined;
 
   // A private federation's CA, next to homeserver.yaml (federation_custom_ca_list names it).
-  const federationCa: SynapseExtension[] = settings.federation.caCertificates
-    ? [{ configFiles: [{ name: "federation-ca", path: "federation-ca.pem", mode: "0644", owner: "root:root", content: settings.federation.caCertificates }] }]
+  const federationCa: SynapseExtension[] = settings.federation.caCertificates.length > 0
+    ? [{ configFiles: federationCaFiles(settings.federation.caCertificates).map((f) => ({ ...f, mode: "0644", owner: "root:root" })) }]
+    : [];
+
+  // Application services (bridges, bots): their registrations next to homeserver.yaml, 0600.
+  const appServices: SynapseExtension[] = settings.appServices.length > 0
+    ? [{ configFiles: appServiceFiles(settings.appServices).map((f) => ({ ...f, content: pulumi.secret(f.content), mode: "0600", owner: "matrix-synapse:" })) }]
     : [];
 
   // Synapse's workers (none on the solo tier): their config, units and nginx routes.
@@ -66,11 +72,12 @@ export function synapseProgram(): Record<string, unknown> {
     serverName: settings.serverName,
     packageSource: settings.packageSource,
     reportStats: settings.reportStats,
-    homeserverParts: [baseHomeserverPart(settings), database.homeserverPart, workers.homeserverPart, ...(media ? [media.homeserverPart] : [])],
+    homeserverParts: [baseHomeserverPart(settings), appServicesHomeserverPart(settings.appServices), database.homeserverPart, workers.homeserverPart,
+      ...(media ? [media.homeserverPart] : [])],
     databasePassword: database.password,
     adminUser: settings.adminUser,
     deleteDataOnDestroy: settings.destroyDeletesData,
-    extensions: [...federationCa, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []), ...restore],
+    extensions: [...federationCa, ...appServices, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []), ...restore],
     shareSigningKey: workers.remoteHosts.length > 0,
   }, { dependsOn: [packages, ...database.synapseDependsOn] });
 
@@ -90,6 +97,7 @@ export function synapseProgram(): Record<string, unknown> {
       connection: hosts.database,
       database: { name: database.databaseName, user: database.user },
     },
+    reclaim: settings.reclaim && { connection: hosts.database, database: database.databaseName, settings: settings.reclaim },
   }, { dependsOn: [packages, synapse] });
 
   // Backups on the Synapse VPS, once Synapse has made its database and key.

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import Table from "cli-table3";
 import { Command, CommanderError } from "commander";
 
 export interface HostAccess { host: string; port: number; user: string; privateKey: string }
@@ -90,6 +91,16 @@ export const remoteCommands = {
     "journalctl -u synapse-backup --since \"$since\" --no-pager -o cat | grep '^synapse-backup:' || true",
     "exit $rc",
   ].join("; "),
+  // What each table holds and what a rebuild would give back, and the last treatment; nothing
+  // when the tool is not installed (reclaimSpace off): `{}`.
+  reclaimMeasure: () => "if command -v synapse-reclaim >/dev/null; then printf '{\"tables\":'; synapse-reclaim --measure --json; " +
+    "printf ',\"lastReclaim\":'; synapse-reclaim --status --json 2>/dev/null || printf null; printf '}\\n'; else echo '{}'; fi",
+  reclaim: () => [
+    "since=$(date '+%Y-%m-%d %H:%M:%S')",
+    "rc=0; systemctl start synapse-reclaim.service || rc=$?",
+    "journalctl -u synapse-reclaim --since \"$since\" --no-pager -o cat | grep '^synapse-reclaim:' || true",
+    "exit $rc",
+  ].join("; "),
   backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
   backupList: (json: boolean) => `synapse-backup --list${json ? " --json" : ""}`,
   // Synapse is stopped for the restore and started again; the current state is backed up first.
@@ -145,9 +156,22 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
     if (!yes && !(await deps.confirm(question))) throw new AdminError("not confirmed: nothing was done (--yes skips the question)", 1);
   };
   cli.command("db-report")
-    .description("the database report (synapse-db-report): size, largest tables, state, media, growth; exits 2 on a growth alert")
+    .description("the database report: size, growth, state, media (synapse-db-report), and per table what it holds and what a rebuild would " +
+      "give back, with the last treatment (synapse-reclaim, on the database host); exits 2 on a growth alert")
     .option("--json", "one JSON object, for scripts")
-    .action(async (o: { json?: boolean }) => setExit((await deps.run(access().synapse, remoteCommands.dbReport(!!o.json))).code));
+    .action(async (o: { json?: boolean }) => {
+      const hosts = access();
+      const report = await deps.run(hosts.synapse, remoteCommands.dbReport(true), true);
+      const parsed = parseJson(report.stdout);
+      if (!parsed) throw new AdminError(`synapse-db-report gave no report (exit ${report.code}): see above`, report.code || 1);
+      const space = parseJson((await deps.run(hosts.database, remoteCommands.reclaimMeasure(), true)).stdout) ?? {};
+      const merged = { ...parsed, ...space };
+      deps.print(o.json ? `${JSON.stringify(merged)}\n` : renderDbReport(merged));
+      setExit(report.code);
+    });
+  cli.command("reclaim")
+    .description("give the space deleted rows left in the database back to the disk now, online (synapse-reclaim on the database host), and print its result")
+    .action(async () => setExit((await deps.run(access().database, remoteCommands.reclaim())).code));
   cli.command("compress-state")
     .description("run the state compressor now (synapse-compress-state on the database host) and print its result")
     .action(async () => setExit((await deps.run(access().database, remoteCommands.compressState())).code));
@@ -219,6 +243,33 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
       }
     });
   return cli;
+}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** The merged report for people: the summary, a table per table, the last treatment, the trend. */
+export function renderDbReport(r: any): string {
+  const lines = [`database: ${mib(r.databaseBytes)}` + (r.growthBytesPerDay === null ? " (first report)" : `, growing ${mib(r.growthBytesPerDay)} per day since the last report`),
+    `state: ${r.stateGroupsStateRows} rows in state_groups_state (estimate), ${r.stateGroups} state groups`,
+    `media: ${mib(r.mediaLocalBytes)} uploaded here, ${mib(r.mediaRemoteBytes)} cached from other servers, ${mib(r.mediaOnDiskBytes)} on this disk`];
+  const table = new Table({ head: ["table", "on disk", "live", "reclaimable"], colAligns: ["left", "right", "right", "right"], style: { head: [], border: [] } });
+  if (Array.isArray(r.tables)) {
+    for (const t of r.tables.slice(0, 15)) {
+      table.push([t.table, mib(t.bytes), mib(t.bytes - t.reclaimable), `${mib(t.reclaimable)} (${Math.round((100 * t.reclaimable) / Math.max(t.bytes, 1))} %)`]);
+    }
+  } else {
+    for (const [name, bytes] of r.largestTables as [string, number][]) table.push([name, mib(bytes), "?", "?"]);
+  }
+  lines.push(table.toString());
+  if (!Array.isArray(r.tables)) lines.push("(live and reclaimable bytes come from synapse-reclaim on the database host: reclaimSpace is off)");
+  if (r.lastReclaim) {
+    lines.push(`last treatment, ${r.lastReclaim.time}: ${r.lastReclaim.summary}`);
+    for (const t of r.lastReclaim.tables) lines.push(`  ${t.table}: ${t.outcome}`);
+  }
+  if (Array.isArray(r.history) && r.history.length > 1) {
+    lines.push("trend (reports, oldest first): " + r.history.map(([time, bytes]: [number, number]) => `${new Date(time * 1000).toISOString().slice(0, 10)} ${mib(bytes)}`).join(", "));
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 function parseJson(text: string): any {

@@ -5,6 +5,7 @@ import {
 } from "../render/maintenance";
 import { maintenanceTool } from "./maintenanceTool";
 import { SshConnectionArgs, stagedFile } from "./remote";
+import { SpaceReclaim, SpaceReclaimArgs } from "./spaceReclaim";
 import { StateCompressor, StateCompressorArgs } from "./stateCompressor";
 
 export interface DatabaseMaintenanceArgs {
@@ -21,19 +22,23 @@ export interface DatabaseMaintenanceArgs {
   /** Cached remote media not accessed for keepSeconds is deleted on `schedule`. */
   remoteMediaPurge?: { schedule: string; keepSeconds: number };
   /** synapse_auto_compressor on the database host, on a timer; omitted: off. */
-  stateCompressor?: StateCompressorArgs;
+  stateCompressor?: Omit<StateCompressorArgs, "reclaim">;
+  /** synapse-reclaim on the database host, on its timer and after each compressor run; omitted: off. */
+  reclaim?: SpaceReclaimArgs;
 }
 
 /**
  * What keeps the database in view and small, on timers: the database report
  * (`synapse-db-report`: size, largest tables, state, media, growth with an alert), state
- * compression on the database host (`synapse-compress-state`), the remote media cache purge
+ * compression and the space it frees given back online on the database host
+ * (`synapse-compress-state`, `synapse-reclaim`), the remote media cache purge
  * (`synapse-purge-remote-media`) and, for rooms named in config, scheduled history purges
  * (`synapse-purge-history`); the purges use the admin API with the admin's token.
  */
 export class DatabaseMaintenance extends pulumi.ComponentResource {
   public readonly report: command.remote.Command;
   public readonly stateCompressor?: StateCompressor;
+  public readonly reclaim?: SpaceReclaim;
 
   constructor(name: string, args: DatabaseMaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:DatabaseMaintenance", name, {}, opts);
@@ -71,8 +76,12 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         },
       }, { parent: this, dependsOn: [token] });
     }
+    if (args.reclaim) {
+      this.reclaim = new SpaceReclaim(`${name}-reclaim`, args.reclaim, { parent: this });
+    }
     if (args.stateCompressor) {
-      this.stateCompressor = new StateCompressor(`${name}-compressor`, args.stateCompressor, { parent: this });
+      this.stateCompressor = new StateCompressor(`${name}-compressor`, { ...args.stateCompressor, reclaim: this.reclaim !== undefined },
+        { parent: this, dependsOn: this.reclaim ? [this.reclaim] : [] });
     }
     this.registerOutputs({});
   }

@@ -18,6 +18,8 @@ export interface StateCompressorArgs {
   /** The compressor's -c (state groups in memory at once) and -n (chunks per run). */
   chunkSize: pulumi.Input<number>;
   chunks: pulumi.Input<number>;
+  /** Each run ends with synapse-reclaim (installed beside it). */
+  reclaim: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export class StateCompressor extends pulumi.ComponentResource {
       connection: args.connection,
       toolName: compressState.name,
       tool: pulumi.all([args.database.name, args.database.user, args.schedule, args.chunkSize, args.chunks]).apply(
-        ([db, user, schedule, chunkSize, chunks]) => compressStateTool({ name: db, user }, { schedule, chunkSize, chunks })),
+        ([db, user, schedule, chunkSize, chunks]) => compressStateTool({ name: db, user }, { schedule, chunkSize, chunks, reclaim: args.reclaim })),
     }, { parent: this, dependsOn: [this.install] });
     this.registerOutputs({ install: this.install.stdout });
   }

@@ -5,7 +5,12 @@
 # synapse-compress-state.timer (monthly by default) and by hand (systemctl start
 # synapse-compress-state, to see it in the journal). Each run continues where the last one
 # stopped (the compressor keeps its progress in the database).
-# Settings (binary, database, role, chunk_size, chunks) in /etc/synapse-deploy/compress-state.conf.
+# After a purge of history Synapse deletes state groups the compressor may have recorded as its
+# progress; it then stops with "Missing N" on that room (rust-synapse-compress-state #78, #79).
+# So first the progress of every room whose recorded state groups are gone is reset: that room is
+# compressed again from its start. Then, when synapse-reclaim is installed (reclaim= in the
+# config), the space the compressor freed goes back to the disk.
+# Settings (binary, database, role, chunk_size, chunks, reclaim) in /etc/synapse-deploy/compress-state.conf.
 set -euo pipefail
 conf=${SYNAPSE_COMPRESS_STATE_CONF:-/etc/synapse-deploy/compress-state.conf}
 # shellcheck disable=SC1090
@@ -34,6 +39,22 @@ report() {
 }
 
 started=$(date +%s)
+# The compressor's own tables exist once it has run; the reset is only needed from then on.
+if [ "$(sql -c "SELECT to_regclass('state_compressor_progress') IS NOT NULL AND to_regclass('state_compressor_state') IS NOT NULL")" = t ]; then
+  reset=$(sql <<'SQL'
+BEGIN;
+CREATE TEMP TABLE stale ON COMMIT DROP AS
+  SELECT p.room_id FROM state_compressor_progress p WHERE NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = p.last_compressed)
+  UNION SELECT s.room_id FROM state_compressor_state s
+    WHERE s.current_head IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = s.current_head);
+DELETE FROM state_compressor_state WHERE room_id IN (SELECT room_id FROM stale);
+DELETE FROM state_compressor_progress WHERE room_id IN (SELECT room_id FROM stale);
+SELECT count(*) FROM stale;
+COMMIT;
+SQL
+)
+  [ "$reset" = 0 ] || log "reset the progress of $reset room(s) whose state groups a purge deleted; they are compressed from their start"
+fi
 before=$(measure)
 report before "$before"
 log "running synapse_auto_compressor -c $chunk_size -n $chunks"
@@ -46,3 +67,6 @@ read -r rows_before _ <<<"$before"
 read -r rows_after _ <<<"$after"
 share=$(awk -v b="$rows_before" -v a="$rows_after" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * (b - a) / b : 0) }')
 log "removed $((rows_before - rows_after)) state rows ($share) in $(($(date +%s) - started)) s"
+if [ -n "${reclaim:-}" ]; then
+  "$reclaim"
+fi

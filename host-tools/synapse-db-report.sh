@@ -47,9 +47,11 @@ if [ -n "$growth_per_day" ] && [ "$growth_per_day" -gt $((alert_mib * 1024 * 102
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 if [ "$json" = 1 ]; then
   to_json() { python3 -c 'import json,sys; print(json.dumps([[r.split("\t")[0], int(r.split("\t")[1])] for r in sys.stdin.read().splitlines() if r]))'; }
-  printf '{"time":%s,"databaseBytes":%s,"stateGroupsStateRows":%s,"stateGroups":%s,"largestTables":%s,"roomsByStateGroups":%s,"mediaLocalBytes":%s,"mediaRemoteBytes":%s,"mediaOnDiskBytes":%s,"growthBytesPerDay":%s,"alert":%s}\n' \
+  # The trend: the database's size at the last reports (this one included), oldest first.
+  history=$(tail -n 12 "$state/history.tsv" | python3 -c 'import json,sys; print(json.dumps([[int(f) for f in r.split("\t")] for r in sys.stdin.read().splitlines() if r]))')
+  printf '{"time":%s,"databaseBytes":%s,"stateGroupsStateRows":%s,"stateGroups":%s,"largestTables":%s,"roomsByStateGroups":%s,"mediaLocalBytes":%s,"mediaRemoteBytes":%s,"mediaOnDiskBytes":%s,"growthBytesPerDay":%s,"alert":%s,"history":%s}\n' \
     "$now" "$size" "$state_rows" "$state_groups" "$(to_json <<<"$tables")" "$(to_json <<<"$rooms")" \
-    "$media_local" "$media_remote" "${disk_media:-0}" "${growth_per_day:-null}" "$([ "$alert" = 1 ] && echo true || echo false)"
+    "$media_local" "$media_remote" "${disk_media:-0}" "${growth_per_day:-null}" "$([ "$alert" = 1 ] && echo true || echo false)" "$history"
 else
   printf 'database %s: %s\n' "$db" "$(mib "$size")"
   printf 'state: %s rows in state_groups_state (estimate), %s state groups\n' "$state_rows" "$state_groups"

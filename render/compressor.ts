@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { hostTool, MaintenanceTool } from "./maintenance";
+import { reclaim } from "./reclaim";
 
 export const compressorDir = path.join(__dirname, "..", "compressor");
 
@@ -88,7 +89,7 @@ export function renderCompressorBuildService(): string {
   ].join("\n");
 }
 
-export function renderCompressStateConf(db: { name: string; user: string }, chunkSize: number, chunks: number): string {
+export function renderCompressStateConf(db: { name: string; user: string }, chunkSize: number, chunks: number, withReclaim: boolean): string {
   return [
     "# Managed by the synapse Pulumi program: synapse-compress-state's settings.",
     `binary=${compressorBinary()}`,
@@ -98,16 +99,17 @@ export function renderCompressStateConf(db: { name: string; user: string }, chun
     `role=${db.user}`,
     `chunk_size=${chunkSize}`,
     `chunks=${chunks}`,
+    ...(withReclaim ? ["# Each run ends by giving the space it freed back to the disk.", `reclaim=${reclaim.toolPath}`] : []),
     "",
   ].join("\n");
 }
 
-export function compressStateTool(db: { name: string; user: string }, c: { schedule: string; chunkSize: number; chunks: number }): MaintenanceTool {
+export function compressStateTool(db: { name: string; user: string }, c: { schedule: string; chunkSize: number; chunks: number; reclaim: boolean }): MaintenanceTool {
   return {
     ...compressState,
     description: "Synapse state compression (synapse_auto_compressor, then VACUUM ANALYZE)",
     schedule: c.schedule,
-    conf: renderCompressStateConf(db, c.chunkSize, c.chunks),
+    conf: renderCompressStateConf(db, c.chunkSize, c.chunks, c.reclaim),
     after: [`${compressorBuild.name}.service`, "postgresql.service"],
   };
 }

@@ -31,6 +31,11 @@ apt_refresh() {
     apt_locked update
   fi
 }
+# The version apt would install of PACKAGE, or nothing. Under the apt lock: another step's update
+# may be rewriting the package lists meanwhile, and a half-written list has no candidate.
+apt_candidate() {
+  flock -w 900 /run/synapse-deploy-apt.lock apt-cache policy "$1" 2>/dev/null | sed -n 's/^  Candidate: //p' | grep -vx '(none)' || true
+}
 packages_missing() {
   local p missing=()
   for p in "$@"; do

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { downVps } from "../sandbox/sandbox";
 import { PulumiWorkspace, repoRoot } from "./support/pulumi";
 import { suiteNeeding } from "./support/requirements";
+import { stateDigestsSql } from "./support/state";
 import { bootVps, changes, devStack, expectClean, figure, httpsClient, outputDir, record, runAdmin, timed, Vps } from "./support/stack";
 
 const suite = suiteNeeding("sandbox", "engine");
@@ -26,23 +27,8 @@ let rooms: string[] = [];
 
 const psql = async (sql: string) => (await vps.sh(`runuser -u postgres -- psql -XAt -F ' ' -d synapse`, { stdin: sql })).stdout.trim();
 const stateRows = async () => Number(await psql("SELECT count(*) FROM state_groups_state;"));
-/**
- * The full state of every state group, resolved the way Synapse does (walk the edges, nearest
- * delta wins), as one digest per room: what the compressor must not change.
- */
-const stateDigests = () => psql(`
-  WITH RECURSIVE chain(sg, anc, depth) AS (
-    SELECT id, id, 0 FROM state_groups
-    UNION ALL
-    SELECT c.sg, e.prev_state_group, c.depth + 1 FROM chain c JOIN state_group_edges e ON e.state_group = c.anc
-  ), full_state AS (
-    SELECT DISTINCT ON (c.sg, s.type, s.state_key) c.sg, s.room_id, s.type, s.state_key, s.event_id
-    FROM chain c JOIN state_groups_state s ON s.state_group = c.anc
-    ORDER BY c.sg, s.type, s.state_key, c.depth
-  )
-  SELECT room_id, count(DISTINCT sg), count(*),
-    md5(string_agg(sg || ' ' || type || ' ' || state_key || ' ' || event_id, E'\\n' ORDER BY sg, type, state_key))
-  FROM full_state GROUP BY room_id ORDER BY room_id;`);
+/** What the compressor must not change: every state group's full state, a digest per room. */
+const stateDigests = () => psql(stateDigestsSql);
 const unit = async (name: string, props: string) => Object.fromEntries((await vps.sh(`systemctl show ${props.split(",").map((p) => `-p ${p}`).join(" ")} ${name}`))
   .stdout.trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
 

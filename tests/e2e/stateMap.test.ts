@@ -3,14 +3,14 @@
 // pinned source, SHA-256 checked) built against it, which exercises every use the compressor
 // makes of the map. Real cargo and crates.io; the source archive is cached outside the clone.
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { compressorDir, compressorSource } from "../../render/compressor";
+import { compressorCache, compressorSdist } from "./support/compressor";
 import { suiteNeeding } from "./support/requirements";
 
 const minutes = (n: number) => n * 60_000;
-const cache = path.join(process.env.SYNAPSE_ENGINE_CACHE ?? "/var/cache/synapse-engine", "compressor");
+const cache = compressorCache();
 const crate = path.join(compressorDir, "state-map");
 
 function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
@@ -29,15 +29,8 @@ suite("the state-map crate", () => {
   }, minutes(5));
 
   test("passes synapse_compress_state's own unit suite, patched in for the git dependency", async () => {
-    fs.mkdirSync(cache, { recursive: true });
-    const sdist = path.join(cache, path.basename(compressorSource.url));
-    const digest = (f: string) => createHash("sha256").update(fs.readFileSync(f)).digest("hex");
-    if (!fs.existsSync(sdist) || digest(sdist) !== compressorSource.sha256) {
-      const r = await fetch(compressorSource.url);
-      expect(r.status).toBe(200);
-      fs.writeFileSync(sdist, Buffer.from(await r.arrayBuffer()));
-    }
-    expect(digest(sdist)).toBe(compressorSource.sha256);
+    // The pinned source, downloaded once and checked by its SHA-256.
+    const sdist = await compressorSdist();
     const work = path.join(cache, "upstream");
     fs.rmSync(work, { recursive: true, force: true });
     fs.mkdirSync(work, { recursive: true });

@@ -21,6 +21,7 @@ function standIns(output: unknown, pulumiExit = 0): void {
   fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\necho "$@" > "${dir}/pulumi.args"\n[ ${pulumiExit} = 0 ] || { echo "error: no stack named dev" >&2; exit ${pulumiExit}; }\ncat <<'JSON'\n${JSON.stringify(output)}\nJSON\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(dir, "ssh"), `#!/bin/bash
 printf '%s\\n' "$@" > "${dir}/ssh.args"
+n=$(ls "${dir}" | grep -c '^ssh.args.' || true); cp "${dir}/ssh.args" "${dir}/ssh.args.$((n + 1))"
 key=$(awk '$1 == "-i" { getline; print }' <(printf '%s\\n' "$@"))
 stat -c %a "$key" > "${dir}/ssh.keymode"; cat "$key" > "${dir}/ssh.key"
 cat > "${dir}/ssh.stdin"
@@ -39,17 +40,20 @@ const sshArgs = () => fs.readFileSync(path.join(dir, "ssh.args"), "utf8").trim()
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "admin-")); });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-it("db-report runs synapse-db-report on the Synapse VPS with the stack's key, passing its output and exit status through", () => {
+it("db-report runs synapse-db-report on the Synapse VPS with the stack's key and synapse-reclaim's measurement on the database host, passing the report's exit status through", () => {
   standIns(access);
   const r = admin(["db-report", "--json"], { SSH_OUT: '{"alert":true}\n', SSH_EXIT: "2" });
   expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '{"alert":true}\n' });
   expect(fs.readFileSync(path.join(dir, "pulumi.args"), "utf8").trim()).toBe("stack output adminAccess --json --show-secrets");
-  const args = sshArgs();
+  const args = fs.readFileSync(path.join(dir, "ssh.args.1"), "utf8").trim().split("\n");
   expect(args.slice(-3)).toEqual(["root@203.0.113.10", "--", "synapse-db-report --json"]);
+  const onBox = fs.readFileSync(path.join(dir, "ssh.args.2"), "utf8").trim().split("\n");
+  expect(onBox.slice(-3, -1)).toEqual(["deploy@198.51.100.20", "--"]);
+  expect(onBox.at(-1)).toMatch(/^sudo -n bash -c '.*synapse-reclaim --measure --json/);
   expect(args).toEqual(expect.arrayContaining(["-p", "22", "BatchMode=yes", "StrictHostKeyChecking=accept-new", `UserKnownHostsFile=${fs.realpathSync(dir)}/.admin/known_hosts`]));
   // The key was in a 0600 file, with its final newline, and is gone afterwards.
   expect(fs.readFileSync(path.join(dir, "ssh.keymode"), "utf8").trim()).toBe("600");
-  expect(fs.readFileSync(path.join(dir, "ssh.key"), "utf8")).toBe(`${access.synapse.privateKey}\n`);
+  expect(fs.readFileSync(path.join(dir, "ssh.key"), "utf8")).toBe(`${access.database.privateKey}\n`); // the last call's, the box's key
   expect(fs.existsSync(args[args.indexOf("-i") + 1])).toBe(false);
 });
 
@@ -191,6 +195,27 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
   it("says Synapse is down when its health check fails on the host", async () => {
     const r = await runCli(["synadm", "user", "list"], [{ code: 69, stdout: "" }]);
     expect(r.error).toEqual({ message: expect.stringMatching(/^Synapse is not answering on the host/), exitCode: 69 });
+  });
+
+  it("db-report shows each table's live and reclaimable bytes, the last treatment and the trend; reclaim runs the service on the database host", async () => {
+    const { renderDbReport } = require("../../admin/cli") as typeof import("../../admin/cli");
+    const MiB = 2 ** 20;
+    const text = renderDbReport({
+      databaseBytes: 120 * MiB, growthBytesPerDay: 2 * MiB, stateGroupsStateRows: 5000, stateGroups: 300,
+      mediaLocalBytes: 0, mediaRemoteBytes: 0, mediaOnDiskBytes: 0, largestTables: [["state_groups_state", 40 * MiB]],
+      tables: [{ table: "state_groups_state", bytes: 40 * MiB, reclaimable: 30 * MiB }, { table: "events", bytes: 8 * MiB, reclaimable: 0 }],
+      lastReclaim: { time: "2026-12-05T05:00:00Z", summary: "database 130.0 MiB → 120.0 MiB; 1 table(s) worth a rebuild; 3 s",
+        tables: [{ table: "event_json", outcome: "rebuilt online: 20.0 MiB → 10.0 MiB in 2 s" }] },
+      history: [[1764907200, 100 * MiB], [1765512000, 120 * MiB]],
+    });
+    expect(text).toContain("database: 120.0 MiB, growing 2.0 MiB per day since the last report");
+    expect(text).toMatch(/state_groups_state\s*│\s*40\.0 MiB\s*│\s*10\.0 MiB\s*│\s*30\.0 MiB \(75 %\)/);
+    expect(text).toContain("last treatment, 2026-12-05T05:00:00Z: database 130.0 MiB → 120.0 MiB");
+    expect(text).toContain("  event_json: rebuilt online: 20.0 MiB → 10.0 MiB in 2 s");
+    expect(text).toContain("trend (reports, oldest first): 2025-12-05 100.0 MiB, 2025-12-12 120.0 MiB");
+    const r = await runCli(["reclaim"], [{ code: 0, stdout: "" }]);
+    expect(r.calls).toEqual([{ host: "198.51.100.20", command: remoteCommands.reclaim() }]);
+    expect(remoteCommands.reclaim()).toContain("systemctl start synapse-reclaim.service");
   });
 
   it("purge-history starts the purge, polls it to its end and exits by its result", async () => {

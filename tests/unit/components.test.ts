@@ -28,6 +28,7 @@ describe("resources", () => {
       "synapse:index:HostPackages host-packages",
       "synapse:index:NginxProxy nginx",
       "synapse:index:PostgresDatabase postgres",
+      "synapse:index:SpaceReclaim maintenance-reclaim",
       "synapse:index:StateCompressor maintenance-compressor",
       "synapse:index:SynapseHost synapse",
       "synapse:index:WellKnownSite well-known",
@@ -48,6 +49,8 @@ describe("resources", () => {
       "maintenance-compressor-timer-timer", "maintenance-compressor-timer-tool", "maintenance-compressor-tool",
       "maintenance-purge-remote-media", "maintenance-purge-remote-media-conf", "maintenance-purge-remote-media-service",
       "maintenance-purge-remote-media-timer", "maintenance-purge-remote-media-tool",
+      "maintenance-reclaim-install", "maintenance-reclaim-timer", "maintenance-reclaim-timer-conf", "maintenance-reclaim-timer-service",
+      "maintenance-reclaim-timer-timer", "maintenance-reclaim-timer-tool",
       "maintenance-report", "maintenance-report-conf", "maintenance-report-service", "maintenance-report-timer", "maintenance-report-tool",
       "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site", "nginx-teardown",
       "postgres-autovacuum", "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
@@ -80,7 +83,8 @@ describe("resources", () => {
     const parentType: Record<string, string> = {
       postgres: "synapse:index:PostgresDatabase", synapse: "synapse:index:SynapseHost",
       nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite", maintenance: "synapse:index:DatabaseMaintenance",
-      "maintenance-compressor": "synapse:index:StateCompressor", "admin-tools": "synapse:index:AdminTools", backups: "synapse:index:Backups",
+      "maintenance-compressor": "synapse:index:StateCompressor", "maintenance-reclaim": "synapse:index:SpaceReclaim",
+      "admin-tools": "synapse:index:AdminTools", backups: "synapse:index:Backups",
       "host-packages": "synapse:index:HostPackages",
     };
     for (const r of run.resources.filter((x) => x.custom)) {

@@ -5,6 +5,7 @@
 // have one boot build the image while its siblings already run on the other one, which the
 // sandbox refuses.
 import { buildGoldenImages } from "../../sandbox/sandbox";
+import { buildCompressor } from "./compressor";
 import { unmet } from "./requirements";
 
 export default async function globalSetup(): Promise<void> {
@@ -13,4 +14,11 @@ export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
   await buildGoldenImages();
   process.stderr.write(`e2e: sandbox golden images ready (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  // The trap scenario puts the compressor in place before its first apply (its build on a VPS
+  // takes minutes at idle priority); built here once per recipe, cached with the engine.
+  if (unmet(["cargo"]).length === 0) {
+    const t1 = Date.now();
+    await buildCompressor();
+    process.stderr.write(`e2e: the state compressor for the tests is ready (${((Date.now() - t1) / 1000).toFixed(0)} s)\n`);
+  }
 }

@@ -1,0 +1,39 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { ReclaimSettings } from "../config";
+import { pgRepackPackage, reclaimTool } from "../render/reclaim";
+import { maintenanceTool } from "./maintenanceTool";
+import { scriptStep, SshConnectionArgs } from "./remote";
+
+export interface SpaceReclaimArgs {
+  /** The database host: pg_repack runs there, as postgres, over the local socket. */
+  connection: SshConnectionArgs;
+  database: pulumi.Input<string>;
+  settings: pulumi.Input<ReclaimSettings>;
+}
+
+/**
+ * synapse-reclaim on the database host: pg_repack for the PostgreSQL that serves Synapse (its
+ * install step says whether the distribution packages it for that major version), the tool, and
+ * its timer. The compressor's runs end with it too.
+ */
+export class SpaceReclaim extends pulumi.ComponentResource {
+  /** Its stdout names the pg_repack installed, or why there is none. */
+  public readonly install: command.remote.Command;
+  public readonly timer: command.remote.Command;
+
+  constructor(name: string, args: SpaceReclaimArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("synapse:index:SpaceReclaim", name, {}, opts);
+    this.install = scriptStep(`${name}-install`, {
+      connection: args.connection,
+      script: "reclaim-install",
+      params: pulumi.output(args.database).apply((database) => ({ DATABASE: database, PACKAGE: pgRepackPackage })),
+    }, { parent: this });
+    this.timer = maintenanceTool(`${name}-timer`, {
+      connection: args.connection,
+      toolName: "synapse-reclaim",
+      tool: pulumi.all([args.database, args.settings]).apply(([database, s]) => reclaimTool(database, s)),
+    }, { parent: this, dependsOn: [this.install] });
+    this.registerOutputs({ install: this.install.stdout });
+  }
+}

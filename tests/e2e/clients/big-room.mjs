@@ -1,0 +1,83 @@
+// A big public room, the way the database trap grows one: MEMBERS puppets of an application
+// service join it, then CHANGES displayname changes go round them (each one a state event that
+// Synapse stores as a new state group). Every request goes through Synapse's client API with the
+// application service's token (`?user_id=` names the puppet); the registration's
+// `rate_limited: false` is what lets them through at this pace, nothing in the homeserver's config.
+// Prints one JSON line: the room, the counts and how long each phase took.
+// Env: BASE_URL, ADDRESS (the VPS), CA_FILE, AS_TOKEN, SERVER, MEMBERS, CHANGES,
+//      CONCURRENCY (requests in flight, default 4), PREFIX (puppet localparts, default "m"),
+//      ROOM (join this room instead of creating one: the federated variant), JOIN_VIA (a server).
+import { Agent, fetch } from "undici";
+import * as fs from "node:fs";
+
+const { BASE_URL, ADDRESS, CA_FILE, AS_TOKEN, SERVER } = process.env;
+const MEMBERS = Number(process.env.MEMBERS ?? 1500);
+const CHANGES = Number(process.env.CHANGES ?? 1500);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const PREFIX = process.env.PREFIX ?? "m";
+const agent = new Agent({
+  connections: CONCURRENCY + 2,
+  connect: { ca: fs.readFileSync(CA_FILE, "utf8"), lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: ADDRESS, family: 4 }]) : cb(null, ADDRESS, 4)) },
+});
+
+async function call(method, path, body, userId) {
+  const url = `${BASE_URL}/_matrix/client/v3${path}${userId ? `${path.includes("?") ? "&" : "?"}user_id=${encodeURIComponent(userId)}` : ""}`;
+  for (let attempt = 0; ; attempt++) {
+    const r = await fetch(url, {
+      method, dispatcher: agent,
+      headers: { Authorization: `Bearer ${AS_TOKEN}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    const json = text ? JSON.parse(text) : {};
+    if (r.ok) return json;
+    // A join that races another event of the room may be asked to retry; nothing else is retried.
+    if (r.status === 429 || (r.status >= 500 && attempt < 3)) {
+      await new Promise((res) => setTimeout(res, json.retry_after_ms ?? 500));
+      continue;
+    }
+    const err = new Error(`${method} ${path}: ${r.status} ${text}`);
+    err.errcode = json.errcode;
+    throw err;
+  }
+}
+
+/** Runs fn(i) for i in [0, n) with at most CONCURRENCY in flight; returns seconds taken. */
+async function pool(name, n, fn) {
+  const t0 = Date.now();
+  let next = 0;
+  let done = 0;
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
+    for (let i = next++; i < n; i = next++) {
+      await fn(i);
+      if (++done % 250 === 0) process.stderr.write(`big-room: ${name} ${done}/${n} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+    }
+  }));
+  return (Date.now() - t0) / 1000;
+}
+
+const member = (i) => `@${PREFIX}${i}:${SERVER}`;
+const started = Date.now();
+const registered = await pool("register", MEMBERS, async (i) => {
+  try {
+    await call("POST", "/register", { type: "m.login.application_service", username: `${PREFIX}${i}`, inhibit_login: true });
+  } catch (e) {
+    if (e.errcode !== "M_USER_IN_USE") throw e;
+  }
+});
+let room = process.env.ROOM;
+if (!room) {
+  room = (await call("POST", "/createRoom", { preset: "public_chat", name: "a big room", visibility: "private" })).room_id;
+}
+const via = process.env.JOIN_VIA ? `?server_name=${encodeURIComponent(process.env.JOIN_VIA)}` : "";
+const joined = await pool("join", MEMBERS, (i) => call("POST", `/join/${encodeURIComponent(room)}${via}`, {}, member(i)));
+const changed = await pool("displayname", CHANGES, (k) => {
+  const i = k % MEMBERS;
+  return call("PUT", `/rooms/${encodeURIComponent(room)}/state/m.room.member/${encodeURIComponent(member(i))}`,
+    { membership: "join", displayname: `member ${i}, change ${Math.floor(k / MEMBERS) + 1}` }, member(i));
+});
+console.log(JSON.stringify({
+  room, members: MEMBERS, changes: CHANGES, concurrency: CONCURRENCY,
+  seconds: { register: registered, join: joined, displayname: changed, total: (Date.now() - started) / 1000 },
+}));
+await agent.close();
