@@ -92,6 +92,7 @@ export function synapseProgram(): Record<string, unknown> {
     adminToken: settings.adminUser ? synapse.adminAccessToken.apply((t) => t ?? "") : undefined,
     purgeHistory: settings.purgeHistory,
     remoteMediaPurge: settings.remoteMediaPurge,
+    emptyRoomPurge: settings.emptyRoomPurge,
     stateCompressor: settings.stateCompressor && {
       ...settings.stateCompressor,
       connection: hosts.database,

@@ -101,6 +101,13 @@ export const remoteCommands = {
     "journalctl -u synapse-reclaim --since \"$since\" --no-pager -o cat | grep '^synapse-reclaim:' || true",
     "exit $rc",
   ].join("; "),
+  // The fallback's window: Synapse and the workers running on its VPS stopped (their names kept),
+  // then started again once the database host is done; each start waits for health.
+  stopSynapse: () => "systemctl list-units --state=active --plain --no-legend 'matrix-synapse-worker@*' | awk '{ print $1 }' > /run/synapse-deploy-stopped-workers; " +
+    "systemctl stop matrix-synapse",
+  startSynapse: () => "systemctl start matrix-synapse && xargs -r systemctl start < /run/synapse-deploy-stopped-workers; rm -f /run/synapse-deploy-stopped-workers; " +
+    "for i in $(seq 120); do curl -fs -o /dev/null http://127.0.0.1:8008/health && exit 0; sleep 1; done; exit 69",
+  vacuumFull: () => "synapse-reclaim --vacuum-full",
   backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
   backupList: (json: boolean) => `synapse-backup --list${json ? " --json" : ""}`,
   // Synapse is stopped for the restore and started again; the current state is backed up first.
@@ -171,7 +178,25 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
     });
   cli.command("reclaim")
     .description("give the space deleted rows left in the database back to the disk now, online (synapse-reclaim on the database host), and print its result")
-    .action(async () => setExit((await deps.run(access().database, remoteCommands.reclaim())).code));
+    .option("--vacuum-full", "the fallback where pg_repack cannot run: stop Synapse, rewrite the same tables with VACUUM FULL, start Synapse (downtime: asks first)")
+    .option("--yes", "do not ask for confirmation")
+    .action(async (o: { vacuumFull?: boolean; yes?: boolean }) => {
+      const hosts = access();
+      if (!o.vacuumFull) return setExit((await deps.run(hosts.database, remoteCommands.reclaim())).code);
+      await confirmOrStop(o.yes, `Stop Synapse on ${hosts.synapse.host} while the database's bloated tables are rewritten (VACUUM FULL)? The homeserver is down meanwhile.`);
+      const t0 = Date.now();
+      const stopped = await deps.run(hosts.synapse, remoteCommands.stopSynapse());
+      if (stopped.code !== 0) throw new AdminError("could not stop Synapse: nothing was rewritten", stopped.code);
+      let code = 1;
+      try {
+        code = (await deps.run(hosts.database, remoteCommands.vacuumFull())).code;
+      } finally {
+        const started = await deps.run(hosts.synapse, remoteCommands.startSynapse());
+        deps.print(`Synapse was down ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+        if (started.code !== 0) throw new AdminError("Synapse did not come back: see systemctl status matrix-synapse", 69);
+      }
+      setExit(code);
+    });
   cli.command("compress-state")
     .description("run the state compressor now (synapse-compress-state on the database host) and print its result")
     .action(async () => setExit((await deps.run(access().database, remoteCommands.compressState())).code));

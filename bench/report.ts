@@ -11,7 +11,7 @@ export interface BenchResults {
   rounds: number;
   smoke: boolean;
   minutes: number;
-  sections: { title: string; comparisons: Comparison[]; notes: string[]; extra?: Record<string, unknown> }[];
+  sections: { title: string; comparisons: Comparison[]; notes: string[]; extra?: Record<string, unknown>; chart?: object }[];
 }
 
 export function machine(): BenchResults["machine"] {
@@ -35,6 +35,14 @@ export function renderMarkdown(r: BenchResults): string {
     for (const n of s.notes) lines.push("", `- ${n}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** A Vega-Lite spec rendered to SVG, headless. */
+export async function renderSpec(spec: object): Promise<string> {
+  const vega = await import("vega");
+  const vegaLite = await import("vega-lite");
+  const compiled = vegaLite.compile({ $schema: "https://vega.github.io/schema/vega-lite/v5.json", ...spec } as any).spec;
+  return new vega.View(vega.parse(compiled), { renderer: "none" }).toSVG();
 }
 
 /** A grouped bar chart: each figure next to its baseline (medians, in each row's own unit). */
@@ -81,5 +89,12 @@ export async function writeResults(r: BenchResults, dir: string): Promise<string
   fs.writeFileSync(`${base}.json`, `${JSON.stringify(r, null, 2)}\n`);
   fs.writeFileSync(`${base}.md`, renderMarkdown(r));
   fs.writeFileSync(`${base}.svg`, await renderChart(r));
-  return [`${base}.json`, `${base}.md`, `${base}.svg`];
+  const written = [`${base}.json`, `${base}.md`, `${base}.svg`];
+  // A section's own chart (a Vega-Lite spec over its data): <base>-<n>.svg.
+  for (const [i, s] of r.sections.entries()) {
+    if (!s.chart) continue;
+    fs.writeFileSync(`${base}-${i + 1}.svg`, await renderSpec(s.chart));
+    written.push(`${base}-${i + 1}.svg`);
+  }
+  return written;
 }

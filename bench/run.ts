@@ -11,9 +11,10 @@ import { deployScenario } from "./scenarios/deploy";
 import { evaluationScenario } from "./scenarios/evaluation";
 import { growthScenario } from "./scenarios/growth";
 import { throughputScenario } from "./scenarios/throughput";
+import { trapScenario } from "./scenarios/trap";
 import { buildGoldenImages } from "../tests/sandbox/sandbox";
 
-const scenarios = ["evaluation", "deploy", "throughput", "growth"] as const;
+const scenarios = ["evaluation", "deploy", "throughput", "growth", "trap"] as const;
 type Scenario = (typeof scenarios)[number];
 
 async function main(): Promise<void> {
@@ -73,6 +74,12 @@ async function main(): Promise<void> {
     console.error("bench: database growth under state churn (sandbox VPS)");
     const r = await growthScenario();
     results.sections.push({ title: "Database growth under state churn (sandbox VPS, solo tier)", ...r });
+  }
+  if (selected.includes("trap")) {
+    // One pass: its counts are deterministic, and it takes a while.
+    console.error("bench: the database trap, treated and untreated side by side (sandbox VPSes)");
+    const r = await trapScenario();
+    results.sections.push({ title: "The database trap: a big room, treated and untreated (sandbox VPSes, solo tier)", ...r });
   }
   results.minutes = (Date.now() - t0) / 60_000;
   const out = o.out ?? path.join(__dirname, "..", smoke ? "test-output/bench-smoke" : "bench/results");

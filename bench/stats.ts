@@ -31,14 +31,16 @@ export function measured(name: string, unit: string, runs: number[]): Measured {
 
 /** One line of a scenario's table: a figure, its baseline, and their ratio (figure / baseline). */
 export interface Comparison {
+  /** A name the docs quote it by (gen:bench:<id>.ratio …), when they do. */
+  id?: string;
   what: string;
   figure: Measured;
   baseline: Measured;
   ratio: number;
 }
 
-export function compare(what: string, figure: Measured, baseline: Measured): Comparison {
-  return { what, figure, baseline, ratio: baseline.median === 0 ? NaN : figure.median / baseline.median };
+export function compare(what: string, figure: Measured, baseline: Measured, id?: string): Comparison {
+  return { ...(id ? { id } : {}), what, figure, baseline, ratio: baseline.median === 0 ? NaN : figure.median / baseline.median };
 }
 
 /** Runs `fns` in interleaved rounds (a, b, a, b…), so drift on a noisy machine hits each alike. */

@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  adminTokenPath, dbReport, purgeHistory, purgeRemoteMedia, renderDbReportConf, renderPurgeHistoryConf, renderPurgeRemoteMediaConf,
+  adminTokenPath, dbReport, purgeEmptyRooms, purgeHistory, purgeRemoteMedia, renderDbReportConf, renderPurgeEmptyRoomsConf, renderPurgeHistoryConf,
+  renderPurgeRemoteMediaConf,
 } from "../render/maintenance";
 import { maintenanceTool } from "./maintenanceTool";
 import { SshConnectionArgs, stagedFile } from "./remote";
@@ -21,6 +22,8 @@ export interface DatabaseMaintenanceArgs {
   purgeHistory?: { schedule: string; rooms: { roomId: string; keepSeconds: number }[] };
   /** Cached remote media not accessed for keepSeconds is deleted on `schedule`. */
   remoteMediaPurge?: { schedule: string; keepSeconds: number };
+  /** Rooms without local members, quiet for keepSeconds, are deleted on `schedule`. */
+  emptyRoomPurge?: { schedule: string; keepSeconds: number };
   /** synapse_auto_compressor on the database host, on a timer; omitted: off. */
   stateCompressor?: Omit<StateCompressorArgs, "reclaim">;
   /** synapse-reclaim on the database host, on its timer and after each compressor run; omitted: off. */
@@ -49,7 +52,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         ...dbReport, description: "Synapse database report: size, largest tables, state, media, growth", schedule, conf: renderDbReportConf(mib),
       })),
     }, { parent: this });
-    const wantsToken = (args.purgeHistory?.rooms.length ?? 0) > 0 || args.remoteMediaPurge !== undefined;
+    const wantsToken = (args.purgeHistory?.rooms.length ?? 0) > 0 || args.remoteMediaPurge !== undefined || args.emptyRoomPurge !== undefined;
     const token = args.adminToken !== undefined && wantsToken
       ? stagedFile(`${name}-admin-token`, {
         connection: args.connection, path: adminTokenPath, mode: "0600", owner: "root:root", content: pulumi.secret(args.adminToken),
@@ -73,6 +76,16 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         tool: {
           ...purgeRemoteMedia, description: "Synapse remote media cache purge", schedule: args.remoteMediaPurge.schedule,
           conf: renderPurgeRemoteMediaConf(args.remoteMediaPurge.keepSeconds),
+        },
+      }, { parent: this, dependsOn: [token] });
+    }
+    if (token && args.emptyRoomPurge) {
+      maintenanceTool(`${name}-purge-empty-rooms`, {
+        connection: args.connection,
+        toolName: purgeEmptyRooms.name,
+        tool: {
+          ...purgeEmptyRooms, description: "Synapse deletion of rooms no local user is in any more", schedule: args.emptyRoomPurge.schedule,
+          conf: renderPurgeEmptyRoomsConf(args.emptyRoomPurge.keepSeconds),
         },
       }, { parent: this, dependsOn: [token] });
     }

@@ -58,6 +58,8 @@ export interface Settings {
   restore?: RestoreSettings;
   /** Cached remote media purged on a timer (with an admin and a remote media lifetime). */
   remoteMediaPurge?: { schedule: string; keepSeconds: number };
+  /** Rooms without local members deleted on a timer (with an admin and a retention). */
+  emptyRoomPurge?: { schedule: string; keepSeconds: number };
   /** synapse-reclaim on a timer and after the compressor (undefined: off). */
   reclaim?: ReclaimSettings;
   /** synapse_auto_compressor on a timer (undefined: off): when it runs, its -c and -n. */
@@ -104,6 +106,8 @@ export interface ReclaimSettings {
 
 /** Synapse durations (e.g. "90d"); empty means keep forever / no bound. */
 export interface RetentionSettings {
+  /** Devices unused this long are deleted ("": never). */
+  staleDevices: string;
   mediaRemote: string;
   mediaLocal: string;
   forgottenRooms: string;
@@ -360,6 +364,7 @@ function retentionOf(c: Parsed, errors: string[]): RetentionSettings {
       `messageRetentionMax (${JSON.stringify(c.messageRetentionMax)}): Synapse refuses allowed_lifetime_min above allowed_lifetime_max`);
   }
   return {
+    staleDevices: c.staleDeviceRetention,
     mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
     messagesDefault: c.messageRetentionDefault, messagesMin: c.messageRetentionMin, messagesMax: c.messageRetentionMax,
   };
@@ -438,6 +443,9 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     ...backupSettings(c, errors, projectName),
     remoteMediaPurge: c.adminUser !== "" && c.mediaRetentionRemote !== ""
       ? { schedule: c.remoteMediaPurgeSchedule, keepSeconds: durationToSeconds(c.mediaRetentionRemote) }
+      : undefined,
+    emptyRoomPurge: c.adminUser !== "" && c.emptyRoomRetention !== ""
+      ? { schedule: c.emptyRoomPurgeSchedule, keepSeconds: durationToSeconds(c.emptyRoomRetention) }
       : undefined,
     reclaim: c.reclaimSpace ? { schedule: c.reclaimSchedule, minMiB: c.reclaimMinMiB, minPercent: c.reclaimMinPercent } : undefined,
     stateCompressor: c.stateCompressor

@@ -39,13 +39,25 @@ export function formatFigure(f: Figure): string {
   return f.unit ? `${n} ${f.unit}` : n;
 }
 
-/** The newest non-smoke bench results (bench/results/<date>.md). */
-function latestBench(): { date: string; markdown: string } {
+/** The newest non-smoke bench results (bench/results/<date>.md and .json). */
+function latestBench(): { date: string; markdown: string; json: any } {
   const dir = path.join(repoRoot, "bench", "results");
   const dates = fs.readdirSync(dir).map((f) => /^(\d{4}-\d{2}-\d{2})\.md$/.exec(f)?.[1]).filter((d): d is string => !!d).sort();
   const date = dates.at(-1);
   if (!date) throw new Error("bench/results holds no results: run npm run bench");
-  return { date, markdown: fs.readFileSync(path.join(dir, `${date}.md`), "utf8") };
+  return { date, markdown: fs.readFileSync(path.join(dir, `${date}.md`), "utf8"), json: JSON.parse(fs.readFileSync(path.join(dir, `${date}.json`), "utf8")) };
+}
+
+/** A figure of the newest bench results that has an id: `<id>.ratio`, `<id>.figure` or `<id>.baseline`. */
+function benchFigure(ref: string): string {
+  const [id, part] = ref.split(/\.(?=ratio$|figure$|baseline$)/);
+  const { json } = latestBench();
+  const c = json.sections.flatMap((s: any) => s.comparisons).find((x: any) => x.id === id);
+  if (!c) throw new Error(`gen:bench:${ref}: the newest bench results have no figure '${id}' (does a scenario still give it that id?)`);
+  const n = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
+  if (part === "ratio") return `${n(c.ratio)}×`;
+  const m = part === "baseline" ? c.baseline : c.figure;
+  return `${n(m.median)} ${m.unit}`;
 }
 
 /**
@@ -54,6 +66,7 @@ function latestBench(): { date: string; markdown: string } {
  * - `e2e-excerpt:<figure>`: a text figure (an excerpt of a run's output) as a code block;
  * - `e2e-run`: when and where that run was;
  * - `bench-results`: the newest bench results' tables, without their title;
+ * - `bench:<id>.ratio|figure|baseline`: one figure of them, inline; `bench-date`: their date;
  * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
  *   `tiers`: the tiers side by side (gen/config.ts).
  */
@@ -72,6 +85,10 @@ export function renderSource(name: string): string {
     }
     case "bench-results":
       return latestBench().markdown.replace(/^# .*\n+/, "");
+    case "bench":
+      return benchFigure(arg);
+    case "bench-date":
+      return latestBench().date;
     case "config":
       return pulumiYamlConfig();
     case "config-reference":

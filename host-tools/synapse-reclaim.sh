@@ -8,6 +8,10 @@
 #   synapse-reclaim               measure, rebuild the tables where it pays, measure again
 #   synapse-reclaim --measure     only measure: each table's live and reclaimable bytes (--json)
 #   synapse-reclaim --status      the last run (--json)
+#   synapse-reclaim --vacuum-full the fallback where pg_repack cannot run: the same tables rewritten
+#                                 with VACUUM FULL, which locks each one for its whole rewrite, so
+#                                 it refuses to start while anything is connected to the database
+#                                 (stop Synapse first: npm run admin -- reclaim --vacuum-full does)
 # A table is rebuilt only when its reclaimable bytes are at least min_mib MiB and min_percent % of it
 # with its indexes, and when the disk holds twice what stays of it. pg_repack needs a primary key or
 # a NOT NULL unique index: state_groups_state has neither, so a unique index on its key is built
@@ -26,8 +30,9 @@ for arg in "$@"; do
   case $arg in
     --measure) mode=measure ;;
     --status) mode=status ;;
+    --vacuum-full) mode=vacuum-full ;;
     --json) json=1 ;;
-    *) printf 'usage: synapse-reclaim [--measure|--status] [--json]\n' >&2; exit 64 ;;
+    *) printf 'usage: synapse-reclaim [--measure|--status|--vacuum-full] [--json]\n' >&2; exit 64 ;;
   esac
 done
 log() { printf 'synapse-reclaim: %s\n' "$*"; }
@@ -103,6 +108,10 @@ PY
   exit 0
 fi
 
+if [ "$mode" = vacuum-full ]; then
+  clients=$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+  [ "$clients" = 0 ] || { log "ERROR: $clients connection(s) to $database: stop Synapse (and its workers) before a VACUUM FULL"; exit 1; }
+fi
 started=$(date +%s)
 before_db=$(sql -c 'SELECT pg_database_size(current_database())')
 major=$(sql -c 'SHOW server_version_num' | cut -c1-2)
@@ -118,6 +127,18 @@ while IFS=$'\t' read -r table total heap_free index_free; do
     continue
   fi
   what="$(mib "$total"), $(mib "$reclaimable") reclaimable"
+  if [ "$mode" = vacuum-full ]; then
+    free=$(df -B1 --output=avail "$data_dir" | tail -n 1 | tr -d ' ')
+    if [ "$free" -lt $((2 * (total - reclaimable))) ]; then
+      outcome "$table" "$total" "$total" "$what; not rewritten: $(mib "$free") free on the disk, a rewrite needs about $(mib $((2 * (total - reclaimable))))"
+      continue
+    fi
+    t0=$(date +%s)
+    sql -c "VACUUM (FULL, ANALYZE) public.$table"
+    after=$(sql -c "SELECT pg_total_relation_size('public.$table')")
+    outcome "$table" "$total" "$after" "$what; rewritten with VACUUM FULL (nothing connected): $(mib "$total") → $(mib "$after") in $(($(date +%s) - t0)) s"
+    continue
+  fi
   if [ ! -x "$repack" ]; then
     outcome "$table" "$total" "$total" "$what; not rebuilt: pg_repack is not installed for PostgreSQL $major (see the install step's output)"
     continue

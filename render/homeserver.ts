@@ -113,6 +113,7 @@ function retentionPart(r: RetentionSettings): HomeserverPart {
     ...(r.mediaRemote ? { remote_media_lifetime: r.mediaRemote } : {}),
   };
   return {
+    ...(r.staleDevices ? { delete_stale_devices_after: r.staleDevices } : {}),
     ...(Object.keys(media).length > 0 ? { media_retention: media } : {}),
     ...(r.forgottenRooms ? { forgotten_room_retention_period: r.forgottenRooms } : {}),
     ...(r.messagesDefault || r.messagesMin || r.messagesMax ? {

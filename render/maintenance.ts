@@ -26,12 +26,17 @@ export interface MaintenanceTool {
 
 export const dbReport = { name: "synapse-db-report", toolPath: "/usr/local/sbin/synapse-db-report", confPath: "/etc/synapse-deploy/db-report.conf" };
 export const purgeHistory = { name: "synapse-purge-history", toolPath: "/usr/local/sbin/synapse-purge-history", confPath: "/etc/synapse-deploy/purge-history.conf" };
+export const purgeEmptyRooms = { name: "synapse-purge-empty-rooms", toolPath: "/usr/local/sbin/synapse-purge-empty-rooms", confPath: "/etc/synapse-deploy/purge-empty-rooms.conf" };
 export const purgeRemoteMedia = { name: "synapse-purge-remote-media", toolPath: "/usr/local/sbin/synapse-purge-remote-media", confPath: "/etc/synapse-deploy/purge-remote-media.conf" };
 /** The admin's access token, for the tools that use the admin API (0600, root). */
 export const adminTokenPath = "/etc/synapse-deploy/admin-token";
 
 export function renderDbReportConf(alertMiB: number): string {
   return `# Managed by the synapse Pulumi program.\n# A report exits 2 (a failed unit) when the database grew faster than this, in MiB per day.\nalert_mib=${alertMiB}\n`;
+}
+
+export function renderPurgeEmptyRoomsConf(keepSeconds: number): string {
+  return `# Managed by the synapse Pulumi program.\n# Rooms no local user is in and nothing happened in for this many seconds are deleted (emptyRoomRetention).\nkeep_seconds=${keepSeconds}\n`;
 }
 
 export function renderPurgeRemoteMediaConf(keepSeconds: number): string {

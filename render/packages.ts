@@ -4,6 +4,7 @@
 // which the end-to-end suite notices (it expects one install on a fresh Synapse VPS).
 import { SshConnection } from "../config";
 import type { Settings } from "../config";
+import { pgRepackPackage } from "./reclaim";
 
 export interface HostPackagePlan {
   /** Names the host's step: synapse, database, well-known or worker-host-N (the first role on it). */
@@ -18,6 +19,8 @@ export interface HostPackagePlan {
 export const componentPackages = {
   synapse: ["ca-certificates", "curl", "debconf-utils", "sqlite3", "python3"],
   postgres: ["postgresql"],
+  /** pg_repack, per PostgreSQL major version (host-packages.sh resolves %s). */
+  reclaim: [pgRepackPackage],
   nginx: (acme: boolean) => ["nginx", "openssl", "ssl-cert", ...(acme ? ["certbot"] : [])],
   firewall: ["nftables"],
   age: ["age"],
@@ -52,7 +55,8 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
     ...(offsite ? componentPackages.rclone : []),
     ...(s.adminUser ? componentPackages.synadm : []),
   ], true);
-  add("database", s.hosts.database, [...componentPackages.postgres, ...(s.database.box ? componentPackages.firewall : [])]);
+  add("database", s.hosts.database, [...componentPackages.postgres, ...(s.reclaim ? componentPackages.reclaim : []),
+    ...(s.database.box ? componentPackages.firewall : [])]);
   if (s.delegated) add("well-known", s.hosts.wellKnown, componentPackages.nginx(s.tls.mode === "acme"));
   s.workerHosts.hosts.forEach((h, i) =>
     add(`worker-host-${i + 1}`, h.connection, [...componentPackages.synapse, ...redisClient, ...componentPackages.firewall], true));

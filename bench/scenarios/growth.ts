@@ -6,16 +6,16 @@
 //    VACUUM ANALYZE of the state tables); (c) after purging every churn room's history with
 //    `npm run admin -- purge-history`, and what follows on its own (Synapse's deferred deletion of
 //    the state groups the purge left unreferenced, autovacuum). Ratios: (b) and (c) against (a).
-//    Row counts are deterministic, so one pass, whatever --rounds says.
-//    The compressor's build (minutes of both cores) is cached on the sandbox's host under
-//    /var/cache/synapse-bench/compressor, named by its recipe like the binary on the VPS.
+//    The compressor ends with synapse-reclaim, and after the purge's deletion synapse-reclaim runs
+//    as its timer would. Row counts are deterministic, so one pass, whatever --rounds says.
+//    The compressor is built once on this machine and cached with the engine (tests/e2e/support/compressor.ts).
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { compressorBinary } from "../../render/compressor";
 import { downVps } from "../../tests/sandbox/sandbox";
+import { buildCompressor, placeCompressor } from "../../tests/e2e/support/compressor";
 import { bootVps, devStack, expectClean, runAdmin, Vps } from "../../tests/e2e/support/stack";
 import { Comparison, compare, measured } from "../stats";
 
@@ -24,7 +24,6 @@ const root = path.join(__dirname, "..", "..");
 const N = 23;
 const server = "sandbox.test";
 const churn = { rooms: 10, members: 30, rounds: 60 };
-const cacheDir = "/var/cache/synapse-bench/compressor";
 const minutes = (n: number) => n * 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 2 ** 20;
@@ -105,45 +104,10 @@ async function stateChurn(vps: Vps, caFile: string, adminToken: string): Promise
   return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
-/**
- * Puts the cached compressor binary for this recipe where the program expects it, before
- * `pulumi up`: its install step then finds it built and starts no build. False when there is no
- * cached binary, or it does not run on the VPS (then the program builds it).
- */
-async function placeCachedBinary(vps: Vps, binary: string, cached: string): Promise<boolean> {
-  if (!fs.existsSync(cached)) return false;
-  const bytes = fs.readFileSync(cached);
-  const sha = createHash("sha256").update(bytes).digest("hex");
-  const dir = path.posix.dirname(binary);
-  const r = await vps.sh(`install -d -m 0755 ${dir} && cat > ${binary}.tmp && chmod 0755 ${binary}.tmp && ` +
-    `echo "${sha}  ${binary}.tmp" | sha256sum --quiet -c - && ${binary}.tmp --version && mv -f ${binary}.tmp ${binary}`, { stdin: bytes, allowFail: true });
-  if (r.code === 0 && /^synapse_auto_compressor /.test(r.stdout)) return true;
-  console.error(`bench: growth: the cached compressor ${cached} did not run on vps${N} (${r.stderr.trim() || r.stdout.trim()}); building it instead`);
-  await vps.sh(`rm -rf ${dir}`);
-  return false;
-}
-
-/** Waits for the background build to end (it runs while the churn does), and returns its own log's duration. */
-async function awaitBuild(vps: Vps): Promise<number> {
-  const deadline = Date.now() + minutes(25);
-  let build = await unit(vps, "synapse-compressor-build", ["ActiveState", "Result"]);
-  while (build.ActiveState === "activating" && Date.now() < deadline) {
-    await sleep(10_000);
-    build = await unit(vps, "synapse-compressor-build", ["ActiveState", "Result"]);
-  }
-  const journal = (await vps.sh("journalctl -u synapse-compressor-build --no-pager -o cat")).stdout;
-  const built = journal.match(/^synapse-compressor-build: built (\S+) \((\d+) bytes\) in (\d+) s$/m);
-  if (build.ActiveState !== "inactive" || build.Result !== "success" || !built) {
-    throw new Error(`the compressor's build did not succeed (${JSON.stringify(build)}):\n${journal.slice(-4000)}`);
-  }
-  return Number(built[3]);
-}
-
 export async function growthScenario(): Promise<{ comparisons: Comparison[]; notes: string[]; extra: Record<string, unknown> }> {
   const t0 = Date.now();
   const binary = compressorBinary();
-  // Named like the binary on the VPS: <version>-<recipe>/synapse_auto_compressor.
-  const cached = path.join(cacheDir, path.posix.basename(path.posix.dirname(binary)), path.posix.basename(binary));
+  await buildCompressor();
   const seconds: Record<string, number> = {};
   const lap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     const s = Date.now();
@@ -155,17 +119,18 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
   };
   const vps = await bootVps(N);
   try {
-    const fromCache = await placeCachedBinary(vps, binary, cached);
-    const ws = await devStack(vps, `bench-vps${N}-growth`, { adminUser: "admin", stateCompressor: "true" });
+    // The compressor built beforehand (its build on the VPS takes minutes at idle priority), put where
+    // the program expects it: its install step finds it built.
+    await placeCompressor(vps);
+    // A small database: a table is rebuilt from 1 MiB reclaimable (the default, 8 MiB, suits real ones).
+    const ws = await devStack(vps, `bench-vps${N}-growth`, { adminUser: "admin", stateCompressor: "true", reclaimMinMiB: "1" });
     // The churn client makes its users through the admin API, from the sandbox's host.
     await ws.configSet("adminAllowedNetworks[0]", `10.231.${N}.1/32`, { path: true });
     const up = await lap("pulumi up", () => ws.update("up"));
     expectClean(up);
     const out = await ws.outputs();
     const status = String(out.stateCompressor);
-    if (fromCache ? !status.includes(`built: ${binary}`) : !/build started in the background/.test(status)) {
-      throw new Error(`the compressor's install said '${status}' (expected it ${fromCache ? "built, from the cache" : "to start the build"})`);
-    }
+    if (!status.includes(`built: ${binary}`)) throw new Error(`the compressor's install said '${status}' (expected it built, from the cache)`);
     const db = (await vps.sh("awk -F= '/^database=/ { print $2 }' /etc/synapse-deploy/compress-state.conf")).stdout.trim();
     const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-growth-")), "ca.pem");
     fs.writeFileSync(caFile, (await vps.sh("cat /etc/synapse-deploy/tls/*/fullchain.pem")).stdout);
@@ -178,17 +143,8 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
     const churned = Date.now();
     const afterChurn = await snapshot(vps, db);
 
-    let buildSeconds: number | undefined;
-    if (fromCache) {
-      const started = (await unit(vps, "synapse-compressor-build", ["ExecMainStartTimestampMonotonic"])).ExecMainStartTimestampMonotonic;
-      if (started !== "0") throw new Error("the compressor's build ran although its binary was in place");
-    } else {
-      buildSeconds = await lap("waiting for the build after the churn", () => awaitBuild(vps));
-      const bytes = Buffer.from((await vps.sh(`base64 -w0 ${binary}`)).stdout, "base64");
-      fs.mkdirSync(path.dirname(cached), { recursive: true });
-      fs.writeFileSync(`${cached}.tmp`, bytes, { mode: 0o755 });
-      fs.renameSync(`${cached}.tmp`, cached);
-    }
+    const started = (await unit(vps, "synapse-compressor-build", ["ExecMainStartTimestampMonotonic"])).ExecMainStartTimestampMonotonic;
+    if (started !== "0") throw new Error("the compressor's build ran although its binary was in place");
 
     // (a) Untreated: the database a couple of minutes after the churn, once autovacuum is done with it.
     await lap("settling after the churn", () => settle(vps, db, churned, 120));
@@ -232,6 +188,11 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
       }
     });
     await lap("settling after the deletion", () => settle(vps, db, Date.now(), 60));
+    // Then synapse-reclaim, as its daily timer (after the purges) runs it.
+    const reclaimSince = (await vps.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+    await lap("synapse-reclaim after the purge", () => vps.sh("systemctl start synapse-reclaim.service"));
+    const reclaimed = (await vps.sh(`journalctl -u synapse-reclaim --since '${reclaimSince}' --no-pager -o cat`)).stdout
+      .split("\n").filter((l) => l.startsWith("synapse-reclaim:"));
     const settled = await snapshot(vps, db);
     const autovacuumedTables = (await psql(vps, db,
       `SELECT relname FROM pg_stat_user_tables WHERE last_autovacuum > to_timestamp(${deletionFrom}) ORDER BY relname;`)).split("\n").filter(Boolean);
@@ -271,7 +232,7 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
         `${((untreated.stateBytes - empty.stateBytes) / MiB / k).toFixed(2)} MiB of state tables and ${dbPerK(untreated).toFixed(2)} MiB of database. ` +
         `Database figures are growth over the empty homeserver's ${mib(empty.dbBytes)} (against the whole database the ratios would be diluted by its empty schema); ` +
         `the state tables are a small part of it: the tables that grew most were ${grew(empty, untreated, 8)}`,
-      `compression: ${removed ?? "(no summary in the journal)"}. Synapse already stores each state group as a delta on the previous one (one row per ` +
+      `compression, ending with synapse-reclaim: ${removed ?? "(no summary in the journal)"}; ${journal.split("\n").filter((l) => l.startsWith("synapse-reclaim:")).join(" / ")}. Synapse already stores each state group as a delta on the previous one (one row per ` +
         `state change here) except one group in full every 100 hops (${untreated.full} of ${untreated.groups}); on rooms of one server with no forks ` +
         "that only leaves the compressor those full snapshots to fold into its tree of deltas, hence a few percent. " +
         `State tables ${mib(untreated.stateBytes)} → ${mib(compressed.stateBytes)}, database ${mib(untreated.dbBytes)} → ${mib(compressed.dbBytes)} ` +
@@ -286,14 +247,12 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
         `(${seconds["Synapse's deferred deletion"].toFixed(0)} s): ${settled.rows} state rows in ${settled.groups} state groups left, ` +
         (settled.groups === made.rooms.length ? "one per room, holding its current state" : "(the state still referenced by the events left)"),
       `after the deletion autovacuum ${autovacuumed ? `vacuumed state_groups_state (the program's setting: at 1 % dead rows) within ${seconds["autovacuum after the deletion"].toFixed(0)} s` : "had not vacuumed state_groups_state after 4 minutes"}` +
-        ` (tables autovacuumed since the deletion: ${autovacuumedTables.join(", ") || "none"}); the database then measured ${mib(settled.dbBytes)} ` +
-        `(largest changes since the compression: ${grew(compressed, settled, 5) || "none"}), which is what a user sees: plain VACUUM keeps the files' size. ` +
+        ` (tables autovacuumed since the deletion: ${autovacuumedTables.join(", ") || "none"}); then synapse-reclaim, as its timer runs it: ` +
+        `${reclaimed.join(" / ") || "(nothing in its journal)"}; the database then measured ${mib(settled.dbBytes)} ` +
+        `(largest changes since the compression: ${grew(compressed, settled, 5) || "none"}), which is what a user sees. ` +
         `For reference only (the program never runs it, it locks each table while it rewrites it), a VACUUM FULL afterwards brought the database to ` +
         `${mib(full.dbBytes)} and the state tables to ${mib(full.stateBytes)}; it also compacts what the deployment itself left behind`,
-      fromCache
-        ? `the compressor's binary was taken from the cache (${cached}), put in place before \`pulumi up\`, whose install step found it built and started no build`
-        : `the compressor was built in this run (its own log: ${buildSeconds} s, at idle priority, during \`pulumi up\` and the churn; ` +
-          `${seconds["waiting for the build after the churn"].toFixed(0)} s waited after the churn) and cached in ${cached} for later runs`,
+      `the compressor's binary was built once on this machine by the program's own build tool and put in place before \`pulumi up\`, whose install step found it built and started no build`,
       `row counts are deterministic (the same churn makes the same state groups), so this is one pass, not medians of rounds; ` +
         `the scenario took ${((Date.now() - t0) / 60_000).toFixed(1)} min (${Object.entries(seconds).map(([w, s]) => `${w} ${s.toFixed(0)} s`).join(", ")})`,
     ];
@@ -302,7 +261,7 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
       extra: { churn: { ...churn, stateEvents: made.stateEvents, seconds: made.seconds }, snapshots: Object.fromEntries(Object.entries({ empty, afterChurn, untreated, compressed, purged, settled, vacuumFull: full })
           .map(([name, { tables, ...counts }]) => [name, counts])),
         tablesGrown: { byChurn: tableChanges(empty, untreated, 15), byCompression: tableChanges(untreated, compressed, 15), byPurge: tableChanges(compressed, settled, 15) },
-        compressorJournal: journal.split("\n").filter((l) => l.startsWith("synapse-compress-state:")), fromCache, buildSeconds, seconds, autovacuumedTables },
+        compressorJournal: journal.split("\n").filter((l) => l.startsWith("synapse-compress-state:")), seconds, autovacuumedTables },
     };
   } finally {
     await downVps(N);

@@ -11,11 +11,11 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { downVps } from "../sandbox/sandbox";
 import { request, sandboxAgent } from "./clients/https";
-import { startAcme, TestAcme } from "./support/acme";
+import { federatingStack, startAcme, TestAcme } from "./support/acme";
 import { PulumiWorkspace } from "./support/pulumi";
 import { suiteNeeding } from "./support/requirements";
 import { S3Store, startS3Store } from "./support/s3";
-import { bootVps, changes, devStack, exemptFromRateLimit, expectClean, figure, record, runAdmin, timed, Vps } from "./support/stack";
+import { bootVps, changes, exemptFromRateLimit, expectClean, figure, record, runAdmin, timed, Vps } from "./support/stack";
 import * as fs from "node:fs";
 
 const suite = suiteNeeding("sandbox", "engine", "pebble", "versitygw");
@@ -83,17 +83,7 @@ function servedCertificate(address: string, name: string, port: number, ca: stri
   });
 }
 
-async function homeserverStack(vps: Vps, name: string, extra: Record<string, string>): Promise<PulumiWorkspace> {
-  const ws = await devStack(vps, `vps${vps.n}-${name}`, {
-    serverName: name, tlsMode: "acme", acmeEmail: `ops@${name}`, acmeServer: acme.directory, ...extra,
-  });
-  await ws.configSet("acmeCaBundle", acme.apiCa);
-  await ws.configSet("federationCaCertificates", root);
-  await ws.configSet("federationIpRangeAllowlist[0]", "10.231.0.0/16", { path: true });
-  // An empty list (fetch keys from each server itself) is written in the stack file.
-  ws.setInStackFile("dev", "synapse:trustedKeyServers", []);
-  return ws;
-}
+const homeserverStack = (vps: Vps, name: string, extra: Record<string, string>) => federatingStack(acme, vps, name, extra);
 
 async function waitFor<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<{ value: T; seconds: number }> {
   const t0 = Date.now();

@@ -10,13 +10,13 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Agent, fetch } from "undici";
 import { compressorBinary } from "../../render/compressor";
 import { downVps } from "../sandbox/sandbox";
 import { placeCompressor } from "./support/compressor";
 import { PulumiWorkspace, repoRoot } from "./support/pulumi";
 import { suiteNeeding } from "./support/requirements";
 import { bootVps, devStack, expectClean, figure, httpsClient, outputDir, record, timed, Vps } from "./support/stack";
+import { probeRoom, RoomAccess, roomAsSeenCold } from "./support/roomReader";
 import { psqlOn, sizes, Sizes, stateDigestsSql } from "./support/state";
 
 const suite = suiteNeeding("sandbox", "engine", "cargo");
@@ -59,73 +59,14 @@ async function bigRoom(env: Record<string, string>): Promise<{ room: string; sec
   return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
-/**
- * A client reading the room through nginx while maintenance runs: the room's state and its latest
- * messages, one after the other, at least once a second. Resolves with each read's outcome.
- */
-function probe(): { stop: () => Promise<{ reads: number; failures: string[]; p99: number; max: number }> } {
-  const agent = new Agent({ connect: { ca: fs.readFileSync(caFile, "utf8"), lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: vps.host, family: 4 }]) : cb(null, vps.host, 4)) } });
-  const latencies: number[] = [];
-  const failures: string[] = [];
-  let running = true;
-  const paths = [`/rooms/${encodeURIComponent(room)}/state`, `/rooms/${encodeURIComponent(room)}/messages?dir=b&limit=20`];
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      const t0 = Date.now();
-      try {
-        const r = await fetch(`${matrix}/_matrix/client/v3${paths[i % 2]}`, { dispatcher: agent, headers: { Authorization: `Bearer ${asToken}` } });
-        await r.arrayBuffer();
-        if (r.status !== 200) failures.push(`${paths[i % 2]}: HTTP ${r.status}`);
-      } catch (e) {
-        failures.push(`${paths[i % 2]}: ${(e as Error).message}`);
-      }
-      const took = Date.now() - t0;
-      latencies.push(took);
-      await new Promise((r) => setTimeout(r, Math.max(0, 500 - took)));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      await agent.close();
-      const sorted = [...latencies].sort((a, b) => a - b);
-      return { reads: latencies.length, failures, p99: sorted[Math.ceil(sorted.length * 0.99) - 1] ?? 0, max: sorted.at(-1) ?? 0 };
-    },
-  };
-}
-
-/**
- * What a client sees of the room, with Synapse restarted first so that nothing comes from its
- * caches: the current state, and the state at 20 events spread over the room's whole history
- * (`/context` reads it from the state groups the compressor and the rebuild rewrite).
- */
-async function clientView(): Promise<{ state: string[]; contexts: [string, string[]][] }> {
-  await vps.sh("systemctl restart matrix-synapse && for i in $(seq 90); do curl -fs -o /dev/null http://127.0.0.1:8008/health && exit 0; sleep 1; done; exit 1");
-  const agent = new Agent({ connect: { ca: fs.readFileSync(caFile, "utf8"), lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: vps.host, family: 4 }]) : cb(null, vps.host, 4)) } });
-  const get = async (p: string) => {
-    const r = await fetch(`${matrix}/_matrix/client/v3/rooms/${encodeURIComponent(room)}${p}`, { dispatcher: agent, headers: { Authorization: `Bearer ${asToken}` } });
-    if (r.status !== 200) throw new Error(`GET ${p}: ${r.status} ${await r.text()}`);
-    return r.json() as Promise<any>;
-  };
-  try {
-    const ids = (await psqlOn(vps)(`SELECT event_id FROM events WHERE room_id = '${room}' ORDER BY stream_ordering`)).split("\n");
-    const sample = Array.from({ length: 20 }, (_, i) => ids[Math.round((i * (ids.length - 1)) / 19)]);
-    const contexts: [string, string[]][] = [];
-    for (const id of sample) contexts.push([id, (await get(`/context/${encodeURIComponent(id)}?limit=0`)).state.map((e: any) => e.event_id).sort()]);
-    return { state: (await get("/state")).map((e: any) => e.event_id).sort(), contexts };
-  } finally {
-    await agent.close();
-  }
-}
-
 suite("the database trap: a big room, and its state tables rebuilt online", () => {
   beforeAll(async () => {
     vps = await bootVps(N, "packages");
     // The compressor is built once per recipe beforehand (globalSetup): its install step finds it.
     await placeCompressor(vps);
     // A small test database: rebuild a table from 1 MiB reclaimable (the default, 8 MiB, suits real ones).
-    ws = await devStack(vps, `vps${N}-trap`, { adminUser: "admin", stateCompressor: "true", reclaimMinMiB: "1" });
+    // Rooms no local user is in are deleted after a second here (30 days by default): t3 watches it.
+    ws = await devStack(vps, `vps${N}-trap`, { adminUser: "admin", stateCompressor: "true", reclaimMinMiB: "1", emptyRoomRetention: "1s" });
     await ws.configSet("appServiceRegistrations[0]", registration(), { secret: true, path: true });
     fs.mkdirSync(dir, { recursive: true });
   }, minutes(5));
@@ -154,13 +95,14 @@ suite("the database trap: a big room, and its state tables rebuilt online", () =
 
   test("t2. the compressor and the online rebuild give the bytes back while a client reads the room: no failed read, the same state", () => timed("t2 the trap closed online", async () => {
     const psql = psqlOn(vps);
-    const viewBefore = await clientView();
+    const access: RoomAccess = { vps, baseUrl: matrix, caFile, token: asToken, room };
+    const viewBefore = await roomAsSeenCold(access);
     expect(viewBefore.state.length).toBeGreaterThan(MEMBERS);
     const before: Sizes = await sizes(vps);
     const digestsBefore = await psql(stateDigestsSql);
     const pid = (await vps.sh("systemctl show -p MainPID --value matrix-synapse")).stdout.trim();
     const since = (await vps.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
-    const reader = probe();
+    const reader = probeRoom(access);
     const t0 = Date.now();
     await vps.sh("systemctl start synapse-compress-state.service");
     const treatment = (Date.now() - t0) / 1000;
@@ -186,7 +128,7 @@ suite("the database trap: a big room, and its state tables rebuilt online", () =
     // Every state group of every room resolves to the same full state, and clients see the same
     // room from Synapse with its caches cold.
     expect(await psql(stateDigestsSql)).toBe(digestsBefore);
-    expect(await clientView()).toEqual(viewBefore);
+    expect(await roomAsSeenCold(access)).toEqual(viewBefore);
 
     figure("trap.e2e.members", MEMBERS, "members of the e2e trap scenario's room");
     figure("trap.e2e.changes", CHANGES, "displayname changes in it");
@@ -195,4 +137,25 @@ suite("the database trap: a big room, and its state tables rebuilt online", () =
     figure("trap.e2e.treatment", treatment, "compressor and online rebuild (e2e)", "s");
     figure("trap.e2e.probe-p99", read.p99, "slowest 1 % of the reads during the treatment (e2e)", "ms");
   }), minutes(8));
+
+  test("t3. a room no local user is in any more is deleted from the database by its timer's service", () => timed("t3 empty rooms deleted", async () => {
+    const as = (method: string, p: string, body: unknown, userId: string) => vps.sh(
+      `curl -fsS -X ${method} -H @- -H 'Content-Type: application/json' -d @/dev/fd/3 'http://127.0.0.1:8008/_matrix/client/v3${p}?user_id=${encodeURIComponent(userId)}' 3<<'JSON'\n${JSON.stringify(body)}\nJSON`,
+      { stdin: `Authorization: Bearer ${asToken}\n` });
+    const left = JSON.parse((await as("POST", "/createRoom", { name: "left behind" }, `@m0:${server}`)).stdout).room_id as string;
+    await as("POST", `/rooms/${encodeURIComponent(left)}/leave`, {}, `@m0:${server}`);
+    const token = (await ws.outputs()).adminAccessToken;
+    const details = (id: string) => vps.sh(`curl -s -o /dev/null -w '%{http_code}' -H @- 'http://127.0.0.1:8008/_synapse/admin/v1/rooms/${encodeURIComponent(id)}'`,
+      { stdin: `Authorization: Bearer ${token}\n` });
+    expect((await details(left)).stdout).toBe("200");
+    await new Promise((r) => setTimeout(r, 1500));
+    const since = (await vps.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+    await vps.sh("systemctl start synapse-purge-empty-rooms.service");
+    const journal = (await vps.sh(`journalctl -u synapse-purge-empty-rooms --since '${since}' --no-pager -o cat`)).stdout;
+    expect(journal).toContain(`synapse-purge-empty-rooms: ${left}: complete`);
+    expect(journal).toContain("synapse-purge-empty-rooms: 1 room(s) without local members deleted");
+    expect((await details(left)).stdout).toBe("404");
+    // The big room, which the application service's own user is in, stays.
+    expect((await details(room)).stdout).toBe("200");
+  }), minutes(3));
 });

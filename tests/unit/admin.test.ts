@@ -218,6 +218,20 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
     expect(remoteCommands.reclaim()).toContain("systemctl start synapse-reclaim.service");
   });
 
+  it("reclaim --vacuum-full asks first, stops Synapse, rewrites on the database host and always starts Synapse again", async () => {
+    const refused = await runCli(["reclaim", "--vacuum-full"], [], false);
+    expect(refused.calls).toEqual([]);
+    expect(refused.error?.exitCode).toBe(1);
+    const failed = await runCli(["reclaim", "--vacuum-full", "--yes"], [{ code: 0, stdout: "" }, { code: 1, stdout: "" }, { code: 0, stdout: "" }]);
+    expect(failed.calls).toEqual([
+      { host: "203.0.113.10", command: remoteCommands.stopSynapse() },
+      { host: "198.51.100.20", command: "synapse-reclaim --vacuum-full" },
+      { host: "203.0.113.10", command: remoteCommands.startSynapse() },
+    ]);
+    expect(failed.exit).toBe(1);
+    expect(failed.printed).toMatch(/^Synapse was down \d+ s\n$/);
+  });
+
   it("purge-history starts the purge, polls it to its end and exits by its result", async () => {
     const r = await runCli(["purge-history", "!r:example.org", "--before-days", "30", "--yes"], [
       { code: 0, stdout: '{"purge_id": "abc"}' },

@@ -47,6 +47,8 @@ describe("resources", () => {
       "maintenance-compressor-state-map-Cargo-toml", "maintenance-compressor-state-map-src-lib-rs",
       "maintenance-compressor-timer", "maintenance-compressor-timer-conf", "maintenance-compressor-timer-service",
       "maintenance-compressor-timer-timer", "maintenance-compressor-timer-tool", "maintenance-compressor-tool",
+      "maintenance-purge-empty-rooms", "maintenance-purge-empty-rooms-conf", "maintenance-purge-empty-rooms-service",
+      "maintenance-purge-empty-rooms-timer", "maintenance-purge-empty-rooms-tool",
       "maintenance-purge-remote-media", "maintenance-purge-remote-media-conf", "maintenance-purge-remote-media-service",
       "maintenance-purge-remote-media-timer", "maintenance-purge-remote-media-tool",
       "maintenance-reclaim-install", "maintenance-reclaim-timer", "maintenance-reclaim-timer-conf", "maintenance-reclaim-timer-service",

@@ -182,9 +182,58 @@ describe("the remote media cache purge", () => {
     // The default lifetime (90d) with an admin: on; without an admin, or with the lifetime off: only Synapse's own job.
     const byDefault = await runProgram({ ...base, adminUser: "admin" });
     expect(byDefault.byName("maintenance-purge-remote-media-conf").inputs.stdin).toContain(`keep_seconds=${90 * 86400}\n`);
-    for (const raw of [base, { ...base, adminUser: "admin", mediaRetentionRemote: "" }]) {
+    for (const raw of [base, { ...base, adminUser: "admin", mediaRetentionRemote: "", emptyRoomRetention: "" }]) {
       const none = await runProgram(raw);
       expect(none.resources.filter((r) => r.name.startsWith("maintenance-purge-remote") || r.name === "maintenance-admin-token")).toEqual([]);
+    }
+  });
+
+  it("deletes, with an admin, the rooms no local user is in that were quiet for emptyRoomRetention (30 days by default)", async () => {
+    const run = await runProgram({ ...base, adminUser: "admin" });
+    expect(run.byName("maintenance-purge-empty-rooms-conf").inputs.stdin).toContain(`keep_seconds=${30 * 86400}\n`);
+    expect(run.byName("maintenance-purge-empty-rooms-timer").inputs.stdin).toContain("OnCalendar=daily\n");
+    for (const raw of [base, { ...base, adminUser: "admin", emptyRoomRetention: "" }]) {
+      expect((await runProgram(raw)).resources.filter((r) => r.name.startsWith("maintenance-purge-empty-rooms"))).toEqual([]);
+    }
+  });
+
+  it("synapse-purge-empty-rooms deletes each room the database names through the admin API, polled to its end", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "purge-empty-"));
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      const body = req.method === "DELETE" ? { delete_id: `del-${seen.length}` } : { status: req.url!.endsWith("del-1") ? "complete" : "failed" };
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      fs.writeFileSync(path.join(dir, "conf"), "keep_seconds=86400\n");
+      fs.writeFileSync(path.join(dir, "token"), "syt_secret_token");
+      fs.writeFileSync(path.join(dir, "pgpass"), "127.0.0.1:5432:synapse:synapse_user:pw\n");
+      // psql answers with the rooms its query finds; the query itself is recorded.
+      fs.writeFileSync(path.join(dir, "psql"), `#!/bin/bash\ncat > "${dir}/query.sql"; echo "$*" > "${dir}/psql.args"; printf '!empty:example.org\\n!gone:example.org\\n'\n`, { mode: 0o755 });
+      // Asynchronously: the stand-in Synapse answers from this process.
+      const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+        const child = spawn("bash", [path.join(__dirname, "../../host-tools/synapse-purge-empty-rooms.sh")], { env: {
+          ...process.env, PATH: `${dir}:${process.env.PATH}`, SYNAPSE_PURGE_EMPTY_CONF: path.join(dir, "conf"), SYNAPSE_ADMIN_TOKEN_FILE: path.join(dir, "token"),
+          SYNAPSE_PASSFILE: path.join(dir, "pgpass"), SYNAPSE_ADMIN_BASE: `http://127.0.0.1:${(server.address() as AddressInfo).port}/_synapse/admin` } });
+        let stdout = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.on("close", (status) => resolve({ status, stdout }));
+      });
+      expect(r.stdout).toBe("synapse-purge-empty-rooms: !empty:example.org: complete\nsynapse-purge-empty-rooms: !gone:example.org: failed\n" +
+        "synapse-purge-empty-rooms: 1 room(s) without local members deleted\n");
+      expect(r.status).toBe(1);
+      expect(seen).toEqual([
+        "DELETE /_synapse/admin/v2/rooms/%21empty%3Aexample.org Bearer syt_secret_token", "GET /_synapse/admin/v2/rooms/delete_status/del-1 Bearer syt_secret_token",
+        "DELETE /_synapse/admin/v2/rooms/%21gone%3Aexample.org Bearer syt_secret_token", "GET /_synapse/admin/v2/rooms/delete_status/del-3 Bearer syt_secret_token",
+      ]);
+      // The query keeps rooms a local user is in, invited to or knocking on, and recent ones.
+      expect(fs.readFileSync(path.join(dir, "query.sql"), "utf8")).toContain("m.membership IN ('join', 'invite', 'knock')");
+      expect(fs.readFileSync(path.join(dir, "psql.args"), "utf8")).toMatch(/-h 127\.0\.0\.1 -p 5432 -U synapse_user -d synapse -v cutoff=\d+/);
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

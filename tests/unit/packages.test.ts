@@ -16,7 +16,8 @@ describe("host package plans", () => {
     const [plan, ...others] = plansOf({ host: "203.0.113.10", tier: "solo", packageSource: "debian", adminUser: "admin", tlsMode: "self-signed" });
     expect(others).toEqual([]);
     expect(plan.role).toBe("synapse");
-    expect(plan.packages).toEqual(["age", "ca-certificates", "curl", "debconf-utils", "nginx", "openssl", "postgresql", "python3", "python3-venv", "sqlite3", "ssl-cert"]);
+    expect(plan.packages).toEqual(["age", "ca-certificates", "curl", "debconf-utils", "nginx", "openssl", "postgresql", "postgresql-%s-repack", "python3",
+      "python3-venv", "sqlite3", "ssl-cert"]);
     expect(plan.synapse).toMatchObject({ source: "debian", reportStats: false });
   });
 
@@ -39,7 +40,7 @@ describe("host package plans", () => {
     });
     expect(plans.map((p) => [p.role, p.host])).toEqual([["synapse", "10.0.0.2"], ["database", "10.0.0.3"], ["well-known", "10.0.0.9"], ["worker-host-1", "10.0.0.4"]]);
     expect(plans[0].packages).not.toContain("postgresql");
-    expect(plans[1]).toMatchObject({ packages: ["nftables", "postgresql"], synapse: undefined });
+    expect(plans[1]).toMatchObject({ packages: ["nftables", "postgresql", "postgresql-%s-repack"], synapse: undefined });
     expect(plans[2].packages).toEqual(["certbot", "nginx", "openssl", "ssl-cert"]); // validRaw uses ACME
     expect(plans[3].packages).toEqual(expect.arrayContaining(["nftables", "python3-hiredis", "python3"]));
     expect(plans[3].synapse).toBeDefined();

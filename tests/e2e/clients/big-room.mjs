@@ -6,7 +6,9 @@
 // Prints one JSON line: the room, the counts and how long each phase took.
 // Env: BASE_URL, ADDRESS (the VPS), CA_FILE, AS_TOKEN, SERVER, MEMBERS, CHANGES,
 //      CONCURRENCY (requests in flight, default 4), PREFIX (puppet localparts, default "m"),
-//      ROOM (join this room instead of creating one: the federated variant), JOIN_VIA (a server).
+//      ROOM (an existing room instead of a new one), PHASES (default "register,join,displayname"),
+//      and for a batch of a longer run: JOIN_FROM and JOIN_TO (the members who join, default all)
+//      and CHANGE_FROM (the number of the first change, default 0; change k renames member k % MEMBERS).
 import { Agent, fetch } from "undici";
 import * as fs from "node:fs";
 
@@ -15,6 +17,10 @@ const MEMBERS = Number(process.env.MEMBERS ?? 1500);
 const CHANGES = Number(process.env.CHANGES ?? 1500);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const PREFIX = process.env.PREFIX ?? "m";
+const PHASES = (process.env.PHASES ?? "register,join,displayname").split(",");
+const JOIN_FROM = Number(process.env.JOIN_FROM ?? 0);
+const JOIN_TO = Number(process.env.JOIN_TO ?? MEMBERS);
+const CHANGE_FROM = Number(process.env.CHANGE_FROM ?? 0);
 const agent = new Agent({
   connections: CONCURRENCY + 2,
   connect: { ca: fs.readFileSync(CA_FILE, "utf8"), lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: ADDRESS, family: 4 }]) : cb(null, ADDRESS, 4)) },
@@ -31,7 +37,7 @@ async function call(method, path, body, userId) {
     const text = await r.text();
     const json = text ? JSON.parse(text) : {};
     if (r.ok) return json;
-    // A join that races another event of the room may be asked to retry; nothing else is retried.
+    // A request racing another event of the room may be asked to retry; nothing else is retried.
     if (r.status === 429 || (r.status >= 500 && attempt < 3)) {
       await new Promise((res) => setTimeout(res, json.retry_after_ms ?? 500));
       continue;
@@ -42,15 +48,15 @@ async function call(method, path, body, userId) {
   }
 }
 
-/** Runs fn(i) for i in [0, n) with at most CONCURRENCY in flight; returns seconds taken. */
-async function pool(name, n, fn) {
+/** Runs fn(i) for i in [from, to) with at most CONCURRENCY in flight; returns seconds taken. */
+async function pool(name, from, to, fn) {
   const t0 = Date.now();
-  let next = 0;
+  let next = from;
   let done = 0;
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
-    for (let i = next++; i < n; i = next++) {
+  await Promise.all(Array.from({ length: Math.max(0, Math.min(CONCURRENCY, to - from)) }, async () => {
+    for (let i = next++; i < to; i = next++) {
       await fn(i);
-      if (++done % 250 === 0) process.stderr.write(`big-room: ${name} ${done}/${n} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+      if (++done % 250 === 0) process.stderr.write(`big-room: ${name} ${done}/${to - from} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
     }
   }));
   return (Date.now() - t0) / 1000;
@@ -58,26 +64,27 @@ async function pool(name, n, fn) {
 
 const member = (i) => `@${PREFIX}${i}:${SERVER}`;
 const started = Date.now();
-const registered = await pool("register", MEMBERS, async (i) => {
-  try {
-    await call("POST", "/register", { type: "m.login.application_service", username: `${PREFIX}${i}`, inhibit_login: true });
-  } catch (e) {
-    if (e.errcode !== "M_USER_IN_USE") throw e;
-  }
-});
-let room = process.env.ROOM;
-if (!room) {
-  room = (await call("POST", "/createRoom", { preset: "public_chat", name: "a big room", visibility: "private" })).room_id;
+const seconds = {};
+if (PHASES.includes("register")) {
+  seconds.register = await pool("register", 0, MEMBERS, async (i) => {
+    try {
+      await call("POST", "/register", { type: "m.login.application_service", username: `${PREFIX}${i}`, inhibit_login: true });
+    } catch (e) {
+      if (e.errcode !== "M_USER_IN_USE") throw e;
+    }
+  });
 }
-const via = process.env.JOIN_VIA ? `?server_name=${encodeURIComponent(process.env.JOIN_VIA)}` : "";
-const joined = await pool("join", MEMBERS, (i) => call("POST", `/join/${encodeURIComponent(room)}${via}`, {}, member(i)));
-const changed = await pool("displayname", CHANGES, (k) => {
-  const i = k % MEMBERS;
-  return call("PUT", `/rooms/${encodeURIComponent(room)}/state/m.room.member/${encodeURIComponent(member(i))}`,
-    { membership: "join", displayname: `member ${i}, change ${Math.floor(k / MEMBERS) + 1}` }, member(i));
-});
-console.log(JSON.stringify({
-  room, members: MEMBERS, changes: CHANGES, concurrency: CONCURRENCY,
-  seconds: { register: registered, join: joined, displayname: changed, total: (Date.now() - started) / 1000 },
-}));
+const room = process.env.ROOM ?? (await call("POST", "/createRoom", { preset: "public_chat", name: "a big room", visibility: "private" })).room_id;
+if (PHASES.includes("join")) {
+  seconds.join = await pool("join", JOIN_FROM, JOIN_TO, (i) => call("POST", `/join/${encodeURIComponent(room)}`, {}, member(i)));
+}
+if (PHASES.includes("displayname")) {
+  seconds.displayname = await pool("displayname", CHANGE_FROM, CHANGE_FROM + CHANGES, (k) => {
+    const i = k % MEMBERS;
+    return call("PUT", `/rooms/${encodeURIComponent(room)}/state/m.room.member/${encodeURIComponent(member(i))}`,
+      { membership: "join", displayname: `member ${i}, change ${Math.floor(k / MEMBERS) + 1}` }, member(i));
+  });
+}
+seconds.total = (Date.now() - started) / 1000;
+console.log(JSON.stringify({ room, members: MEMBERS, changes: CHANGES, concurrency: CONCURRENCY, seconds }));
 await agent.close();

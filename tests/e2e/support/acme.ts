@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Agent, fetch } from "undici";
-import { serverBinary } from "./pulumi";
-import { bootVps, Vps } from "./stack";
+import { PulumiWorkspace, serverBinary } from "./pulumi";
+import { bootVps, devStack, Vps } from "./stack";
 
 export interface TestAcme {
   vps: Vps;
@@ -101,4 +101,21 @@ export async function startAcme(n: number, apiName = "acme.test"): Promise<TestA
   };
   await acme.addA(apiName, vps.host);
   return acme;
+}
+
+/**
+ * A user's checkout for a homeserver of a private federation in the sandbox: certificates from
+ * this ACME server through the program's normal path, the federation trusting its issuing root,
+ * the sandbox's private addresses allowed, and each server's keys fetched from that server.
+ */
+export async function federatingStack(acme: TestAcme, vps: Vps, name: string, extra: Record<string, string> = {}): Promise<PulumiWorkspace> {
+  const ws = await devStack(vps, `vps${vps.n}-${name}`, {
+    serverName: name, tlsMode: "acme", acmeEmail: `ops@${name}`, acmeServer: acme.directory, ...extra,
+  });
+  await ws.configSet("acmeCaBundle", acme.apiCa);
+  await ws.configSet("federationCaCertificates", await acme.issuingRoot());
+  await ws.configSet("federationIpRangeAllowlist[0]", "10.231.0.0/16", { path: true });
+  // An empty list (fetch keys from each server itself) is written in the stack file.
+  ws.setInStackFile("dev", "synapse:trustedKeyServers", []);
+  return ws;
 }
