@@ -11,7 +11,8 @@ export interface BenchResults {
   rounds: number;
   smoke: boolean;
   minutes: number;
-  sections: { title: string; comparisons: Comparison[]; notes: string[]; extra?: Record<string, unknown>; chart?: object }[];
+  /** A section may bring a chart of its own (a Vega-Lite spec over its data), written as <date>-<chartName>.svg. */
+  sections: { title: string; comparisons: Comparison[]; notes: string[]; extra?: Record<string, unknown>; chart?: object; chartName?: string }[];
 }
 
 export function machine(): BenchResults["machine"] {
@@ -90,11 +91,10 @@ export async function writeResults(r: BenchResults, dir: string): Promise<string
   fs.writeFileSync(`${base}.md`, renderMarkdown(r));
   fs.writeFileSync(`${base}.svg`, await renderChart(r));
   const written = [`${base}.json`, `${base}.md`, `${base}.svg`];
-  // A section's own chart (a Vega-Lite spec over its data): <base>-<n>.svg.
-  for (const [i, s] of r.sections.entries()) {
-    if (!s.chart) continue;
-    fs.writeFileSync(`${base}-${i + 1}.svg`, await renderSpec(s.chart));
-    written.push(`${base}-${i + 1}.svg`);
+  for (const s of r.sections) {
+    if (!s.chart || !s.chartName) continue;
+    fs.writeFileSync(`${base}-${s.chartName}.svg`, await renderSpec(s.chart));
+    written.push(`${base}-${s.chartName}.svg`);
   }
   return written;
 }

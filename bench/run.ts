@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     // One pass: its counts are deterministic, and it takes a while.
     console.error("bench: the database trap, treated and untreated side by side (sandbox VPSes)");
     const r = await trapScenario();
-    results.sections.push({ title: "The database trap: a big room, treated and untreated (sandbox VPSes, solo tier)", ...r });
+    results.sections.push({ title: "The database trap: a big room, treated and untreated (sandbox VPSes, solo tier)", chartName: "trap", ...r });
   }
   results.minutes = (Date.now() - t0) / 60_000;
   const out = o.out ?? path.join(__dirname, "..", smoke ? "test-output/bench-smoke" : "bench/results");

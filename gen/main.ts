@@ -23,7 +23,7 @@ export function staleFiles(problems: string[] = []): { file: string; text: strin
     const blocks = new Map(findBlocks(before, syntaxOf(file)).map((b) => [b.name, before.slice(b.start, b.end)]));
     const text = renderBlocks(before, syntaxOf(file), (name) => {
       try {
-        return renderSource(name);
+        return renderSource(name, file);
       } catch (e) {
         problems.push(`${path.relative(repoRoot, file)}: ${(e as Error).message}`);
         return blocks.get(name)!;

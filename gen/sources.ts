@@ -67,10 +67,11 @@ function benchFigure(ref: string): string {
  * - `e2e-run`: when and where that run was;
  * - `bench-results`: the newest bench results' tables, without their title;
  * - `bench:<id>.ratio|figure|baseline`: one figure of them, inline; `bench-date`: their date;
+ * - `bench-chart:<name>`: a scenario's own chart of them, as an image linked from the file;
  * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
  *   `tiers`: the tiers side by side (gen/config.ts).
  */
-export function renderSource(name: string): string {
+export function renderSource(name: string, file = path.join(repoRoot, "README.md")): string {
   const [kind, arg] = name.split(/:(.*)/s);
   switch (kind) {
     case "e2e":
@@ -89,6 +90,14 @@ export function renderSource(name: string): string {
       return benchFigure(arg);
     case "bench-date":
       return latestBench().date;
+    case "bench-chart": {
+      // A section's own chart, named by the scenario (bench/results/<date>-<name>.svg), linked from this file.
+      const { date, json } = latestBench();
+      const section = json.sections.find((s: any) => s.chartName === arg);
+      if (!section) throw new Error(`gen:bench-chart:${arg}: the newest bench results have no chart '${arg}'`);
+      const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}-${arg}.svg`));
+      return `![${section.chart.title ?? arg}](${chart})`;
+    }
     case "config":
       return pulumiYamlConfig();
     case "config-reference":

@@ -6,7 +6,13 @@
 # with NAT to the Debian package mirror and PyPI only. See tests/sandbox/README.md.
 #
 #   sandbox.sh golden [base|packages] [--force]   build the cached golden image(s) (default: both)
-#   sandbox.sh up N [--image base|packages]       boot VPS N (1..250), print its address
+#   sandbox.sh up N [--image base|packages] [--cpus LIST] [--memory SIZE]
+#                                                 boot VPS N (1..250), print its address; --cpus
+#                                                 pins it to host CPUs (e.g. 1), --memory caps its
+#                                                 RAM (e.g. 2G: a tier's host), both through cgroups
+#   sandbox.sh stop N / start N [--cpus …] [--memory …]
+#                                                 shut VPS N down keeping its disk, boot it again
+#   sandbox.sh stats N                            its CPU seconds, peak memory and OOM kills so far
 #   sandbox.sh down [N...]                        tear down VPS N..., or all of them
 #   sandbox.sh ssh N [cmd...]                     ssh root@10.231.N.2 with the sandbox key
 #   sandbox.sh status                             list running VPSes
@@ -422,6 +428,54 @@ cg_pids() {
   find "$root/$CG_PREFIX$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true
 }
 
+# cgroup v1 controllers a VPS is confined and measured by (this host's hierarchy is hybrid: the
+# unified one carries no controller). Each VPS has its own group in each; its processes inherit it.
+readonly V1_CONTROLLERS="cpuacct memory cpuset"
+v1_dir() { echo "/sys/fs/cgroup/$1/$CG_PREFIX$2"; }
+
+# v1_setup N CPUS MEMORY: the VPS's groups, with its limits (empty: none).
+v1_setup() {
+  local n=$1 cpus=$2 memory=$3 c d
+  for c in $V1_CONTROLLERS; do
+    [[ -d /sys/fs/cgroup/$c ]] || continue
+    d=$(v1_dir "$c" "$n")
+    mkdir -p "$d"
+  done
+  d=$(v1_dir cpuset "$n")
+  if [[ -d $d ]]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.mems >"$d/cpuset.mems"
+    echo "${cpus:-$(cat /sys/fs/cgroup/cpuset/cpuset.cpus)}" >"$d/cpuset.cpus" || die "cannot pin vps$n to CPUs '$cpus'"
+  fi
+  d=$(v1_dir memory "$n")
+  if [[ -d $d && -n $memory ]]; then
+    echo "$memory" >"$d/memory.limit_in_bytes" || die "cannot cap vps$n's memory at '$memory'"
+  fi
+}
+
+# Moves the calling shell into VPS N's v1 groups (before it execs nspawn).
+v1_join() {
+  local c d
+  for c in $V1_CONTROLLERS; do
+    d=$(v1_dir "$c" "$1")
+    [[ -d $d ]] && echo "$BASHPID" >"$d/cgroup.procs"
+  done
+  return 0
+}
+
+cmd_stats() {
+  (($# == 1)) || usage
+  check_n "$1"
+  local n=$((10#$1)) d
+  d=$(v1_dir cpuacct "$n")
+  [[ -d $d ]] || die "vps$n has no cgroups (is it up?)"
+  awk '{ printf "cpu_seconds=%.3f\n", $1 / 1e9 }' "$d/cpuacct.usage"
+  d=$(v1_dir memory "$n")
+  printf 'memory_bytes=%s\nmemory_peak_bytes=%s\nmemory_limit_bytes=%s\n' \
+    "$(cat "$d/memory.usage_in_bytes")" "$(cat "$d/memory.max_usage_in_bytes")" "$(cat "$d/memory.limit_in_bytes")"
+  printf 'oom_kills=%s\n' "$(awk '$1 == "oom_kill" { print $2 }' "$d/memory.oom_control")"
+  printf 'swap_bytes=%s\n' "$(awk '$1 == "total_swap" { print $2 }' "$d/memory.stat")"
+}
+
 # The systemd-nspawn process of VPS N, if running.
 nspawn_pid() {
   local n=$1 pid
@@ -606,7 +660,7 @@ up_exit() {
 }
 
 cmd_up() {
-  local n='' image=base
+  local n='' image=base cpus='' memory='' resume=
   while (($#)); do
     case $1 in
       --image)
@@ -614,6 +668,15 @@ cmd_up() {
         shift
         ;;
       --image=*) image=${1#--image=} ;;
+      --cpus)
+        cpus=${2:-}
+        shift
+        ;;
+      --memory)
+        memory=${2:-}
+        shift
+        ;;
+      --resume) resume=1 ;;
       -*) usage ;;
       *)
         [[ -z $n ]] || usage
@@ -635,7 +698,10 @@ cmd_up() {
   )
 
   lock "vps$n"
-  if vps_exists "$n"; then
+  if [[ -n $resume ]]; then
+    [[ -f $RUN/vps$n/stopped ]] || die "vps$n was not stopped with '$0 stop $n': nothing to start"
+    image=$(cat "$RUN/vps$n/image")
+  elif vps_exists "$n"; then
     log "cleaning up a stale vps$n first"
     down_one "$n"
   fi
@@ -646,6 +712,7 @@ cmd_up() {
   UP_N=$n
   trap up_exit EXIT
   echo "$image" >"$d/image"
+  rm -f "$d/stopped"
   (
     lock network
     ensure_key
@@ -654,16 +721,18 @@ cmd_up() {
   lower=$GOLDEN/base
   [[ $image == base ]] || lower=$GOLDEN/packages:$GOLDEN/base
   mount -t overlay overlay -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$d/root"
-  personalize "$n" "$d/root"
+  [[ -n $resume ]] || personalize "$n" "$d/root"
 
   root=$(cg2_root)
   cg=$root/$CG_PREFIX$n
   mkdir -p "$cg"
+  v1_setup "$n" "$cpus" "$memory"
   # systemd 256+ in the container needs a cgroup2 directory of its own; this host's cgroup
   # hierarchy is hybrid and has no systemd to ask for one, hence the env var and the mkdir.
   (
     close_locks
     echo "$BASHPID" >"$cg/cgroup.procs"
+    v1_join "$n"
     SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec setsid systemd-nspawn --quiet -D "$d/root" -M "vps$n" -b \
       --register=no --keep-unit --console=read-only --network-veth --link-journal=no \
       --timezone=off --resolv-conf=off
@@ -689,6 +758,24 @@ cmd_up() {
   UP_DONE=1
   log "vps$n ($image) is up at $host: ssh ready $(since "$t0") s after mount"
   echo "$host"
+}
+
+# Shuts VPS N down and keeps its disk (its overlay's upper layer): `start N` boots it again.
+cmd_stop() {
+  (($# == 1)) || usage
+  check_n "$1"
+  local n=$((10#$1)) d cg
+  require
+  lock "vps$n"
+  d=$RUN/vps$n
+  [[ -d $d/upper ]] || die "vps$n is not up"
+  stop_vps "$n"
+  if mountpoint -q "$d/root" 2>/dev/null; then umount "$d/root" 2>/dev/null || umount -l "$d/root"; fi
+  ip link delete "ve-vps$n" 2>/dev/null || true
+  for cg in $(cg_dirs "$n"); do find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
+  rm -rf "$d/work"
+  touch "$d/stopped"
+  log "vps$n stopped (its disk kept: '$0 start $n' boots it again)"
 }
 
 cmd_down() {
@@ -757,6 +844,9 @@ main() {
     golden) cmd_golden "$@" ;;
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
+    stop) cmd_stop "$@" ;;
+    start) cmd_up "$@" --resume ;;
+    stats) cmd_stats "$@" ;;
     ssh) cmd_ssh "$@" ;;
     status) cmd_status "$@" ;;
     check) cmd_check "$@" ;;
