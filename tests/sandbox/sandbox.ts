@@ -108,6 +108,7 @@ async function runOk(args: string[], timeoutMs: number): Promise<RunResult> {
  */
 export async function upVps(n: number, image: SandboxImage = "base"): Promise<SandboxVps> {
   checkN(n);
+  bootedHere.add(n);
   const r = await runOk(["up", String(n), "--image", image], 15 * 60 * 1000);
   const host = r.stdout.trim().split("\n").pop() ?? "";
   if (host !== vpsHost(n)) {
@@ -126,6 +127,17 @@ export async function buildGoldenImages(): Promise<void> {
   await runOk(["golden"], 30 * 60 * 1000);
 }
 
+/**
+ * The VPSes this process booted (and has not torn down). Several test runs may share the sandbox
+ * (a developer's e2e file beside a benchmark); each checks and cleans up only its own.
+ */
+const bootedHere = new Set<number>();
+
+/** The VPSes this process booted that still exist. */
+export function vpsesBootedHere(): number[] {
+  return runningVpses().filter((n) => bootedHere.has(n));
+}
+
 /** The numbers of the VPSes that exist (running, or left behind by a crash), from the run directory. */
 export function runningVpses(): number[] {
   const run = path.join(sandboxHome(), "run");
@@ -138,6 +150,8 @@ export function runningVpses(): number[] {
 export async function downVps(...ns: number[]): Promise<void> {
   ns.forEach(checkN);
   await runOk(["down", ...ns.map(String)], 5 * 60 * 1000);
+  if (ns.length === 0) bootedHere.clear();
+  ns.forEach((n) => bootedHere.delete(n));
 }
 
 /**
