@@ -23,7 +23,9 @@ const root = path.join(__dirname, "..", "..");
 /** The bench's VPS for this scenario (the e2e suite uses 1–14, the other scenarios 20–22). */
 const N = 23;
 const server = "sandbox.test";
-const churn = { rooms: 10, members: 30, rounds: 60 };
+// 20 messages between state changes: rooms are mostly conversation, and the messages are what a
+// history purge deletes (it keeps state events), so the purge path has something to give back.
+const churn = { rooms: 10, members: 30, rounds: 60, messagesPerRound: 20 };
 const minutes = (n: number) => n * 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 2 ** 20;
@@ -91,7 +93,7 @@ async function stateChurn(vps: Vps, caFile: string, adminToken: string): Promise
   const child = spawn(process.execPath, [path.join(root, "tests", "e2e", "clients", "state-churn.mjs")], {
     cwd: root,
     env: { ...process.env, BASE_URL: `https://matrix.${server}`, ADDRESS: vps.host, CA_FILE: caFile, ADMIN_TOKEN: adminToken, SERVER: server,
-      ROOMS: String(churn.rooms), MEMBERS: String(churn.members), ROUNDS: String(churn.rounds) },
+      ROOMS: String(churn.rooms), MEMBERS: String(churn.members), ROUNDS: String(churn.rounds), MESSAGES_PER_ROUND: String(churn.messagesPerRound) },
   });
   let stdout = "";
   let stderr = "";
@@ -213,6 +215,10 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
       compare("database growth (pg_database_size) per 1,000 state changes, after compression + VACUUM ANALYZE", measured("compressed", dbUnit, [dbPerK(compressed)]), db0),
       compare("state rows per 1,000 state changes, after purging every room's history (and Synapse's deferred deletion)", measured("purged", rowsUnit, [rowsPerK(settled)]), rows0),
       compare("database growth per 1,000 state changes, after purging every room's history (and autovacuum)", measured("purged", dbUnit, [dbPerK(settled)]), db0),
+      // The purge path: the whole database after the purges, Synapse's deletion and the
+      // treatment (synapse-reclaim), against the same database right before the purges.
+      compare("the purge path: the whole database after purging every room's history and the treatment, against before the purge",
+        measured("after", "MiB", [settled.dbBytes / MiB]), measured("before the purge", "MiB", [compressed.dbBytes / MiB]), "growth.purge"),
     ];
 
     const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
@@ -224,7 +230,7 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
     const notes = [
       `the churn: ${made.stateEvents} state events from a real client (matrix-js-sdk, tests/e2e/clients/state-churn.mjs) in ${made.rooms.length} rooms, ` +
         `${made.members} users plus the admin: each user joins every room, then ${churn.rounds} rounds per room of a topic change, a power-level change, ` +
-        `one member leaving and rejoining, and one message (${churn.rounds * made.rooms.length} messages); ${made.seconds.toFixed(0)} s`,
+        `one member leaving and rejoining, and ${churn.messagesPerRound} messages (${churn.rounds * churn.messagesPerRound * made.rooms.length} messages); ${made.seconds.toFixed(0)} s`,
       `raw counts: empty homeserver: ${line(empty)}; right after the churn: ${line(afterChurn)}; untreated (settled, right before the compressor): ${line(untreated)}; ` +
         `after compression: ${line(compressed)}; right after the purges: ${line(purged)}, ${purged.pending} state groups pending deletion; ` +
         `after Synapse's deferred deletion and autovacuum: ${line(settled)}`,

@@ -1,9 +1,9 @@
 // State-heavy activity from a real Matrix client (matrix-js-sdk): ROOMS public rooms, MEMBERS
 // users who join them all, then ROUNDS rounds per room of a topic change, a power-level change,
-// a member leaving and rejoining, and a message. Users are made and logged in through the admin
+// a member leaving and rejoining, and MESSAGES_PER_ROUND messages (default 1) from members in turn. Users are made and logged in through the admin
 // API (no password logins, which rc_login limits) and exempted from rate limits, as an admin
 // would for a bot; joins wait when Synapse's per-room join limit asks them to. Prints one JSON line: the rooms and how many state events were sent.
-// Env: BASE_URL, ADDRESS (the VPS), CA_FILE, ADMIN_TOKEN, SERVER, ROOMS, MEMBERS, ROUNDS.
+// Env: BASE_URL, ADDRESS (the VPS), CA_FILE, ADMIN_TOKEN, SERVER, ROOMS, MEMBERS, ROUNDS, MESSAGES_PER_ROUND.
 import * as sdk from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
 import { sandboxFetch } from "./sandboxFetch.mjs";
@@ -13,6 +13,7 @@ const { BASE_URL, ADDRESS, CA_FILE, ADMIN_TOKEN, SERVER } = process.env;
 const ROOMS = Number(process.env.ROOMS ?? 4);
 const MEMBERS = Number(process.env.MEMBERS ?? 30);
 const ROUNDS = Number(process.env.ROUNDS ?? 60);
+const MESSAGES_PER_ROUND = Number(process.env.MESSAGES_PER_ROUND ?? 1);
 const fetchFn = sandboxFetch(CA_FILE, ADDRESS);
 const clientFor = (userId, accessToken) => sdk.createClient({ baseUrl: BASE_URL, fetchFn, userId, accessToken });
 
@@ -64,7 +65,10 @@ async function churn(r) {
     await me.sendStateEvent(roomId, "m.room.power_levels", levels, ""); stateEvents++;
     await m.leave(roomId); stateEvents++;
     await patiently(() => m.joinRoom(roomId)); stateEvents++;
-    await m.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: `message ${i} in room ${r}` });
+    for (let j = 0; j < MESSAGES_PER_ROUND; j++) {
+      const sender = j === 0 ? m : members[(i * 7 + r + j) % members.length];
+      await sender.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: `message ${i}.${j} in room ${r}` });
+    }
   }
   return roomId;
 }
