@@ -19,19 +19,24 @@ export function machine(): BenchResults["machine"] {
   return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() };
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
+const fmt = (x: number) => (!Number.isFinite(x) ? "–" : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
+const range = (xs: number[]) => (xs.length > 1 ? ` (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})` : "");
 
 export function renderMarkdown(r: BenchResults): string {
   const lines = [
     `# Benchmarks, ${r.date}${r.smoke ? " (smoke: one round, not for comparison)" : ""}`,
     "",
     `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB RAM, Linux ${r.machine.kernel}. ` +
-      `Medians of ${r.rounds} interleaved rounds; every ratio is figure ÷ baseline, both measured in this run (${r.minutes.toFixed(1)} min).`,
+      `Medians of ${r.rounds} interleaved rounds, with the smallest and largest round in brackets; every ratio is figure ÷ baseline, ` +
+      `both measured in this run (${r.minutes.toFixed(1)} min), its brackets the smallest and largest of the rounds' own ratios. ` +
+      "A difference is called better or worse only when every round of one lies beyond every round of the other.",
   ];
   for (const s of r.sections) {
-    lines.push("", `## ${s.title}`, "", "| what | figure (median) | baseline (median) | ratio |", "|---|---|---|---|");
+    lines.push("", `## ${s.title}`, "", "| what | figure | baseline | ratio | |", "|---|---|---|---|---|");
     for (const c of s.comparisons) {
-      lines.push(`| ${c.what} | ${c.figure.name}: ${fmt(c.figure.median)} ${c.figure.unit} | ${c.baseline.name}: ${fmt(c.baseline.median)} ${c.baseline.unit} | **${fmt(c.ratio)}×** |`);
+      const ratioRange = c.ratioRange ? ` (${fmt(c.ratioRange[0])}–${fmt(c.ratioRange[1])})` : "";
+      lines.push(`| ${c.what} | ${c.figure.name}: ${fmt(c.figure.median)}${range(c.figure.runs)} ${c.figure.unit} | ` +
+        `${c.baseline.name}: ${fmt(c.baseline.median)}${range(c.baseline.runs)} ${c.baseline.unit} | **${fmt(c.ratio)}×**${ratioRange} | ${c.verdict ?? ""} |`);
     }
     for (const n of s.notes) lines.push("", `- ${n}`);
   }
@@ -46,42 +51,47 @@ export async function renderSpec(spec: object): Promise<string> {
   return new vega.View(vega.parse(compiled), { renderer: "none" }).toSVG();
 }
 
-/** A grouped bar chart: each figure next to its baseline (medians, in each row's own unit). */
+/** The chart's rows: the headline figures, or every figure of a section that names none. */
+export function chartRows(r: BenchResults) {
+  return r.sections.flatMap((s) => {
+    const picked = s.comparisons.some((c) => c.headline) ? s.comparisons.filter((c) => c.headline) : s.comparisons;
+    return picked.filter((c) => Number.isFinite(c.ratio)).map((c) => ({
+      group: s.title.replace(/ \(.*\)$/, ""), what: c.what, ratio: c.ratio,
+      low: c.ratioRange?.[0] ?? c.ratio, high: c.ratioRange?.[1] ?? c.ratio, verdict: c.verdict ?? "no direction",
+    }));
+  });
+}
+
+/**
+ * Every headline ratio on one log axis, the 1.0× line marked, grouped by scenario, each with the
+ * spread of its rounds' own ratios as an error bar and coloured by the verdict.
+ */
 export async function renderChart(r: BenchResults): Promise<string> {
-  const vega = await import("vega");
-  const vegaLite = await import("vega-lite");
-  // Rows in the table's order, each labelled with its unit and ratio.
-  const label = (c: Comparison, i: number) =>
-    `${String(i + 1).padStart(2, "0")}. ${fmt(c.ratio)}× (${c.figure.unit}) ${c.what.length > 52 ? `${c.what.slice(0, 51)}…` : c.what}`;
-  const values = r.sections.flatMap((s) => s.comparisons).flatMap((c, i) => [
-    { what: label(c, i), kind: "figure", name: c.figure.name, value: c.figure.median },
-    { what: label(c, i), kind: "baseline", name: c.baseline.name, value: c.baseline.median },
-  ]);
-  const spec = vegaLite.compile({
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: `synapse benchmarks ${r.date}: figure vs baseline (medians)`,
-    data: { values },
-    facet: { row: { field: "what", type: "nominal", header: { labelAngle: 0, labelAlign: "left", labelLimit: 480 }, title: null } },
-    spec: {
-      width: 360, height: 40,
+  const rows = chartRows(r);
+  const groups = [...new Set(rows.map((v) => v.group))];
+  // One x domain for every group (log, padded, always showing 1.0×): the same axis throughout.
+  const lows = rows.map((v) => Math.min(v.low, v.ratio, 1)).filter((x) => x > 0);
+  const highs = rows.map((v) => Math.max(v.high, v.ratio, 1));
+  const domain = [Math.min(1, ...lows) / 1.25, Math.max(1, ...highs) * 1.6];
+  const x = { type: "quantitative", scale: { type: "log", domain }, title: "ratio, figure ÷ baseline (log scale; 1.0× = the same)" } as const;
+  const color = { field: "verdict", type: "nominal", scale: { domain: ["better", "worse", "within the spread", "no direction"], range: ["#2a9d3a", "#c2412d", "#777777", "#4c78a8"] }, legend: { orient: "top", title: null } };
+  return renderSpec({
+    title: { text: `synapse benchmarks ${r.date}: medians, and the range of the rounds' own ratios`, anchor: "start" },
+    spacing: 8,
+    vconcat: groups.map((g, i) => ({
+      title: { text: g, anchor: "start", fontSize: 12 },
+      data: { values: rows.filter((v) => v.group === g).concat() },
+      width: 360,
+      height: { step: 17 },
+      encoding: { y: { field: "what", type: "nominal", sort: null, title: null, axis: { labelLimit: 640 } } },
       layer: [
-        { mark: "bar", encoding: {
-          y: { field: "kind", type: "nominal", title: null, sort: ["figure", "baseline"] },
-          x: { field: "value", type: "quantitative", title: null },
-          color: { field: "kind", type: "nominal", scale: { domain: ["figure", "baseline"], range: ["#4c78a8", "#bab0ac"] } },
-          tooltip: [{ field: "name" }, { field: "value" }],
-        } },
-        { mark: { type: "text", align: "left", dx: 3 }, encoding: {
-          y: { field: "kind", type: "nominal", sort: ["figure", "baseline"] },
-          x: { field: "value", type: "quantitative" },
-          text: { field: "value", type: "quantitative", format: ".3~r" },
-        } },
+        { mark: { type: "rule", strokeWidth: 1.5 }, encoding: { x: { field: "low", ...x, axis: i === groups.length - 1 ? {} : null }, x2: { field: "high" }, color } },
+        { mark: { type: "point", filled: true, size: 40 }, encoding: { x: { field: "ratio", ...x }, color } },
+        { mark: { type: "text", align: "left", dx: 6, fontSize: 10 }, encoding: { x: { field: "high", ...x }, text: { field: "ratio", type: "quantitative", format: ".2f" } } },
+        { data: { values: [{ one: 1 }] }, mark: { type: "rule", color: "#888", strokeDash: [3, 2] }, encoding: { x: { field: "one", ...x }, y: null } },
       ],
-    },
-    resolve: { scale: { x: "independent" } },
-  } as any).spec;
-  const view = new vega.View(vega.parse(spec), { renderer: "none" });
-  return view.toSVG();
+    })),
+  });
 }
 
 export async function writeResults(r: BenchResults, dir: string): Promise<string[]> {

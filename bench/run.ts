@@ -1,4 +1,4 @@
-// npm run bench [-- --rounds 2] [--only evaluation,deploy,throughput,growth] [--smoke] [--out DIR]
+// npm run bench [-- --rounds 5] [--only evaluation,deploy,performance,growth,trap] [--setups …] [--smoke] [--out DIR]
 // The benchmark suite (root, on the sandbox): every figure a ratio against a baseline measured in
 // the same run, medians over interleaved rounds, written to bench/results/<date>.json, .md, .svg.
 // --smoke: one round of what runs in a few minutes (CI runs it so the suite cannot rot).
@@ -10,23 +10,24 @@ import { compare, measured } from "./stats";
 import { deployScenario } from "./scenarios/deploy";
 import { evaluationScenario } from "./scenarios/evaluation";
 import { growthScenario } from "./scenarios/growth";
-import { throughputScenario } from "./scenarios/throughput";
+import { performanceScenario } from "./scenarios/performance";
 import { trapScenario } from "./scenarios/trap";
 import { buildGoldenImages } from "../tests/sandbox/sandbox";
 
-const scenarios = ["evaluation", "deploy", "throughput", "growth", "trap"] as const;
+const scenarios = ["evaluation", "deploy", "performance", "growth", "trap"] as const;
 type Scenario = (typeof scenarios)[number];
 
 async function main(): Promise<void> {
   const cli = new Command("npm run bench --")
-    .option("--rounds <n>", "interleaved rounds per figure (medians)", "2")
+    .option("--rounds <n>", "interleaved rounds per figure (medians)", "5")
     .option("--only <list>", `comma-separated scenarios (${scenarios.join(", ")})`, scenarios.join(","))
+    .option("--setups <list>", "performance: the setups compared (distro, hand, solo, community, or a variant <tier>+<key>=<value>[+…])", "distro,hand,solo,community")
     .option("--before <rev>", "deploy the program at this git revision too, in the same rounds (provisioning before and after a change)")
     .option("--smoke", "one round of the quick scenarios, to check the suite works")
     .option("--out <dir>", "where results go (default bench/results; test-output/bench-smoke with --smoke)")
     .option("--rerender <json>", "recompute medians and ratios of a results file from its runs, and write its table and chart again")
     .parse();
-  const o = cli.opts<{ rounds: string; only: string; before?: string; smoke?: boolean; out?: string; rerender?: string }>();
+  const o = cli.opts<{ rounds: string; only: string; setups: string; before?: string; smoke?: boolean; out?: string; rerender?: string }>();
   if (o.rerender) {
     const old = JSON.parse(fs.readFileSync(o.rerender, "utf8")) as BenchResults;
     for (const s of old.sections) {
@@ -64,10 +65,10 @@ async function main(): Promise<void> {
       extra: { slowest: r.slowest, packages: r.packages, apt: r.apt },
     });
   }
-  if (selected.includes("throughput")) {
-    console.error("bench: throughput and latency per tier (sandbox VPSes)");
-    const r = await throughputScenario(rounds);
-    results.sections.push({ title: "Throughput, latency and memory per tier (sandbox VPS)", ...r });
+  if (selected.includes("performance")) {
+    console.error("bench: performance, like for like (sandbox VPSes, one booted at a time)");
+    const r = await performanceScenario(rounds, o.setups.split(",").map((x) => x.trim()));
+    results.sections.push(...r.sections);
   }
   if (selected.includes("growth")) {
     // One pass whatever --rounds says: its row counts are deterministic.

@@ -29,6 +29,9 @@ export function measured(name: string, unit: string, runs: number[]): Measured {
   return { name, unit, runs, median: median(runs) };
 }
 
+/** Which way a figure improves: a rate higher, a latency or a cost lower. */
+export type Better = "higher" | "lower";
+
 /** One line of a scenario's table: a figure, its baseline, and their ratio (figure / baseline). */
 export interface Comparison {
   /** A name the docs quote it by (gen:bench:<id>.ratio …), when they do. */
@@ -37,10 +40,33 @@ export interface Comparison {
   figure: Measured;
   baseline: Measured;
   ratio: number;
+  /**
+   * The spread of the ratio: the smallest and largest of the rounds' own ratios (round i's figure
+   * over round i's baseline, measured side by side), when both have the same rounds.
+   */
+  ratioRange?: [number, number];
+  /** Set when the direction is known: a difference is called only when the ranges do not overlap. */
+  verdict?: "better" | "worse" | "within the spread";
+  /** On the suite's chart (the figures a reader looks for first). */
+  headline?: boolean;
 }
 
-export function compare(what: string, figure: Measured, baseline: Measured, id?: string): Comparison {
-  return { ...(id ? { id } : {}), what, figure, baseline, ratio: baseline.median === 0 ? NaN : figure.median / baseline.median };
+export function compare(what: string, figure: Measured, baseline: Measured, id?: string, better?: Better): Comparison {
+  const c: Comparison = { ...(id ? { id } : {}), what, figure, baseline, ratio: baseline.median === 0 ? NaN : figure.median / baseline.median };
+  if (figure.runs.length === baseline.runs.length && figure.runs.length > 1) {
+    const ratios = figure.runs.map((f, i) => f / baseline.runs[i]).filter(Number.isFinite);
+    if (ratios.length > 0) c.ratioRange = [Math.min(...ratios), Math.max(...ratios)];
+  }
+  if (better) c.verdict = verdict(figure.runs, baseline.runs, better);
+  return c;
+}
+
+/** "better" or "worse" only when every run of one lies beyond every run of the other. */
+export function verdict(figure: number[], baseline: number[], better: Better): NonNullable<Comparison["verdict"]> {
+  const [fMin, fMax, bMin, bMax] = [Math.min(...figure), Math.max(...figure), Math.min(...baseline), Math.max(...baseline)];
+  if (fMin > bMax) return better === "higher" ? "better" : "worse";
+  if (fMax < bMin) return better === "lower" ? "better" : "worse";
+  return "within the spread";
 }
 
 /** Runs `fns` in interleaved rounds (a, b, a, b…), so drift on a noisy machine hits each alike. */

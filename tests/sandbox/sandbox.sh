@@ -13,6 +13,8 @@
 #   sandbox.sh stop N / start N [--cpus …] [--memory …]
 #                                                 shut VPS N down keeping its disk, boot it again
 #   sandbox.sh stats N                            its CPU seconds, peak memory and OOM kills so far
+#   sandbox.sh pss N                              the PSS of its processes now (KiB), in all and by role,
+#                                                 read from the host (nothing runs in the VPS for it)
 #   sandbox.sh down [N...]                        tear down VPS N..., or all of them
 #   sandbox.sh ssh N [cmd...]                     ssh root@10.231.N.2 with the sandbox key
 #   sandbox.sh status                             list running VPSes
@@ -469,11 +471,38 @@ cmd_stats() {
   d=$(v1_dir cpuacct "$n")
   [[ -d $d ]] || die "vps$n has no cgroups (is it up?)"
   awk '{ printf "cpu_seconds=%.3f\n", $1 / 1e9 }' "$d/cpuacct.usage"
+  printf 'cpu_usage_file=%s\n' "$d/cpuacct.usage"
   d=$(v1_dir memory "$n")
   printf 'memory_bytes=%s\nmemory_peak_bytes=%s\nmemory_limit_bytes=%s\n' \
     "$(cat "$d/memory.usage_in_bytes")" "$(cat "$d/memory.max_usage_in_bytes")" "$(cat "$d/memory.limit_in_bytes")"
   printf 'oom_kills=%s\n' "$(awk '$1 == "oom_kill" { print $2 }' "$d/memory.oom_control")"
   printf 'swap_bytes=%s\n' "$(awk '$1 == "total_swap" { print $2 }' "$d/memory.stat")"
+}
+
+# The proportional set size of VPS N's processes now, read from the host's /proc (so measuring
+# costs the VPS no CPU): in all, and for Synapse's processes, PostgreSQL's, nginx's and Redis's.
+cmd_pss() {
+  (($# == 1)) || usage
+  check_n "$1"
+  local n=$((10#$1)) d pid kib role cmd
+  d=$(v1_dir memory "$n")
+  [[ -d $d ]] || die "vps$n has no cgroups (is it up?)"
+  declare -A sum=([total]=0 [synapse]=0 [postgres]=0 [nginx]=0 [redis]=0)
+  while read -r pid; do
+    kib=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
+    [[ -n $kib ]] || continue
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+    case $(cat "/proc/$pid/comm" 2>/dev/null || true) in
+      postgres) role=postgres ;;
+      nginx) role=nginx ;;
+      redis-server) role=redis ;;
+      *) role=other ;;
+    esac
+    [[ $cmd != *synapse.app* ]] || role=synapse
+    sum[total]=$((sum[total] + kib))
+    [[ $role == other ]] || sum[$role]=$((sum[$role] + kib))
+  done < <(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+  for role in total synapse postgres nginx redis; do printf 'pss_kib_%s=%s\n' "$role" "${sum[$role]}"; done
 }
 
 # The systemd-nspawn process of VPS N, if running.
@@ -847,6 +876,7 @@ main() {
     stop) cmd_stop "$@" ;;
     start) cmd_up "$@" --resume ;;
     stats) cmd_stats "$@" ;;
+    pss) cmd_pss "$@" ;;
     ssh) cmd_ssh "$@" ;;
     status) cmd_status "$@" ;;
     check) cmd_check "$@" ;;

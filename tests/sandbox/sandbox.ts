@@ -106,16 +106,54 @@ async function runOk(args: string[], timeoutMs: number): Promise<RunResult> {
  * Boots VPS n (a stale one from a crashed run is cleaned up first) and resolves once
  * `ssh root@10.231.n.2` works. Builds the golden image first if it is missing (about 1 min each).
  */
-export async function upVps(n: number, image: SandboxImage = "base"): Promise<SandboxVps> {
+export async function upVps(n: number, image: SandboxImage = "base", limits: VpsLimits = {}): Promise<SandboxVps> {
   checkN(n);
   bootedHere.add(n);
-  const r = await runOk(["up", String(n), "--image", image], 15 * 60 * 1000);
+  const r = await runOk(["up", String(n), "--image", image, ...limitArgs(limits)], 15 * 60 * 1000);
   const host = r.stdout.trim().split("\n").pop() ?? "";
   if (host !== vpsHost(n)) {
     throw new Error(`sandbox.sh up ${n} printed an unexpected address '${host}'`);
   }
   const keyPath = privateKeyPath();
   return { n, host, port: 22, user: "root", privateKeyPath: keyPath, privateKey: readFileSync(keyPath, "utf8") };
+}
+
+/** Confinement through the VPS's cgroups: host CPUs to pin it to ("1"), a memory cap ("2G"). */
+export interface VpsLimits { cpus?: string; memory?: string }
+
+const limitArgs = (l: VpsLimits) => [...(l.cpus ? ["--cpus", l.cpus] : []), ...(l.memory ? ["--memory", l.memory] : [])];
+
+/** Shuts VPS n down keeping its disk. */
+export async function stopVps(n: number): Promise<void> {
+  checkN(n);
+  await runOk(["stop", String(n)], 5 * 60 * 1000);
+}
+
+/** Boots a stopped VPS n again (with these limits), once `ssh` works. */
+export async function startVps(n: number, limits: VpsLimits = {}): Promise<void> {
+  checkN(n);
+  await runOk(["start", String(n), ...limitArgs(limits)], 5 * 60 * 1000);
+}
+
+/** `sandbox.sh stats`: CPU seconds, memory (page cache included) and OOM kills since it booted. */
+export interface VpsStats { cpuSeconds: number; /** cpuacct.usage (ns): read it to time a window exactly. */ cpuUsageFile: string; memoryBytes: number; memoryPeakBytes: number; memoryLimitBytes: number; oomKills: number; swapBytes: number }
+
+const keyValues = (out: string): Record<string, string> => Object.fromEntries(out.trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+
+export async function vpsStats(n: number): Promise<VpsStats> {
+  checkN(n);
+  const v = keyValues((await runOk(["stats", String(n)], 60_000)).stdout);
+  return { cpuSeconds: Number(v.cpu_seconds), cpuUsageFile: v.cpu_usage_file, memoryBytes: Number(v.memory_bytes), memoryPeakBytes: Number(v.memory_peak_bytes),
+    memoryLimitBytes: Number(v.memory_limit_bytes), oomKills: Number(v.oom_kills), swapBytes: Number(v.swap_bytes) };
+}
+
+/** `sandbox.sh pss`: the PSS of the VPS's processes now (KiB), read from the host. */
+export interface VpsPss { total: number; synapse: number; postgres: number; nginx: number; redis: number }
+
+export async function vpsPss(n: number): Promise<VpsPss> {
+  checkN(n);
+  const v = keyValues((await runOk(["pss", String(n)], 60_000)).stdout);
+  return { total: Number(v.pss_kib_total), synapse: Number(v.pss_kib_synapse), postgres: Number(v.pss_kib_postgres), nginx: Number(v.pss_kib_nginx), redis: Number(v.pss_kib_redis) };
 }
 
 /**

@@ -2,7 +2,8 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { BenchResults, renderMarkdown } from "../../bench/report";
-import { compare, interleaved, measured, median, percentile } from "../../bench/stats";
+import { histogramQuantile } from "../../bench/performance/measure";
+import { compare, interleaved, measured, median, percentile, verdict } from "../../bench/stats";
 
 const root = path.join(__dirname, "..", "..");
 
@@ -17,6 +18,28 @@ it("takes nearest-rank percentiles and medians, and ratios of medians", () => {
   expect(c.ratio).toBe(4);
 });
 
+it("gives each ratio the spread of the rounds' own ratios, and calls a difference only beyond the spread", () => {
+  const c = compare("cpu", measured("solo", "s", [1, 2, 3]), measured("distro", "s", [4, 4, 2]), "x", "lower");
+  expect(c.ratioRange).toEqual([0.25, 1.5]);
+  expect(c.verdict).toBe("within the spread");
+  expect(verdict([1, 2], [3, 4], "lower")).toBe("better");
+  expect(verdict([1, 2], [3, 4], "higher")).toBe("worse");
+  expect(verdict([5, 6], [3, 4], "higher")).toBe("better");
+  expect(verdict([4, 6], [3, 4], "higher")).toBe("within the spread");
+  // Unpaired runs (a host size against rounds): no range.
+  expect(compare("memory", measured("solo", "MiB", [900, 1000]), measured("host", "MiB", [2048])).ratioRange).toBeUndefined();
+});
+
+it("reads quantiles from what a Prometheus histogram gained between two readings, as histogram_quantile does", () => {
+  const before = new Map([[0.005, 10], [0.01, 10], [0.05, 10], [Infinity, 10]]);
+  const after = new Map([[0.005, 10], [0.01, 60], [0.05, 110], [Infinity, 110]]);
+  // 100 new requests: 50 in (5 ms, 10 ms], 50 in (10 ms, 50 ms].
+  expect(histogramQuantile(before, after, 0.5)).toBeCloseTo(10, 6);
+  expect(histogramQuantile(before, after, 0.25)).toBeCloseTo(7.5, 6);
+  expect(histogramQuantile(before, after, 0.99)).toBeCloseTo(49.2, 6);
+  expect(histogramQuantile(after, after, 0.5)).toBeNaN();
+});
+
 it("interleaves rounds", async () => {
   const order: string[] = [];
   const runs = await interleaved(2, { a: async () => { order.push("a"); return 1; }, b: async () => { order.push("b"); return 2; } });
@@ -29,7 +52,7 @@ it("writes a Markdown table and an SVG chart of each figure against its baseline
     date: "2026-11-27", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 3, smoke: false, minutes: 12.5,
     sections: [{ title: "Provisioning", notes: ["a note"], comparisons: [compare("bare VPS → homeserver", measured("pulumi up", "s", [120, 130, 125]), measured("apt-get", "s", [50, 50, 50]))] }],
   };
-  expect(renderMarkdown(r)).toContain("| bare VPS → homeserver | pulumi up: 125 s | apt-get: 50.0 s | **2.50×** |");
+  expect(renderMarkdown(r)).toContain("| bare VPS → homeserver | pulumi up: 125 (120–130) s | apt-get: 50.0 (50.0–50.0) s | **2.50×** (2.40–2.60) |  |");
   // Vega is ESM only, which jest's CommonJS runtime cannot import: tsx runs it, as npm run bench does.
   const chart = spawnSync(path.join(root, "node_modules", ".bin", "tsx"), ["-e",
     `import { renderChart } from "./bench/report.ts"; renderChart(${JSON.stringify(r)}).then((svg) => process.stdout.write(svg));`], { cwd: root, encoding: "utf8" });
@@ -37,4 +60,7 @@ it("writes a Markdown table and an SVG chart of each figure against its baseline
   const svg = chart.stdout;
   expect(svg).toMatch(/^<svg /);
   expect(svg).toContain("bare VPS → homeserver");
+  // One axis of ratios with the 1.0× line, grouped by section.
+  expect(svg).toContain("ratio, figure ÷ baseline (log scale; 1.0× = the same)");
+  expect(svg).toContain("Provisioning");
 });

@@ -8,7 +8,8 @@
 //      CONCURRENCY (requests in flight, default 4), PREFIX (puppet localparts, default "m"),
 //      ROOM (an existing room instead of a new one), PHASES (default "register,join,displayname"),
 //      and for a batch of a longer run: JOIN_FROM and JOIN_TO (the members who join, default all)
-//      and CHANGE_FROM (the number of the first change, default 0; change k renames member k % MEMBERS).
+//      and CHANGE_FROM (the number of the first change, default 0; change k renames member k % MEMBERS);
+//      for the "message" phase, MESSAGES (sent by the members in turn: history to page through).
 import { Agent, fetch } from "undici";
 import * as fs from "node:fs";
 
@@ -84,6 +85,10 @@ if (PHASES.includes("displayname")) {
     return call("PUT", `/rooms/${encodeURIComponent(room)}/state/m.room.member/${encodeURIComponent(member(i))}`,
       { membership: "join", displayname: `member ${i}, change ${Math.floor(k / MEMBERS) + 1}` }, member(i));
   });
+}
+if (PHASES.includes("message")) {
+  seconds.message = await pool("message", 0, Number(process.env.MESSAGES ?? 0), (k) =>
+    call("PUT", `/rooms/${encodeURIComponent(room)}/send/m.room.message/big${k}`, { msgtype: "m.text", body: `message ${k} of the big room` }, member(k % MEMBERS)));
 }
 seconds.total = (Date.now() - started) / 1000;
 console.log(JSON.stringify({ room, members: MEMBERS, changes: CHANGES, concurrency: CONCURRENCY, seconds }));

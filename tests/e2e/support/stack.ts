@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { sshExec, upVps } from "../../sandbox/sandbox";
+import { sshExec, upVps, VpsLimits } from "../../sandbox/sandbox";
 import { request, sandboxAgent } from "../clients/https";
 import { PulumiWorkspace, repoRoot, UpdateResult } from "./pulumi";
 
@@ -20,8 +20,8 @@ export interface Vps {
   sh(command: string, opts?: { stdin?: string | Buffer; allowFail?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-export async function bootVps(n: number, image: "base" | "packages" = "base"): Promise<Vps> {
-  const v = await upVps(n, image);
+export async function bootVps(n: number, image: "base" | "packages" = "base", limits: VpsLimits = {}): Promise<Vps> {
+  const v = await upVps(n, image, limits);
   return {
     n, host: v.host, privateKey: v.privateKey, privateKeyPath: v.privateKeyPath,
     async sh(command, opts = {}) {
