@@ -4,8 +4,10 @@ import YAML from "yaml";
 import { ConfigKey, configKeys, declaredInProject, sections } from "../config/keys";
 import { processCount, processMemoryMiB, tierHostMiB, tierWorkers } from "../config/workers";
 import { Sizing, tierNames, tiers } from "../config/tiers";
+import { tierFederationLimits } from "../config/federationLimits";
 import { workerCountKeys } from "../config/keys";
 import { workerKinds } from "../config/workers";
+import { workerPlan } from "../render/workers";
 
 /** The entries of Pulumi.yaml's `config:` block, two spaces in: every key the engine may declare. */
 export function pulumiYamlConfig(): string {
@@ -54,6 +56,38 @@ export function tierTable(): string {
     ...workerKinds.map((kind) => row(`\`${workerCountKeys[kind].key}\``, (t) => tierWorkers[t][kind])),
     row("memory budget: main process / each worker (workers' systemd `MemoryHigh`)",
       (t) => `${processMemoryMiB[t].main} MiB / ${processCount(tierWorkers[t]) > 1 ? `${processMemoryMiB[t].worker} MiB` : "–"}`),
+    "",
+  ].join("\n");
+}
+
+/** The tiers in brief, for the README: the host, the processes and which workers, the upload size. */
+export function tierSummary(): string {
+  const workers = (t: (typeof tierNames)[number]) => {
+    const byKind = new Map<string, number>();
+    for (const { name } of workerPlan(tierWorkers[t])) {
+      const kind = name.replace(/\d+$/, "");
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+    }
+    return byKind.size === 0 ? "none: one process" : [...byKind].map(([kind, n]) => `${n} × \`${kind}\``).join(", ");
+  };
+  return [
+    "| tier | sized for a host of | Synapse processes | workers | uploads up to |", "|---|---|---|---|---|",
+    ...tierNames.map((t) => `| \`${t}\` | ${tierHostMiB[t] / 1024} GiB | ${processCount(tierWorkers[t])} | ${workers(t)} | ${tiers[t].maxUploadSize} |`),
+    "",
+  ].join("\n");
+}
+
+/** Inbound federation's limits per tier (config/federationLimits.ts). */
+export function federationLimitTable(): string {
+  const row = (what: string, cell: (t: (typeof tierNames)[number]) => string) => `| ${what} | ${tierNames.map(cell).join(" | ")} |`;
+  const rc = (t: (typeof tierNames)[number]) => tierFederationLimits[t].rc;
+  return [
+    `| per tier | ${tierNames.join(" | ")} |`, `|---|${tierNames.map(() => "---").join("|")}|`,
+    row("nginx: requests/s per origin, burst (`federationOriginRate`, `federationOriginBurst`)",
+      (t) => `${tierFederationLimits[t].originRate}, ${tierFederationLimits[t].originBurst}`),
+    row("`rc_federation`: sleep after / reject after (per window), window, delay",
+      (t) => `${rc(t).sleep_limit} / ${rc(t).reject_limit}, ${rc(t).window_size} ms, ${rc(t).sleep_delay} ms`),
+    row("`rc_federation`: requests of one server processed at once (`rcFederationConcurrent`)", (t) => String(rc(t).concurrent)),
     "",
   ].join("\n");
 }

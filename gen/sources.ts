@@ -3,7 +3,7 @@
 // is typed by hand.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { configReference, pulumiYamlConfig, tierTable } from "./config";
+import { configReference, federationLimitTable, pulumiYamlConfig, tierSummary, tierTable } from "./config";
 
 export const repoRoot = path.join(__dirname, "..");
 export const e2eResultsFile = path.join(repoRoot, "docs", "results", "e2e.json");
@@ -67,9 +67,11 @@ function benchFigure(ref: string): string {
  * - `e2e-run`: when and where that run was;
  * - `bench-results`: the newest bench results' tables, without their title;
  * - `bench:<id>.ratio|figure|baseline`: one figure of them, inline; `bench-date`: their date;
- * - `bench-chart:<name>`: a scenario's own chart of them, as an image linked from the file;
+ * - `bench-chart`: their chart, `bench-chart:<name>`: a scenario's own chart of them, as an image
+ *   linked from the file;
  * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
- *   `tiers`: the tiers side by side (gen/config.ts).
+ *   `tiers`: the tiers side by side, `tiers-summary`: the tiers in brief, `federation-limits`: inbound
+ *   federation's limits per tier (gen/config.ts).
  */
 export function renderSource(name: string, file = path.join(repoRoot, "README.md")): string {
   const [kind, arg] = name.split(/:(.*)/s);
@@ -91,8 +93,13 @@ export function renderSource(name: string, file = path.join(repoRoot, "README.md
     case "bench-date":
       return latestBench().date;
     case "bench-chart": {
-      // A section's own chart, named by the scenario (bench/results/<date>-<name>.svg), linked from this file.
+      // The run's chart of every figure against its baseline (bench/results/<date>.svg), or a
+      // section's own, named by the scenario (<date>-<name>.svg); linked from this file.
       const { date, json } = latestBench();
+      if (arg === undefined) {
+        const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}.svg`));
+        return `![figures against their baselines, ${date}](${chart})`;
+      }
       const section = json.sections.find((s: any) => s.chartName === arg);
       if (!section) throw new Error(`gen:bench-chart:${arg}: the newest bench results have no chart '${arg}'`);
       const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}-${arg}.svg`));
@@ -104,6 +111,10 @@ export function renderSource(name: string, file = path.join(repoRoot, "README.md
       return configReference();
     case "tiers":
       return tierTable();
+    case "tiers-summary":
+      return tierSummary();
+    case "federation-limits":
+      return federationLimitTable();
     default:
       throw new Error(`unknown generated block gen:${name}`);
   }

@@ -1,6 +1,7 @@
 // The generated blocks of the README, the manual and Pulumi.yaml (npm run gen): the markers, and
 // that every block holds what its source gives now, so no figure or reference drifts from what
 // produced it.
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { findBlocks, renderBlocks } from "../../gen/blocks";
 import { staleFiles } from "../../gen/main";
@@ -40,4 +41,45 @@ it("every generated block in the README, docs/ and Pulumi.yaml is current (else:
   const problems: string[] = [];
   expect(staleFiles(problems).map((f) => path.relative(repoRoot, f.file))).toEqual([]);
   expect(problems).toEqual([]);
+});
+
+describe("the manual's links", () => {
+  // GitHub's anchor for a heading (github-slugger's rule; the package is ESM-only, which this
+  // CommonJS jest cannot load): lower case, punctuation dropped, spaces to hyphens, repeats numbered.
+  const anchors = (markdown: string): Set<string> => {
+    const seen = new Map<string, number>();
+    const out = new Set<string>();
+    for (const [, heading] of withoutCode(markdown).matchAll(/^#{1,6} +(.+?) *#*$/gm)) {
+      const base = heading.replace(/`/g, "").toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, "").replace(/ /g, "-");
+      const n = seen.get(base) ?? 0;
+      seen.set(base, n + 1);
+      out.add(n === 0 ? base : `${base}-${n}`);
+    }
+    return out;
+  };
+  const withoutCode = (markdown: string) => markdown.replace(/^```[\s\S]*?^```/gm, "").replace(/`[^`\n]*`/g, "");
+  const pages = ["README.md", ...fs.readdirSync(path.join(repoRoot, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+
+  it.each(pages)("%s links only to files and headings that exist", (page) => {
+    const text = fs.readFileSync(path.join(repoRoot, page), "utf8");
+    const broken: string[] = [];
+    for (const [, target] of withoutCode(text).matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+      const [file, anchor] = target.split("#");
+      const resolved = file === "" ? path.join(repoRoot, page) : path.resolve(path.dirname(path.join(repoRoot, page)), file);
+      if (!fs.existsSync(resolved)) { broken.push(`${target}: no such file`); continue; }
+      if (anchor !== undefined && resolved.endsWith(".md") && !anchors(fs.readFileSync(resolved, "utf8")).has(anchor)) {
+        broken.push(`${target}: no such heading`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it("every page of docs/ is reachable from the README", () => {
+    const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
+    const linked = new Set([...readme.matchAll(/\]\(docs\/([\w.-]+\.md)(?:#[^)]*)?\)/g)].map((m) => m[1]));
+    const unlinked = pages.filter((p) => p.startsWith("docs/")).map((p) => p.slice(5))
+      .filter((p) => !linked.has(p) && !pages.some((other) => other !== `docs/${p}` && fs.readFileSync(path.join(repoRoot, other), "utf8").includes(`](${p}`)));
+    expect(unlinked).toEqual([]);
+  });
 });
