@@ -50,40 +50,49 @@ async function main(): Promise<void> {
   const results: BenchResults = {
     date: new Date().toISOString().slice(0, 10), machine: machine(), rounds, smoke, minutes: 0, sections: [],
   };
-  if (selected.includes("evaluation")) {
-    console.error("bench: program evaluation");
-    const r = await evaluationScenario(rounds, smoke);
-    results.sections.push({ title: "Program evaluation (Pulumi mocks)", ...r });
-  }
-  if (selected.includes("deploy")) {
-    console.error("bench: provisioning and re-apply (sandbox VPSes)");
-    const r = await deployScenario(rounds, o.before);
-    results.sections.push({
-      title: "Provisioning and re-apply (sandbox VPS, solo tier)", comparisons: r.comparisons,
-      notes: [...r.notes, `packages installed by the program (the floor installs the same): ${r.packages.join(" ")}`,
-        `slowest resources of the last first apply: ${r.slowest.map((s) => `${s.resource} ${s.seconds} s`).join(", ")}`],
-      extra: { slowest: r.slowest, packages: r.packages, apt: r.apt },
-    });
-  }
-  if (selected.includes("performance")) {
-    console.error("bench: performance, like for like (sandbox VPSes, one booted at a time)");
-    const r = await performanceScenario(rounds, o.setups.split(",").map((x) => x.trim()));
-    results.sections.push(...r.sections);
-  }
-  if (selected.includes("growth")) {
-    // One pass whatever --rounds says: its row counts are deterministic.
-    console.error("bench: database growth under state churn (sandbox VPS)");
-    const r = await growthScenario();
-    results.sections.push({ title: "Database growth under state churn (sandbox VPS, solo tier)", ...r });
-  }
-  if (selected.includes("trap")) {
-    // One pass: its counts are deterministic, and it takes a while.
-    console.error("bench: the database trap, treated and untreated side by side (sandbox VPSes)");
-    const r = await trapScenario();
-    results.sections.push({ title: "The database trap: a big room, treated and untreated (sandbox VPSes, solo tier)", chartName: "trap", ...r });
+  const out = o.out ?? path.join(__dirname, "..", smoke ? "test-output/bench-smoke" : "bench/results");
+  try {
+    if (selected.includes("evaluation")) {
+      console.error("bench: program evaluation");
+      const r = await evaluationScenario(rounds, smoke);
+      results.sections.push({ title: "Program evaluation (Pulumi mocks)", ...r });
+    }
+    if (selected.includes("deploy")) {
+      console.error("bench: provisioning and re-apply (sandbox VPSes)");
+      const r = await deployScenario(rounds, o.before);
+      results.sections.push({
+        title: "Provisioning and re-apply (sandbox VPS, solo tier)", comparisons: r.comparisons,
+        notes: [...r.notes, `packages installed by the program (the floor installs the same): ${r.packages.join(" ")}`,
+          `slowest resources of the last first apply: ${r.slowest.map((s) => `${s.resource} ${s.seconds} s`).join(", ")}`],
+        extra: { slowest: r.slowest, packages: r.packages, apt: r.apt },
+      });
+    }
+    if (selected.includes("performance")) {
+      console.error("bench: performance, like for like (sandbox VPSes, one booted at a time)");
+      const r = await performanceScenario(rounds, o.setups.split(",").map((x) => x.trim()));
+      results.sections.push(...r.sections);
+    }
+    if (selected.includes("growth")) {
+      // One pass whatever --rounds says: its row counts are deterministic.
+      console.error("bench: database growth under state churn (sandbox VPS)");
+      const r = await growthScenario();
+      results.sections.push({ title: "Database growth under state churn (sandbox VPS, solo tier)", ...r });
+    }
+    if (selected.includes("trap")) {
+      // One pass: its counts are deterministic, and it takes a while.
+      console.error("bench: the database trap, treated and untreated side by side (sandbox VPSes)");
+      const r = await trapScenario();
+      results.sections.push({ title: "The database trap: a big room, treated and untreated (sandbox VPSes, solo tier)", chartName: "trap", ...r });
+    }
+  } catch (e) {
+    // What finished is kept, apart from the results the docs are made from: a scenario can take an hour.
+    results.minutes = (Date.now() - t0) / 60_000;
+    if (results.sections.length > 0) {
+      for (const f of await writeResults(results, path.join(out, "incomplete"))) console.error(`bench: wrote ${f} (incomplete: a later scenario failed)`);
+    }
+    throw e;
   }
   results.minutes = (Date.now() - t0) / 60_000;
-  const out = o.out ?? path.join(__dirname, "..", smoke ? "test-output/bench-smoke" : "bench/results");
   for (const f of await writeResults(results, out)) console.error(`bench: wrote ${f}`);
 }
 

@@ -78,6 +78,15 @@ export function puppetRegistration(server: string, asToken: string, hsToken: str
 
 const shipped = (name: string) => fs.readFileSync(path.join(root, "bench", "vps", name), "utf8");
 
+/**
+ * Writes a file on the VPS. Mode 0600 files belong to Synapse's user (its secrets, which it
+ * alone reads); others to root, readable by all. The TLS files are nginx's (root's).
+ */
+async function putFile(vps: Vps, file: string, content: string, mode: string): Promise<void> {
+  const owner = mode === "0600" && !file.startsWith("/etc/synapse-deploy/") ? "matrix-synapse" : "root";
+  await vps.sh(`install -D -m ${mode} -o ${owner} -g "$(id -gn ${owner})" /dev/stdin ${file}`, { stdin: content });
+}
+
 /** Synapse's listeners reachable from the sandbox host on these ports (bench/vps/direct-front.sh). */
 async function exposeListeners(vps: Vps, ports: number[]): Promise<void> {
   await vps.sh(`bash -s ${ports.join(" ")}`, { stdin: shipped("direct-front.sh") });
@@ -160,11 +169,10 @@ export async function packageSetup(o: { key: "distro" | "hand"; name: string; n:
       `runuser -u postgres -- psql -q -c "CREATE ROLE synapse_user LOGIN PASSWORD '${password}'"`,
       "runuser -u postgres -- createdb --encoding=UTF8 --locale=C --template=template0 --owner=synapse_user synapse");
   }
-  const put = async (file: string, content: string, mode = "0644", owner = "root:root") =>
-    vps.sh(`install -D -m ${mode} -o ${owner.split(":")[0]} -g ${owner.split(":")[1]} /dev/stdin ${file}`, { stdin: content });
+  const put = (file: string, content: string, mode = "0644") => putFile(vps, file, content, mode);
   await put("/etc/matrix-synapse/conf.d/server_name.yaml", `server_name: ${o.server}\n`);
-  await put("/etc/matrix-synapse/conf.d/bench.yaml", `${conf.join("\n")}\n`, "0640", "root:matrix-synapse");
-  await put("/etc/matrix-synapse/bench-puppets.yaml", o.registration, "0640", "root:matrix-synapse");
+  await put("/etc/matrix-synapse/conf.d/bench.yaml", `${conf.join("\n")}\n`, "0600");
+  await put("/etc/matrix-synapse/bench-puppets.yaml", o.registration, "0600");
   await put("/etc/matrix-synapse/bench-ca.pem", o.pki.ca);
   // The program's nginx site (solo's), for this name, with the same certificate.
   for (const site of ["matrix.conf", "matrix-well-known.conf"]) {
@@ -205,8 +213,7 @@ export async function senderSetup(o: { n: number; server: string; pki: BenchPki;
     `ip_range_whitelist: ['${sandboxNetwork}']`,
     "presence: {enabled: false}",
   ];
-  const put = async (file: string, content: string, mode = "0640") =>
-    vps.sh(`install -D -m ${mode} -o root -g matrix-synapse /dev/stdin ${file}`, { stdin: content });
+  const put = (file: string, content: string, mode = "0600") => putFile(vps, file, content, mode);
   await put("/etc/matrix-synapse/conf.d/server_name.yaml", `server_name: ${o.server}\n`, "0644");
   await put("/etc/matrix-synapse/conf.d/bench.yaml", `${conf.join("\n")}\n`);
   await put("/etc/matrix-synapse/bench.crt", o.pki.cert);

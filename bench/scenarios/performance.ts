@@ -134,7 +134,8 @@ export async function performanceScenario(rounds: number, setupList: string[]): 
     notes.push(...methodNotes(targets, rounds, seconds, t0));
     return { sections: sectionsOf(targets, results, notes) };
   } finally {
-    await downVps(...targets.map((s) => s.vps.n), ...(sender ? [sender.vps.n] : []));
+    // BENCH_KEEP=1 leaves the VPSes up, for looking into a failure.
+    if (process.env.BENCH_KEEP !== "1") await downVps(...targets.map((s) => s.vps.n), ...(sender ? [sender.vps.n] : []));
   }
 }
 

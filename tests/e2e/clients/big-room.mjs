@@ -36,10 +36,12 @@ async function call(method, path, body, userId) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.text();
-    const json = text ? JSON.parse(text) : {};
+    // nginx answers a gateway error in HTML (Synapse slower than its proxy timeout on a loaded machine).
+    const json = (r.headers.get("content-type") ?? "").includes("json") && text ? JSON.parse(text) : {};
     if (r.ok) return json;
-    // A request racing another event of the room may be asked to retry; nothing else is retried.
-    if (r.status === 429 || (r.status >= 500 && attempt < 3)) {
+    // A request racing another event of the room may be asked to retry, and a gateway error is
+    // retried a few times; nothing else is.
+    if (r.status === 429 || (r.status >= 500 && attempt < 5)) {
       await new Promise((res) => setTimeout(res, json.retry_after_ms ?? 500));
       continue;
     }
