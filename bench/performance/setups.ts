@@ -22,6 +22,12 @@ export const sandboxNetwork = "10.231.0.0/16";
 export const mainPort = 8008;
 export const metricsPort = 9000;
 
+/**
+ * Keys are fetched from each server itself: matrix.org, every setup's default notary, is out of
+ * the sandbox's reach (a request to it hangs until it times out). The same on every setup.
+ */
+const noNotary = "trusted_key_servers: []";
+
 export interface LoadUser { userId: string; accessToken: string; room?: string }
 /** What users.py made on a homeserver. */
 export interface Population {
@@ -114,17 +120,20 @@ export async function waitHealthy(vps: Vps): Promise<void> {
 
 /** solo, community or a variant: the program's `pulumi up` on a fresh VPS. */
 export async function programSetup(o: { key: string; name: string; n: number; server: string; tier: string; hostMiB: number; config: Record<string, string>;
-  pki: BenchPki; registration: string }): Promise<Setup> {
+  pki: BenchPki; registration: string; fixture?: string; tweaks?: string[] }): Promise<Setup> {
   const vps = await bootVps(o.n);
-  const ws = await devStack(vps, `bench-vps${o.n}-${o.key}`, { tier: o.tier, serverName: o.server, tlsMode: "provided", tlsCertificate: o.pki.cert, ...o.config });
+  const ws = await devStack(vps, `bench-vps${o.n}-${o.key.replace(/[^A-Za-z0-9.-]/g, "_")}`,
+    { tier: o.tier, serverName: o.server, tlsMode: "provided", tlsCertificate: o.pki.cert, ...o.config }, o.fixture);
   await ws.configSet("tlsPrivateKey", o.pki.key, { secret: true });
   await ws.configSet("federationCaCertificates", o.pki.ca);
   await ws.configSet("federationIpRangeAllowlist[0]", sandboxNetwork, { path: true });
   await ws.configSet("appServiceRegistrations[0]", o.registration, { secret: true, path: true });
+  ws.setInStackFile("dev", "synapse:trustedKeyServers", []);
   expectClean(await ws.update("up"));
   // Metrics on every process (bench/vps/metrics.py), then reachable with the listeners.
   const metricsPorts = (await vps.sh(`python3 - ${metricsPort}`, { stdin: shipped("metrics.py") })).stdout.trim().split("\n").map(Number);
-  await vps.sh("systemctl restart matrix-synapse && (systemctl restart matrix-synapse-workers.target 2>/dev/null || true)");
+  for (const t of o.tweaks ?? []) await vps.sh("bash -s", { stdin: fs.readFileSync(path.join(root, "bench", "tweaks", `${t}.sh`), "utf8") });
+  await vps.sh("systemctl restart matrix-synapse && (systemctl restart matrix-synapse-workers.target 2>/dev/null || true) && systemctl reload nginx");
   await waitHealthy(vps);
   const routes = directRoutes(o.tier);
   await exposeListeners(vps, [mainPort, ...new Set(routes.map(([, p]) => p)), ...metricsPorts]);
@@ -159,6 +168,7 @@ export async function packageSetup(o: { key: "distro" | "hand"; name: string; n:
     "app_service_config_files: [/etc/matrix-synapse/bench-puppets.yaml]",
     "federation_custom_ca_list: [/etc/matrix-synapse/bench-ca.pem]",
     `ip_range_whitelist: ['${sandboxNetwork}']`,
+    noNotary,
   ];
   const steps = ["export DEBIAN_FRONTEND=noninteractive"];
   if (o.key === "hand") {
@@ -196,8 +206,10 @@ export async function packageSetup(o: { key: "distro" | "hand"; name: string; n:
 
 /**
  * The sending homeserver for federation inbound load: Debian's package (SQLite), serving
- * federation itself with TLS on 8448 (its name has no delegation), presence off so it sends
- * nothing while no test runs. Pinned to the load generator's core.
+ * federation itself with TLS on 8448, presence off so it sends nothing while no test runs. Its
+ * server name carries the port (f.test:8448): other servers then look up neither .well-known nor
+ * SRV records, which in the sandbox (no DNS) would hang until their timeout. Pinned to the load
+ * generator's core.
  */
 export async function senderSetup(o: { n: number; server: string; pki: BenchPki; cpus: string }): Promise<Setup> {
   const vps = await bootVps(o.n, "packages", { cpus: o.cpus });
@@ -211,6 +223,7 @@ export async function senderSetup(o: { n: number; server: string; pki: BenchPki;
     `registration_shared_secret: "${secret}"`,
     "federation_custom_ca_list: [/etc/matrix-synapse/bench-ca.pem]",
     `ip_range_whitelist: ['${sandboxNetwork}']`,
+    noNotary,
     "presence: {enabled: false}",
   ];
   const put = (file: string, content: string, mode = "0600") => putFile(vps, file, content, mode);
@@ -229,7 +242,7 @@ export async function senderSetup(o: { n: number; server: string; pki: BenchPki;
 
 /** Every homeserver knows every other's name (there is no DNS in the sandbox). */
 export async function hostsFile(all: Setup[]): Promise<void> {
-  const lines = all.map((s) => `${s.vps.host} ${s.server} matrix.${s.server} # bench\n`).join("");
+  const lines = all.map((s) => s.server.split(":")[0]).map((name, i) => `${all[i].vps.host} ${name} matrix.${name} # bench\n`).join("");
   await Promise.all(all.map((s) => s.vps.sh("sed -i '/ # bench$/d' /etc/hosts && cat >> /etc/hosts", { stdin: lines })));
 }
 

@@ -6,12 +6,10 @@
 //    the ratio before and after a change is measured side by side.
 // 2. Re-apply: `pulumi up` again unchanged (resources that run again: must be 0), and with one
 //    key changed (backupKeep), against the first apply.
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { downVps } from "../../tests/sandbox/sandbox";
 import { bootVps, changes, devStack, expectClean, httpsClient, Vps } from "../../tests/e2e/support/stack";
+import { checkoutOf } from "../checkout";
 import { Comparison, compare, measured } from "../stats";
 import { eventDurations } from "../events";
 
@@ -19,15 +17,6 @@ import { eventDurations } from "../events";
 const OURS = 20;
 const FLOOR = 21;
 const BEFORE = 24;
-
-/** The project at git revision `rev`, exported to a scratch directory (its own npm packages are this tree's). */
-function checkoutOf(rev: string): { dir: string; commit: string } {
-  const root = path.join(__dirname, "..", "..");
-  const commit = execFileSync("git", ["-C", root, "rev-parse", "--short", `${rev}^{commit}`], { encoding: "utf8" }).trim();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${commit}-`));
-  execFileSync("bash", ["-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "-", root, commit, dir]);
-  return { dir, commit };
-}
 
 const manualPackages = async (vps: Vps) => (await vps.sh("apt-mark showmanual")).stdout.trim().split("\n").filter(Boolean).sort();
 

@@ -153,8 +153,9 @@ export async function growthScenario(): Promise<{ comparisons: Comparison[]; not
     const untreated = await snapshot(vps, db);
     // (b) The compressor's service, as its timer starts it.
     const since = (await vps.sh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
-    await lap("synapse-compress-state", () => vps.sh("systemctl start synapse-compress-state.service"));
+    const run = await lap("synapse-compress-state", () => vps.sh("systemctl start synapse-compress-state.service", { allowFail: true }));
     const journal = (await vps.sh(`journalctl -u synapse-compress-state --since '${since}' --no-pager -o cat`)).stdout;
+    if (run.code !== 0) throw new Error(`synapse-compress-state failed:\n${journal.split("\n").slice(-40).join("\n")}`);
     const compressed = await snapshot(vps, db);
 
     // (c) Every churn room's history purged through the program's admin command.

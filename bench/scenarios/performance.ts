@@ -22,6 +22,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { downVps, startVps, stopVps, vpsStats } from "../../tests/sandbox/sandbox";
+import { checkoutOf } from "../checkout";
 import { Better, Comparison, compare, measured, percentile } from "../stats";
 import { histogramQuantile, peakPss, responseTimes, runClient, targetEnv, loadCpu } from "../performance/measure";
 import {
@@ -39,26 +40,40 @@ const SENDER = 34;
 const FIRST_VARIANT = 38;
 const tierHostMiB: Record<string, number> = { solo: 2048, community: 4096, large: 8192 };
 
-interface SetupSpec { key: string; name: string; n: number; server: string; kind: "program" | "distro" | "hand"; tier?: string; config?: Record<string, string> }
+interface SetupSpec {
+  key: string; name: string; n: number; server: string; kind: "program" | "distro" | "hand"; tier?: string; config?: Record<string, string>;
+  /** The program at another git revision (a change measured against the one before it). */
+  fixture?: string;
+  /** Experiments the program does not have yet: bench/tweaks/<name>.sh, run on the VPS after the deploy. */
+  tweaks?: string[];
+}
 
-/** "distro", "hand", "solo", "community", or a variant: "<tier>+<key>=<value>[+…]" (stack config). */
+/**
+ * "distro", "hand", "solo", "community", or a variant of a tier: more stack config,
+ * "<tier>+<key>=<value>[+…]", the program at another revision, "<tier>@<rev>", or an experiment
+ * the program does not have yet, "<tier>!<tweak>[!…]" (bench/tweaks/<tweak>.sh); they combine.
+ */
 function specs(list: string[]): SetupSpec[] {
   let variant = 0;
   return list.map((key): SetupSpec => {
     if (key === "distro") return { key, name: "distribution package, defaults (SQLite)", n: base.distro, server: "d.test", kind: "distro" };
     if (key === "hand") return { key, name: "hand setup (PostgreSQL defaults)", n: base.hand, server: "h.test", kind: "hand" };
-    const [tier, ...settings] = key.split("+");
+    const [withoutTweaks, ...tweaks] = key.split("!");
+    const [tierAt, ...settings] = withoutTweaks.split("+");
+    const [tier, rev] = tierAt.split("@");
     if (!(tier in tierHostMiB)) throw new Error(`--setups: unknown setup '${key}' (distro, hand, solo, community, large, or <tier>+<key>=<value>)`);
     const config = Object.fromEntries(settings.map((kv) => {
       const i = kv.indexOf("=");
       if (i < 1) throw new Error(`--setups: '${kv}' in '${key}' is not <key>=<value>`);
       return [kv.slice(0, i), kv.slice(i + 1)];
     }));
-    if (settings.length === 0 && (tier === "solo" || tier === "community")) {
+    if (settings.length === 0 && !rev && tweaks.length === 0 && (tier === "solo" || tier === "community")) {
       return { key, name: tier === "solo" ? "solo" : "community (workers)", n: base[tier], server: `${tier[0]}.test`, kind: "program", tier, config };
     }
     variant++;
-    return { key, name: `${tier} with ${settings.join(", ")}`, n: FIRST_VARIANT + variant - 1, server: `v${variant}.test`, kind: "program", tier, config };
+    const at = rev ? checkoutOf(rev) : undefined;
+    const what = [...(at ? [`at ${at.commit}`] : []), ...(settings.length || tweaks.length ? [`with ${[...settings, ...tweaks].join(", ")}`] : [])].join(" ");
+    return { key, name: `${tier} ${what}`, n: FIRST_VARIANT + variant - 1, server: `v${variant}.test`, kind: "program", tier, config, fixture: at?.dir, tweaks };
   });
 }
 
@@ -96,7 +111,7 @@ export async function performanceScenario(rounds: number, setupList: string[]): 
     const hsToken = randomBytes(24).toString("hex");
     await lap("deploying the setups", async () => {
       const programs = await Promise.all(wanted.filter((w) => w.kind === "program").map((w) => programSetup({
-        key: w.key, name: w.name, n: w.n, server: w.server, tier: w.tier!, hostMiB: tierHostMiB[w.tier!], config: w.config ?? {}, pki,
+        key: w.key, name: w.name, n: w.n, server: w.server, tier: w.tier!, hostMiB: tierHostMiB[w.tier!], config: w.config ?? {}, pki, fixture: w.fixture, tweaks: w.tweaks,
         registration: puppetRegistration(w.server, asToken, hsToken),
       })));
       const siteFrom = programs.find((s) => s.key === "solo") ?? programs[0];
@@ -106,7 +121,7 @@ export async function performanceScenario(rounds: number, setupList: string[]): 
         key: w.kind as "distro" | "hand", name: w.name, n: w.n, server: w.server, pki, registration: puppetRegistration(w.server, asToken, hsToken), site: { from: siteFrom },
       })));
       for (const w of wanted) targets.push([...programs, ...packaged].find((s) => s.key === w.key)!);
-      sender = await senderSetup({ n: SENDER, server: "f.test", pki, cpus: loadCpu });
+      sender = await senderSetup({ n: SENDER, server: "f.test:8448", pki, cpus: loadCpu });
       await hostsFile([...targets, sender]);
     });
     const senderPopulation = await populate(sender!, { load: plan.senders, rooms: 0, syncRooms: 0, joiners: 0 });
@@ -244,7 +259,7 @@ function pairs(targets: Setup[]): [Setup, Setup][] {
   for (const b of ["distro", "hand"]) if (solo && by(b)) out.push([solo, by(b)!]);
   for (const s of targets) {
     if (["distro", "hand", "solo"].includes(s.key)) continue;
-    const tier = s.key.split("+")[0];
+    const tier = s.key.split(/[+@!]/)[0];
     const against = s.key === "community" ? solo : by(tier) ?? solo;
     if (against && against !== s) out.push([s, against]);
   }
