@@ -12,8 +12,13 @@ export interface BenchResults {
   smoke: boolean;
   minutes: number;
   /** A section may bring a chart of its own (a Vega-Lite spec over its data), written as <date>-<chartName>.svg. */
-  sections: { title: string; comparisons: Comparison[]; notes: string[]; extra?: Record<string, unknown>; chart?: object; chartName?: string }[];
+  sections: { title: string; comparisons: Comparison[]; notes: string[]; extra?: Record<string, unknown>; chart?: object; chartName?: string; run?: SectionRun }[];
+  /** Set when the sections come from several runs (npm run bench -- --combine): each section then names its own. */
+  combined?: boolean;
 }
+
+/** The run a section came from, kept when results of several runs are combined into one day's file. */
+export interface SectionRun { date: string; rounds: number; minutes: number }
 
 export function machine(): BenchResults["machine"] {
   return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() };
@@ -27,12 +32,17 @@ export function renderMarkdown(r: BenchResults): string {
     `# Benchmarks, ${r.date}${r.smoke ? " (smoke: one round, not for comparison)" : ""}`,
     "",
     `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB RAM, Linux ${r.machine.kernel}. ` +
-      `Medians of ${r.rounds} interleaved rounds, with the smallest and largest round in brackets; every ratio is figure ÷ baseline, ` +
-      `both measured in this run (${r.minutes.toFixed(1)} min), its brackets the smallest and largest of the rounds' own ratios. ` +
+      (r.combined
+        ? "Each section comes from its own run (named under its title); within a section, medians of that run's interleaved rounds, "
+        : `Medians of ${r.rounds} interleaved rounds, `) +
+      "with the smallest and largest round in brackets; every ratio is figure ÷ baseline, " +
+      `both measured in the same run${r.combined ? "" : ` (${r.minutes.toFixed(1)} min)`}, its brackets the smallest and largest of the rounds' own ratios. ` +
       "A difference is called better or worse only when every round of one lies beyond every round of the other.",
   ];
   for (const s of r.sections) {
-    lines.push("", `## ${s.title}`, "", "| what | figure | baseline | ratio | |", "|---|---|---|---|---|");
+    lines.push("", `## ${s.title}`);
+    if (r.combined && s.run) lines.push("", `From a run on ${s.run.date}: ${s.run.rounds} round(s), ${s.run.minutes.toFixed(1)} min.`);
+    lines.push("", "| what | figure | baseline | ratio | |", "|---|---|---|---|---|");
     for (const c of s.comparisons) {
       const ratioRange = c.ratioRange ? ` (${fmt(c.ratioRange[0])}–${fmt(c.ratioRange[1])})` : "";
       lines.push(`| ${c.what} | ${c.figure.name}: ${fmt(c.figure.median)}${range(c.figure.runs)} ${c.figure.unit} | ` +

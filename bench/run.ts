@@ -26,8 +26,20 @@ async function main(): Promise<void> {
     .option("--smoke", "one round of the quick scenarios, to check the suite works")
     .option("--out <dir>", "where results go (default bench/results; test-output/bench-smoke with --smoke)")
     .option("--rerender <json>", "recompute medians and ratios of a results file from its runs, and write its table and chart again")
+    .option("--combine <jsons>", "comma-separated results files of separate runs (one scenario each, say): one day's results with every section, each naming its run")
     .parse();
-  const o = cli.opts<{ rounds: string; only: string; setups: string; before?: string; smoke?: boolean; out?: string; rerender?: string }>();
+  const o = cli.opts<{ rounds: string; only: string; setups: string; before?: string; smoke?: boolean; out?: string; rerender?: string; combine?: string }>();
+  if (o.combine) {
+    const parts = o.combine.split(",").map((f) => JSON.parse(fs.readFileSync(f.trim(), "utf8")) as BenchResults);
+    if (parts.some((p) => p.smoke)) throw new Error("--combine: a smoke run's results are not for comparison");
+    const combined: BenchResults = {
+      date: parts.map((p) => p.date).sort().at(-1)!, machine: parts[0].machine, rounds: Math.max(...parts.map((p) => p.rounds)), smoke: false,
+      minutes: parts.reduce((t, p) => t + p.minutes, 0), combined: true,
+      sections: parts.flatMap((p) => p.sections.map((s) => ({ ...s, run: s.run ?? { date: p.date, rounds: p.rounds, minutes: p.minutes } }))),
+    };
+    for (const f of await writeResults(combined, o.out ?? path.join(__dirname, "..", "bench", "results"))) console.error(`bench: wrote ${f}`);
+    return;
+  }
   if (o.rerender) {
     const old = JSON.parse(fs.readFileSync(o.rerender, "utf8")) as BenchResults;
     for (const s of old.sections) {
