@@ -14,8 +14,9 @@
 #                                 (stop Synapse first: npm run admin -- reclaim --vacuum-full does)
 # A table is rebuilt only when its reclaimable bytes are at least min_mib MiB and min_percent % of it
 # with its indexes, and when the disk holds twice what stays of it. pg_repack needs a primary key or
-# a NOT NULL unique index: state_groups_state has neither, so a unique index on its key is built
-# concurrently first and dropped after; duplicate rows make that impossible, which is reported and
+# a NOT NULL unique index: state_groups_state has neither, and event_push_actions (most of a busy
+# database, and what a history purge empties) only one that includes a NULL column, so a unique
+# index on each one's key is built concurrently first and dropped after; duplicate rows make that impossible, which is reported and
 # the table left alone. Nothing is left behind: the extensions it creates are dropped again, so a
 # dump restores on a host without pg_repack.
 # Settings (database, min_mib, min_percent, state_dir) in /etc/synapse-deploy/reclaim.conf.
@@ -155,6 +156,9 @@ while IFS=$'\t' read -r table total heap_free index_free; do
   if [ "$keyed" = 0 ]; then
     case $table in
       state_groups_state) key="state_group, type, state_key" ;;
+      # Its unique constraint includes profile_tag, which may be NULL (and is: Synapse no longer
+      # sets it), so pg_repack cannot use it; the NOT NULL part is unique on its own.
+      event_push_actions) key="room_id, event_id, user_id" ;;
       *) outcome "$table" "$total" "$total" "$what; not rebuilt: it has no primary key or unique index pg_repack could use"; continue ;;
     esac
     # A unique index built concurrently (Synapse keeps writing); duplicates make it fail and leave an invalid index.
