@@ -8,7 +8,7 @@ import { bucketNamePattern, calendarPattern, dnsName, forms, isCidr, override, u
 import { appServiceRegistration } from "./appservices";
 import { mediaBucketModes } from "./media";
 import { peerRatePattern, tierFederationLimits } from "./federationLimits";
-import { pgSizePattern, TierName, tierNames, uploadSizePattern } from "./tiers";
+import { pgMaxConnectionsBounds, pgSizeBounds, pgSizeBytes, pgSizePattern, TierName, tierNames, uploadSizePattern } from "./tiers";
 import { tierWorkers, WorkerKind, workerKinds } from "./workers";
 
 export type ConfigType = "string" | "integer" | "boolean" | "array";
@@ -68,7 +68,12 @@ const workerKeys = Object.fromEntries(workerKinds.map((kind) => [workerCountKeys
   description: `${workerCountKeys[kind].what}; -1 means the tier's count ${perTier((t) => tierWorkers[t][kind])}.`,
 })])) as Record<WorkerCountKey, KeySpec<z.ZodNumber>>;
 
-const pgSize = (example: string) => unset(z.string().regex(pgSizePattern, { error: `a PostgreSQL size such as ${example} (kB, MB, GB or TB)` }));
+/** A PostgreSQL memory setting within PostgreSQL's own bounds. */
+const pgSize = (example: string, bounds: { min: string; below: string }) => {
+  const form = `a PostgreSQL size such as ${example} (kB, MB, GB or TB), at least ${bounds.min} and below ${bounds.below}`;
+  const within = (v: string) => !pgSizePattern.test(v) || (pgSizeBytes(v) >= pgSizeBytes(bounds.min) && pgSizeBytes(v) < pgSizeBytes(bounds.below));
+  return unset(z.string().regex(pgSizePattern, { error: form }).refine(within, { error: form }));
+};
 const calendar = (example: string) => z.string().regex(calendarPattern, { error: `a systemd OnCalendar expression such as ${example}` });
 const serverNames = (example: string) => z.array(z.string().regex(dnsName, { error: `a server name such as ${example}` }));
 
@@ -283,16 +288,18 @@ export const keyTable = {
   maxUploadSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "",
     schema: unset(z.string().regex(uploadSizePattern, { error: "digits with an optional K, M or G suffix, e.g. 50M (the sizes both nginx and Synapse understand)" })),
     description: "Override: max_upload_size and nginx client_max_body_size, e.g. 50M (digits with optional K, M or G)." }),
-  postgresSharedBuffers: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("256MB"),
+  postgresSharedBuffers: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("256MB", pgSizeBounds.postgresSharedBuffers),
     description: "Override: PostgreSQL shared_buffers, e.g. 256MB." }),
-  postgresEffectiveCacheSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("768MB"),
+  postgresEffectiveCacheSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("768MB", pgSizeBounds.postgresEffectiveCacheSize),
     description: "Override: PostgreSQL effective_cache_size." }),
-  postgresWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("8MB"),
+  postgresWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("8MB", pgSizeBounds.postgresWorkMem),
     description: "Override: PostgreSQL work_mem." }),
-  postgresMaintenanceWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("64MB"),
+  postgresMaintenanceWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("64MB", pgSizeBounds.postgresMaintenanceWorkMem),
     description: "Override: PostgreSQL maintenance_work_mem." }),
   postgresMaxConnections: key({ section: "Sizing (overrides of the tier)", type: "integer", default: 0,
-    schema: override(z.number().int().min(10, { error: "an integer >= 10" })),
+    schema: override(z.number().int()
+      .min(pgMaxConnectionsBounds.min, { error: `an integer from ${pgMaxConnectionsBounds.min} to ${pgMaxConnectionsBounds.max}` })
+      .max(pgMaxConnectionsBounds.max, { error: `an integer from ${pgMaxConnectionsBounds.min} to ${pgMaxConnectionsBounds.max}` })),
     description: "Override: PostgreSQL max_connections (0 = the tier's, raised to what every Synapse process's pool needs)." }),
 
   destroyDeletesData: key({ section: "Teardown", type: "boolean", default: false, schema: z.boolean(),

@@ -5,13 +5,14 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { AppService } from "./appservices";
 import { BackupSettings, backupSettings, RestoreSettings } from "./backups";
-import { durationToSeconds } from "./forms";
+import { durationToSeconds, pemBlocks } from "./forms";
 import { ConfigKey, configKeys, ConfigValues, HostRole, purgeEntryPattern, workerCountKeys } from "./keys";
 import { FederationLimits, peerRatePattern, tierFederationLimits } from "./federationLimits";
+import { loaderRuleErrors } from "./loaderRules";
 import { MediaSettings, mediaSettings } from "./media";
 import { renamedKeys } from "./renamed";
 import { Sizing, TierName, tiers } from "./tiers";
-import { maxWorkersPerKind, postgresReservedConnections, processCount, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
+import { connectionsNeeded, maxWorkersPerKind, processCount, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
 
 export const projectName = "synapse";
 
@@ -213,6 +214,8 @@ export function parseSettings(raw: RawConfig, secretKeys?: ReadonlySet<string>):
   }
   if (errors.length > 0 || !result.success) return { ok: false, errors };
   const settings = toSettings(result.data, errors);
+  // What the loaders of the rendered files would refuse (Synapse's, PostgreSQL's, nginx's).
+  errors.push(...loaderRuleErrors(result.data, settings));
   return errors.length > 0 ? { ok: false, errors } : { ok: true, settings };
 }
 
@@ -326,13 +329,11 @@ function workerCounts(c: Parsed, errors: string[]): WorkerCounts {
  * raised above the tier's max_connections raises max_connections; one key of the pool set alone
  * moves the other). Only values the user gave are refused.
  */
-function sizingOf(c: Parsed, processes: number, errors: string[]): Sizing {
+function sizingOf(c: Parsed, processes: number): Sizing {
   const base = tiers[c.tier];
   const dbPoolMax = c.dbPoolMax || Math.max(base.dbPoolMax, c.dbPoolMin || 0);
   const dbPoolMin = c.dbPoolMin || Math.min(base.dbPoolMin, dbPoolMax);
-  // Every Synapse process has its own pool of up to cp_max connections; they and PostgreSQL's own
-  // reserved and maintenance connections must fit in max_connections.
-  const needed = dbPoolMax * processes + postgresReservedConnections;
+  const needed = connectionsNeeded(dbPoolMax, processes);
   const sizing: Sizing = {
     cacheFactor: c.cacheFactor === "" ? base.cacheFactor : Number(c.cacheFactor),
     dbPoolMin,
@@ -344,25 +345,10 @@ function sizingOf(c: Parsed, processes: number, errors: string[]): Sizing {
     postgresMaintenanceWorkMem: c.postgresMaintenanceWorkMem || base.postgresMaintenanceWorkMem,
     postgresMaxConnections: c.postgresMaxConnections || Math.max(base.postgresMaxConnections, needed),
   };
-  if (sizing.cacheFactor <= 0) errors.push(`${projectName}:cacheFactor: given ${JSON.stringify(c.cacheFactor)}, expected a number > 0`);
-  if (c.dbPoolMin && c.dbPoolMax && c.dbPoolMin > c.dbPoolMax) {
-    errors.push(`${projectName}:dbPoolMin: given ${c.dbPoolMin}, expected at most dbPoolMax (${c.dbPoolMax})`);
-  }
-  if (sizing.postgresMaxConnections < needed) {
-    errors.push(`${projectName}:postgresMaxConnections: given ${sizing.postgresMaxConnections}, expected at least ` +
-      `dbPoolMax × Synapse processes + ${postgresReservedConnections} = ${sizing.dbPoolMax} × ${processes} + ` +
-      `${postgresReservedConnections} = ${needed} (or lower dbPoolMax or the worker counts; 0 derives it)`);
-  }
   return sizing;
 }
 
-/** Synapse refuses a retention policy whose bounds are the wrong way round (RetentionConfig). */
-function retentionOf(c: Parsed, errors: string[]): RetentionSettings {
-  if (c.messageRetentionMin !== "" && c.messageRetentionMax !== "" &&
-    durationToSeconds(c.messageRetentionMin) > durationToSeconds(c.messageRetentionMax)) {
-    errors.push(`${projectName}:messageRetentionMin: given ${JSON.stringify(c.messageRetentionMin)}, expected at most ` +
-      `messageRetentionMax (${JSON.stringify(c.messageRetentionMax)}): Synapse refuses allowed_lifetime_min above allowed_lifetime_max`);
-  }
+function retentionOf(c: Parsed): RetentionSettings {
   return {
     staleDevices: c.staleDeviceRetention,
     mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
@@ -372,24 +358,19 @@ function retentionOf(c: Parsed, errors: string[]): RetentionSettings {
 
 /** Each certificate of a PEM bundle (the form has accepted the bundle); a single one as it was given. */
 function pemCertificates(bundle: string): string[] {
-  const certificates = [...bundle.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
+  const certificates = pemBlocks(bundle);
   return certificates.length === 1 ? [bundle] : certificates;
 }
 
-/** Synapse refuses two registrations with one id (and they would share a file here). */
-function appServicesOf(c: Parsed, errors: string[]): AppService[] {
-  const seen = new Set<string>();
-  c.appServiceRegistrations.forEach((s, i) => {
-    if (seen.has(s.id)) errors.push(`${projectName}:appServiceRegistrations[${i}]: given a secret value, expected an id of its own (${JSON.stringify(s.id)} is taken)`);
-    seen.add(s.id);
-  });
-  return c.appServiceRegistrations;
+/** The registrations, without the tokens only the loader's rules read. */
+function appServicesOf(c: Parsed): AppService[] {
+  return c.appServiceRegistrations.map(({ id, registration }) => ({ id, registration }));
 }
 
 /** Cross-key rules and defaults that depend on other keys. */
 function toSettings(c: Parsed, errors: string[]): Settings {
   const workers = workerCounts(c, errors);
-  const sizing = sizingOf(c, processCount(workers), errors);
+  const sizing = sizingOf(c, processCount(workers));
 
   let tls: TlsSettings = { mode: "self-signed" };
   if (c.tlsMode === "acme") {
@@ -451,10 +432,10 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     stateCompressor: c.stateCompressor
       ? { schedule: c.stateCompressorSchedule, chunkSize: c.stateCompressorChunkSize, chunks: c.stateCompressorChunks }
       : undefined,
-    retention: retentionOf(c, errors),
+    retention: retentionOf(c),
     media: mediaSettings(c, errors, projectName),
     workers,
     destroyDeletesData: c.destroyDeletesData,
-    appServices: appServicesOf(c, errors),
+    appServices: appServicesOf(c),
   };
 }

@@ -56,6 +56,11 @@ export function memoryBudgetMiB(tier: TierName, workers: number, sharedBuffersMi
 /** Connections PostgreSQL keeps besides Synapse's pools (superuser reserve, maintenance, psql). */
 export const postgresReservedConnections = 10;
 
+/** What max_connections must hold: every Synapse process's pool of up to cp_max, and the reserve. */
+export function connectionsNeeded(dbPoolMax: number, processes: number): number {
+  return dbPoolMax * processes + postgresReservedConnections;
+}
+
 export function processCount(counts: WorkerCounts): number {
   return 1 + workerKinds.reduce((n, k) => n + counts[k], 0);
 }

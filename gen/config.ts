@@ -5,6 +5,7 @@ import { ConfigKey, configKeys, declaredInProject, sections } from "../config/ke
 import { processCount, processMemoryMiB, tierHostMiB, tierWorkers } from "../config/workers";
 import { Sizing, tierNames, tiers } from "../config/tiers";
 import { tierFederationLimits } from "../config/federationLimits";
+import { loaderRules } from "../config/loaderRules";
 import { workerCountKeys } from "../config/keys";
 import { workerKinds } from "../config/workers";
 import { workerPlan } from "../render/workers";
@@ -88,6 +89,16 @@ export function federationLimitTable(): string {
     row("`rc_federation`: sleep after / reject after (per window), window, delay",
       (t) => `${rc(t).sleep_limit} / ${rc(t).reject_limit}, ${rc(t).window_size} ms, ${rc(t).sleep_delay} ms`),
     row("`rc_federation`: requests of one server processed at once (`rcFederationConcurrent`)", (t) => String(rc(t).concurrent)),
+    "",
+  ].join("\n");
+}
+
+/** The loaders' rules (config/loaderRules.ts): each with its keys, whose it is and how it is kept. */
+export function loaderRuleTable(): string {
+  const cell = (text: string) => text.replace(/\|/g, "\\|");
+  return [
+    "| rule | what | keys | whose | how it is kept |", "|---|---|---|---|---|",
+    ...loaderRules.map((r) => `| \`${r.id}\` | ${cell(r.rule)} | ${r.keys.map((k) => `\`${k}\``).join(", ")} | ${cell(r.source)} | ${r.kept} (\`${r.where}\`) |`),
     "",
   ].join("\n");
 }

@@ -3,7 +3,7 @@
 // is typed by hand.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { configReference, federationLimitTable, pulumiYamlConfig, tierSummary, tierTable } from "./config";
+import { configReference, federationLimitTable, loaderRuleTable, pulumiYamlConfig, tierSummary, tierTable } from "./config";
 
 export const repoRoot = path.join(__dirname, "..");
 export const e2eResultsFile = path.join(repoRoot, "docs", "results", "e2e.json");
@@ -71,7 +71,7 @@ function benchFigure(ref: string): string {
  *   linked from the file;
  * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
  *   `tiers`: the tiers side by side, `tiers-summary`: the tiers in brief, `federation-limits`: inbound
- *   federation's limits per tier (gen/config.ts).
+ *   federation's limits per tier, `config-rules`: the rules of the loaders (gen/config.ts).
  */
 export function renderSource(name: string, file = path.join(repoRoot, "README.md")): string {
   const [kind, arg] = name.split(/:(.*)/s);
@@ -115,6 +115,8 @@ export function renderSource(name: string, file = path.join(repoRoot, "README.md
       return tierSummary();
     case "federation-limits":
       return federationLimitTable();
+    case "config-rules":
+      return loaderRuleTable();
     default:
       throw new Error(`unknown generated block gen:${name}`);
   }
