@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { OffsiteSettings } from "../config/backups";
 import { backup, offsiteEnvPath, renderBackupConf, renderOffsiteEnv, restoreTool } from "../render/backup";
 import { hostTool } from "../render/maintenance";
+import { componentPackages, packagesParam } from "../render/packages";
 import { maintenanceTool } from "./maintenanceTool";
 import { scriptStep, SshConnectionArgs, stagedFile } from "./remote";
 
@@ -34,7 +35,8 @@ export class Backups extends pulumi.ComponentResource {
     const conn = args.connection;
     // age encrypts the copies, rclone ships them; both from Debian, in one apt transaction.
     const packages = scriptStep(`${name}-packages`, {
-      connection: conn, script: "ensure-packages", params: { PACKAGES: args.offsite ? "age rclone" : "age" },
+      connection: conn, script: "ensure-packages",
+      params: { PACKAGES: packagesParam([...componentPackages.age, ...(args.offsite ? componentPackages.rclone : [])]) },
     }, { parent: this });
     const offsiteEnv = args.offsite ? [stagedFile(`${name}-offsite-env`, {
       connection: conn, path: offsiteEnvPath, content: pulumi.secret(renderOffsiteEnv(args.offsite)), mode: "0600", owner: "root:root",

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { HostPackagePlan } from "../render/packages";
+import { HostPackagePlan, hostPackagesParams } from "../render/packages";
 import { scriptStep } from "./remote";
 
 export interface HostPackagesArgs {
@@ -20,10 +20,7 @@ export class HostPackages extends pulumi.ComponentResource {
     super("synapse:index:HostPackages", name, {}, opts);
     this.steps = args.plans.map((plan) => scriptStep(`${name}-${plan.role}`, {
       connection: plan.connection, script: "host-packages",
-      params: {
-        PACKAGES: plan.packages.join(" "),
-        ...(plan.synapse ? { SOURCE: plan.synapse.source, SERVER_NAME: plan.synapse.serverName, REPORT_STATS: plan.synapse.reportStats } : {}),
-      },
+      params: hostPackagesParams(plan),
     }, { parent: this }));
     this.registerOutputs({ packages: this.steps.map((s) => s.stdout) });
   }

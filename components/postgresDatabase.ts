@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Sizing } from "../config";
 import { DatabaseSection, HomeserverPart } from "../render/homeserver";
+import { componentPackages, packagesParam } from "../render/packages";
 import { stagedDir, synapseConfigDir } from "../render/paths";
 import {
   PostgresNetwork, postgresDropIn, postgresNetworkDropIn, renderAutovacuum, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
@@ -77,7 +78,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         DB_NAME: db, DB_USER: u, DELETE_DATA: deleteData,
       })),
     }, { parent: this });
-    const packages = scriptStep(`${name}-packages`, { connection: args.connection, script: "postgres-packages" }, { parent: this });
+    const packages = scriptStep(`${name}-packages`, {
+      connection: args.connection, script: "postgres-packages", params: { PACKAGES: packagesParam(componentPackages.postgres) },
+    }, { parent: this });
     const tuning = scriptStep(`${name}-tuning`, {
       connection: args.connection,
       script: "postgres-tuning",

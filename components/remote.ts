@@ -3,6 +3,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
+import { componentPackages, packagesParam, synapsePackageParams } from "../render/packages";
+import { PackageSource } from "../render/paths";
 import { remoteCommand, ScriptParams } from "../render/script";
 
 /** An SSH connection. The private key is made secret here, whatever the caller passed. */
@@ -113,7 +115,7 @@ export function fingerprint(contents: pulumi.Input<string>[]): pulumi.Output<str
 export interface SynapsePackagesArgs {
   connection: SshConnectionArgs;
   serverName: pulumi.Input<string>;
-  packageSource: pulumi.Input<string>;
+  packageSource: pulumi.Input<PackageSource>;
   reportStats: pulumi.Input<boolean>;
 }
 
@@ -131,6 +133,7 @@ export function synapsePackages(name: string, args: SynapsePackagesArgs, opts: p
     connection: args.connection, script: "synapse-packages",
     params: pulumi.all([args.packageSource, args.serverName, args.reportStats]).apply(([source, serverName, stats]) => ({
       SOURCE: source, SERVER_NAME: serverName, REPORT_STATS: stats,
+      PACKAGES: packagesParam(componentPackages.synapse), ...synapsePackageParams(source),
     })),
   }, { ...opts, dependsOn: [preflight] });
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RestoreSettings } from "../config/backups";
 import { renderOffsiteEnv, restoreTool } from "../render/backup";
 import { hostTool } from "../render/maintenance";
+import { componentPackages, packagesParam } from "../render/packages";
 import { sha256 } from "./remote";
 import { SynapseExtension } from "./synapseExtension";
 
@@ -21,7 +22,12 @@ export function restoreExtension(restore: RestoreSettings, serverName: string): 
     beforeActivation: [{
       name: restoreStepName,
       script: "synapse-restore",
-      params: { SOURCE: restore.source, SERVER_NAME: serverName, OVERWRITE: restore.overwrite, TOOL_SHA256: sha256(tool).slice(0, 16) },
+      params: {
+        SOURCE: restore.source, SERVER_NAME: serverName, OVERWRITE: restore.overwrite,
+        // age decrypts with the identity; rclone fetches from the bucket.
+        PACKAGES: packagesParam([...(restore.identity ? componentPackages.age : []), ...(restore.offsite ? componentPackages.rclone : [])]),
+        TOOL_SHA256: sha256(tool).slice(0, 16),
+      },
       stdin: pulumi.secret(secrets),
     }],
   };

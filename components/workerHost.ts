@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SshConnection } from "../config";
 import { PackageSource, stagedDir, synapsePaths } from "../render/paths";
 import {
-  redisAddress, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, txredisapiVersion, WorkerSpec, workerTarget, workerUnitTemplate,
+  redisStepParams, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, WorkerSpec, workerTarget, workerUnitTemplate,
 } from "../render/workers";
 import { hostFirewall } from "./firewall";
 import { fingerprint, scriptStep, sha256, stagedFile, synapsePackages, teardownStep } from "./remote";
@@ -50,7 +50,7 @@ export class WorkerHost extends pulumi.ComponentResource {
     }, { parent: this });
     const redisClient = scriptStep(`${name}-redis-client`, {
       connection: conn, script: "redis-ensure",
-      params: python.apply((p) => ({ PYTHON: p, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, SERVER: false })),
+      params: python.apply((p) => redisStepParams(p, { server: false })),
     }, { parent: this, dependsOn: [packages] });
     const firewall = hostFirewall(`${name}-firewall`, {
       connection: conn, name: "workers", ports: args.workers.map((w) => w.port), clients: args.peers, after: [packages],

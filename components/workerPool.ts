@@ -6,8 +6,8 @@ import { HomeserverPart } from "../render/homeserver";
 import { NginxRouting } from "../render/nginx";
 import { PackageSource, synapsePaths } from "../render/paths";
 import {
-  loopback, mainReplication, redisAddress, redisPasswordFile, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, spansHosts,
-  WorkerSpec, workerPlan, workerRouting, txredisapiVersion, workersHomeserverPart, workerTarget, workerUnitTemplate,
+  loopback, mainReplication, redisAddress, redisPasswordFile, redisStepParams, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit,
+  spansHosts, WorkerSpec, workerPlan, workerRouting, workersHomeserverPart, workerTarget, workerUnitTemplate,
 } from "../render/workers";
 import { SynapseExtension } from "./synapseExtension";
 
@@ -77,10 +77,7 @@ export class WorkerPool extends pulumi.ComponentResource {
         { name: "worker-unit", path: `workers/${workerUnitTemplate}`, content: unit },
         { name: "worker-target", path: `workers/${workerTarget}`, content: renderWorkerTarget() },
       ],
-      beforeActivation: [{
-        name: "redis", script: "redis-ensure",
-        params: python.apply((p) => ({ PYTHON: p, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion })),
-      }],
+      beforeActivation: [{ name: "redis", script: "redis-ensure", params: python.apply((p) => redisStepParams(p)) }],
       afterActivation: [{
         name: "workers", script: "synapse-workers",
         // After every activation: its check covers the worker files and units (a change re-runs it),
@@ -103,10 +100,7 @@ export class WorkerPool extends pulumi.ComponentResource {
       stagedFiles: [...extension.stagedFiles!, ...firewall.files.map((f) => ({ name: `firewall-${f.key}`, path: f.path, content: f.content }))],
       beforeActivation: [
         { name: "firewall", script: "firewall", params: firewall.params },
-        {
-          name: "redis", script: "redis-ensure", stdin: password,
-          params: python.apply((p) => ({ PYTHON: p, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, BIND: mainAddress })),
-        },
+        { name: "redis", script: "redis-ensure", stdin: password, params: python.apply((p) => redisStepParams(p, { bind: mainAddress })) },
       ],
     };
   }

@@ -16,8 +16,6 @@ export const compressorSource = {
   sha256: "c0c508aab50462ec8001eebeff018f999644d7cdfd758320a100128d30dc50e4",
 };
 
-/** Debian packages the build needs: the toolchain, and what vendored OpenSSL and jemalloc build with. */
-export const compressorBuildPackages = ["cargo", "gcc", "make", "perl", "libc6-dev", "ca-certificates", "curl"];
 
 export const compressorPrefix = "/usr/local/lib/synapse-deploy/compressor";
 export const compressorBuild = {

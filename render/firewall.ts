@@ -2,6 +2,7 @@
 // listed hosts only. Each has its own table, replaced whole on each load, so other rules (the
 // admin's own, SSH) are untouched.
 import { createHash } from "node:crypto";
+import { componentPackages, packagesParam } from "./packages";
 import { stagedDir } from "./paths";
 
 export interface Firewall {
@@ -29,7 +30,7 @@ export function firewallStep(f: Firewall): { files: { key: string; path: string;
       { key: "service", path: `${dir}/firewall.service`, content: renderFirewallUnit(f) },
     ],
     params: {
-      STAGED: `${stagedDir}/${dir}`, RULES: firewallRules(f), UNIT: firewallUnit(f),
+      STAGED: `${stagedDir}/${dir}`, RULES: firewallRules(f), UNIT: firewallUnit(f), PACKAGES: packagesParam(componentPackages.firewall),
       RULES_SHA256: createHash("sha256").update(rules).digest("hex").slice(0, 16),
     },
   };

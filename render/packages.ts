@@ -1,10 +1,11 @@
-// Which Debian packages each host gets, so that a first apply installs them in one apt
-// transaction (host-packages.sh) before any component's steps. The components still ensure their
-// own packages (they find them installed); a package missing here only costs another transaction,
-// which the end-to-end suite notices (it expects one install on a fresh Synapse VPS).
+// Every Debian package the program installs, by what needs it: the one list. A first apply
+// installs each host's share in one apt transaction (host-packages.sh) before any component's
+// steps; each step's script gets its own packages as a parameter (and finds them installed), so
+// no script names a package (a unit test checks). A package missing from a host's plan only
+// costs another transaction, which the end-to-end suite notices (one install on a fresh VPS).
 import { SshConnection } from "../config";
 import type { Settings } from "../config";
-import { pgRepackPackage } from "./reclaim";
+import { PackageSource } from "./paths";
 
 export interface HostPackagePlan {
   /** Names the host's step: synapse, database, well-known or worker-host-N (the first role on it). */
@@ -12,24 +13,63 @@ export interface HostPackagePlan {
   connection: SshConnection;
   packages: string[];
   /** The host runs Synapse: its package (with debconf answers) joins the transaction. */
-  synapse?: { source: Settings["packageSource"]; serverName: string; reportStats: boolean };
+  synapse?: { source: PackageSource; serverName: string; reportStats: boolean };
 }
 
 /** What each component's own steps install (scripts/*.sh), by component. */
 export const componentPackages = {
   synapse: ["ca-certificates", "curl", "debconf-utils", "sqlite3", "python3"],
+  /** What fetches matrix.org's keyring before its repository is added. */
+  matrixOrgRepository: ["ca-certificates", "curl"],
   postgres: ["postgresql"],
-  /** pg_repack, per PostgreSQL major version (host-packages.sh resolves %s). */
-  reclaim: [pgRepackPackage],
+  /** pg_repack, per PostgreSQL major version (%s: the major the host runs, resolved on the host). */
+  reclaim: ["postgresql-%s-repack"],
   nginx: (acme: boolean) => ["nginx", "openssl", "ssl-cert", ...(acme ? ["certbot"] : [])],
   firewall: ["nftables"],
+  /** age decrypts and encrypts backups; rclone ships them to the bucket. */
   age: ["age"],
   rclone: ["rclone"],
   synadm: ["python3-venv"],
   redisServer: ["redis-server"],
   /** Synapse's Redis client libraries for Debian's package (the matrix.org venv bundles them). */
   redisClientDebian: ["python3-hiredis", "python3-pip", "python3-six", "python3-twisted"],
+  /** What Debian packages of synapse-s3-storage-provider's dependencies, for Debian's Synapse (its venv sees them). */
+  s3ProviderDebian: ["python3-venv", "python3-yaml", "python3-psycopg2", "python3-humanize", "python3-tqdm", "python3-twisted"],
+  /** What the state compressor's build needs: the toolchain, and what vendored OpenSSL and jemalloc build with. */
+  compressorBuild: ["cargo", "gcc", "make", "perl", "libc6-dev", "ca-certificates", "curl"],
 };
+
+/**
+ * Synapse's package from each source, first, and what it needs with it: Debian's package only
+ * recommends PostgreSQL's driver (the matrix.org venv bundles it).
+ */
+export function synapsePackagesFrom(source: PackageSource): string[] {
+  return source === "matrix-org" ? ["matrix-synapse-py3"] : ["matrix-synapse", "python3-psycopg2"];
+}
+
+/** The parameters of a step that installs Synapse's package (host-packages.sh, synapse-packages.sh). */
+export function synapsePackageParams(source: PackageSource): { SYNAPSE_PACKAGES: string; REPOSITORY_PACKAGES: string } {
+  return {
+    SYNAPSE_PACKAGES: packagesParam(synapsePackagesFrom(source)),
+    REPOSITORY_PACKAGES: source === "matrix-org" ? packagesParam(componentPackages.matrixOrgRepository) : "",
+  };
+}
+
+/** A list of packages as a script parameter. */
+export const packagesParam = (packages: string[]) => packages.join(" ");
+
+/** host-packages.sh's parameters for one host. */
+export function hostPackagesParams(plan: HostPackagePlan): Record<string, string | boolean> {
+  return {
+    PACKAGES: packagesParam(plan.packages),
+    ...(plan.synapse ? {
+      SOURCE: plan.synapse.source, SERVER_NAME: plan.synapse.serverName, REPORT_STATS: plan.synapse.reportStats,
+      ...synapsePackageParams(plan.synapse.source),
+    } : {}),
+    // A package per PostgreSQL major (%s) takes the major of the one the postgres package installs.
+    ...(plan.packages.some((p) => p.includes("%s")) ? { MAJOR_FROM: componentPackages.postgres[0] } : {}),
+  };
+}
 
 const hostKey = (c: SshConnection) => `${c.host}:${c.port ?? 22}`;
 

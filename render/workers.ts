@@ -4,7 +4,9 @@
 import { WorkerCounts, WorkerKind, workerKinds } from "../config/workers";
 import { HomeserverPart, Listener, renderYaml } from "./homeserver";
 import { NginxLocation, NginxMap, NginxRouting, NginxUpstream, proxyTo } from "./nginx";
+import { componentPackages, packagesParam } from "./packages";
 import { synapseConfigDir, synapseDataDir } from "./paths";
+import { ScriptParams } from "./script";
 
 export interface WorkerSpec {
   /** worker_name, and the instance of matrix-synapse-worker@.service. */
@@ -28,6 +30,19 @@ export const redisAddress = { host: "127.0.0.1", port: 6379 };
  *  startedConnecting in its Redis factory). */
 export const txredisapiVersion = "1.4.11";
 export const workerConfigDir = `${synapseConfigDir}/workers`;
+
+/**
+ * redis-ensure.sh's parameters: Redis on loopback, or also on `bind` (workers on other hosts; its
+ * password on stdin), or on a worker host only Synapse's client libraries (`server: false`).
+ */
+export function redisStepParams(python: string, where: { bind?: string; server?: false } = {}): ScriptParams {
+  return {
+    PYTHON: python, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion,
+    SERVER_PACKAGES: packagesParam(componentPackages.redisServer), CLIENT_PACKAGES: packagesParam(componentPackages.redisClientDebian),
+    ...(where.bind ? { BIND: where.bind } : {}),
+    ...(where.server === false ? { SERVER: false } : {}),
+  };
+}
 export const workerUnitTemplate = "matrix-synapse-worker@.service";
 export const workerTarget = "matrix-synapse-workers.target";
 

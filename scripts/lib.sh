@@ -67,19 +67,19 @@ preflight_host() {
   log "host ok: ${PRETTY_NAME:-$ID}"
 }
 
-# synapse_package_prepare SOURCE SERVER_NAME REPORT_STATS — makes Synapse's package installable
-# (matrix.org's repository and key when SOURCE=matrix-org) with the debconf answers set; prints
-# the packages to install: Synapse's, and for Debian's the PostgreSQL driver it only recommends
-# (the matrix.org venv bundles it).
+# synapse_package_prepare SOURCE SERVER_NAME REPORT_STATS PACKAGE REPOSITORY_PACKAGES — makes
+# Synapse's package PACKAGE installable (matrix.org's repository and key when SOURCE=matrix-org,
+# fetched with REPOSITORY_PACKAGES) with its debconf answers set. The packages are the caller's
+# parameters (render/packages.ts).
 synapse_package_prepare() {
-  local source=$1 server_name=$2 report_stats=$3 package
+  local source=$1 server_name=$2 report_stats=$3 package=$4 repository_packages=$5
   case "$source" in
-    matrix-org) package=matrix-synapse-py3 ;;
-    debian) package=matrix-synapse ;;
+    matrix-org | debian) ;;
     *) die "unknown package source '$source'" ;;
   esac
   if [ "$source" = matrix-org ]; then
-    ensure_packages ca-certificates curl >&2
+    # shellcheck disable=SC2086 # one package name per word
+    ensure_packages $repository_packages >&2
     local keyring=/usr/share/keyrings/matrix-org-archive-keyring.gpg codename list line
     # shellcheck disable=SC1091
     codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
@@ -98,8 +98,6 @@ synapse_package_prepare() {
   printf '%s\n' \
     "$package matrix-synapse/server-name string $server_name" \
     "$package matrix-synapse/report-stats boolean $report_stats" | debconf-set-selections
-  printf '%s\n' "$package"
-  [ "$source" = matrix-org ] || printf 'python3-psycopg2\n'
 }
 
 # apt_install_synapse_down PACKAGE... — installs them in one transaction while Synapse's package

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs PostgreSQL from the distribution and makes sure its cluster runs.
-ensure_packages postgresql
+# Parameters: PACKAGES (space-separated).
+: "${PACKAGES:?}"
+# shellcheck disable=SC2086 # one package name per word
+ensure_packages $PACKAGES
 systemctl enable --quiet postgresql
 systemctl start postgresql
 for _ in $(seq 1 60); do

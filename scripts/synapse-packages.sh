@@ -3,14 +3,16 @@
 # package's debconf questions, without letting the package start Synapse on its default config.
 # On a first apply the host's packages step (host-packages) has installed it already: then this
 # only keeps report_stats in line.
-# Parameters: SOURCE (matrix-org|debian), SERVER_NAME, REPORT_STATS (true|false).
-: "${SOURCE:?}" "${SERVER_NAME:?}" "${REPORT_STATS:?}"
+# Parameters: SOURCE (matrix-org|debian), SERVER_NAME, REPORT_STATS (true|false), PACKAGES (what
+# its steps use), SYNAPSE_PACKAGES (Synapse's package first), REPOSITORY_PACKAGES (what fetches
+# matrix.org's key).
+: "${SOURCE:?}" "${SERVER_NAME:?}" "${REPORT_STATS:?}" "${PACKAGES:?}" "${SYNAPSE_PACKAGES:?}" "${REPOSITORY_PACKAGES?}"
 
-ensure_packages ca-certificates curl debconf-utils sqlite3 python3
-# Not a process substitution: its failure would not stop this script.
-prepared=$(synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS")
-mapfile -t wanted <<<"$prepared"
+# shellcheck disable=SC2086 # one package name per word
+ensure_packages $PACKAGES
+read -r -a wanted <<<"$SYNAPSE_PACKAGES"
 package=${wanted[0]}
+synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS" "$package" "$REPOSITORY_PACKAGES"
 missing=$(packages_missing "${wanted[@]}")
 if [ -n "$missing" ]; then
   apt_refresh
