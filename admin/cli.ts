@@ -8,6 +8,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Table from "cli-table3";
 import { Command, CommanderError } from "commander";
+// Where things are on the hosts, as the program renders it. Node runs this file as an ES module
+// (type stripping), which imports JSON only with its type; the type check and jest compile it to
+// CommonJS, whose require needs none (TS2856).
+// @ts-expect-error TS2856
+import hostLayout from "../config/hostLayout.json" with { type: "json" };
+
+const synapseHealth = `http://${hostLayout.synapseListen.host}:${hostLayout.synapseListen.port}/health`;
+const workerUnits = hostLayout.workerUnitTemplate.replace("@.", "@*.");
+const runName = hostLayout.backupRunName.pattern;
 
 export interface HostAccess { host: string; port: number; user: string; privateKey: string }
 export interface AdminAccess { synapse: HostAccess; database: HostAccess }
@@ -103,10 +112,10 @@ export const remoteCommands = {
   ].join("; "),
   // The fallback's window: Synapse and the workers running on its VPS stopped (their names kept),
   // then started again once the database host is done; each start waits for health.
-  stopSynapse: () => "systemctl list-units --state=active --plain --no-legend 'matrix-synapse-worker@*' | awk '{ print $1 }' > /run/synapse-deploy-stopped-workers; " +
+  stopSynapse: () => `systemctl list-units --state=active --plain --no-legend '${workerUnits}' | awk '{ print $1 }' > /run/synapse-deploy-stopped-workers; ` +
     "systemctl stop matrix-synapse",
   startSynapse: () => "systemctl start matrix-synapse && xargs -r systemctl start < /run/synapse-deploy-stopped-workers; rm -f /run/synapse-deploy-stopped-workers; " +
-    "for i in $(seq 120); do curl -fs -o /dev/null http://127.0.0.1:8008/health && exit 0; sleep 1; done; exit 69",
+    `for i in $(seq 120); do curl -fs -o /dev/null ${synapseHealth} && exit 0; sleep 1; done; exit 69`,
   vacuumFull: () => "synapse-reclaim --vacuum-full",
   backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
   backupList: (json: boolean) => `synapse-backup --list${json ? " --json" : ""}`,
@@ -116,7 +125,7 @@ export const remoteCommands = {
   // synadm has no terminal to prompt on over ssh: --batch, after our own confirmation. Synapse
   // answering first makes "Synapse is down" an error of its own, not synadm's traceback.
   synadm: (args: string[], json: boolean) =>
-    `curl -fsS -o /dev/null --max-time 10 http://127.0.0.1:8008/health || exit 69; synadm --batch${json ? " -o json" : ""} ${args.map(shellQuote).join(" ")}`,
+    `curl -fsS -o /dev/null --max-time 10 ${synapseHealth} || exit 69; synadm --batch${json ? " -o json" : ""} ${args.map(shellQuote).join(" ")}`,
 };
 
 /** synadm commands that delete or lock something away: asked about first, unless --yes. */
@@ -141,7 +150,7 @@ export interface Deps {
  * status on stderr: that becomes a failure here.
  */
 function checked(r: HostResult): number {
-  if (r.code === 69) throw new AdminError("Synapse is not answering on the host (http://127.0.0.1:8008/health): see systemctl status matrix-synapse", 69);
+  if (r.code === 69) throw new AdminError(`Synapse is not answering on the host (${synapseHealth}): see systemctl status matrix-synapse`, 69);
   const refused = /Synapse returned status code (\d{3})/.exec(r.stderr ?? "");
   if (r.code === 0 && refused) {
     const status = Number(refused[1]);
@@ -217,7 +226,7 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
     .option("--identity-file <file>", "the age private key (a file here) that decrypts an off-host or .tar.age source")
     .option("--yes", "do not ask for confirmation")
     .action(async (source: string, o: { identityFile?: string; yes?: boolean }) => {
-      if (!/^(offsite|offsite:\d{8}T\d{6}Z|\d{8}T\d{6}Z|\/[A-Za-z0-9._\/-]+)$/.test(source)) {
+      if (!new RegExp(`^(offsite|offsite:${runName}|${runName}|/[A-Za-z0-9._/-]+)$`).test(source)) {
         throw new AdminError(`given ${JSON.stringify(source)}, expected offsite, offsite:<run>, <run> or an absolute path (backup-list shows the runs)`, 2);
       }
       if ((source.startsWith("offsite") || source.endsWith(".age")) && !o.identityFile) {

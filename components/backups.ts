@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { OffsiteSettings } from "../config/backups";
 import { backup, offsiteEnvPath, renderBackupConf, renderOffsiteEnv, restoreTool } from "../render/backup";
-import { hostTool } from "../render/maintenance";
+import { renderHostTool } from "../render/maintenance";
 import { componentPackages, packagesParam } from "../render/packages";
 import { maintenanceTool } from "./maintenanceTool";
 import { scriptStep, SshConnectionArgs, stagedFile } from "./remote";
@@ -42,7 +42,7 @@ export class Backups extends pulumi.ComponentResource {
       connection: conn, path: offsiteEnvPath, content: pulumi.secret(renderOffsiteEnv(args.offsite)), mode: "0600", owner: "root:root",
     }, { parent: this })] : [];
     stagedFile(`${name}-restore-tool`, {
-      connection: conn, path: restoreTool.toolPath, content: hostTool(restoreTool.name), mode: "0755", owner: "root:root",
+      connection: conn, path: restoreTool.toolPath, content: renderHostTool(restoreTool.name, backup.confPath), mode: "0755", owner: "root:root",
     }, { parent: this, dependsOn: [packages] });
     const offsite = !!args.offsite;
     this.timer = maintenanceTool(`${name}-timer`, {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RestoreSettings } from "../config/backups";
-import { renderOffsiteEnv, restoreTool } from "../render/backup";
-import { hostTool } from "../render/maintenance";
+import { backup, renderOffsiteEnv, restoreTool } from "../render/backup";
+import { renderHostTool } from "../render/maintenance";
 import { componentPackages, packagesParam } from "../render/packages";
 import { sha256 } from "./remote";
 import { SynapseExtension } from "./synapseExtension";
@@ -15,7 +15,7 @@ export const restoreStepName = "restore";
  * and the bucket's credentials go on stdin, as a secret. Re-running it is a no-op once restored.
  */
 export function restoreExtension(restore: RestoreSettings, serverName: string): SynapseExtension {
-  const tool = hostTool(restoreTool.name);
+  const tool = renderHostTool(restoreTool.name, backup.confPath);
   const secrets = `${restore.identity}\n${restore.offsite ? renderOffsiteEnv(restore.offsite) : ""}`;
   return {
     stagedFiles: [{ name: "restore-tool", path: "restore/synapse-restore", content: tool }],

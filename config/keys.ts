@@ -4,6 +4,7 @@
 // (docs/configuration.md) from it. Adding a key is one entry here plus the code that uses it.
 // Cross-key rules (one key needs another, 0 = the tier's value) are in settings.ts.
 import { z } from "zod";
+import hostLayout from "./hostLayout.json";
 import { bucketNamePattern, calendarPattern, dnsName, forms, isCidr, override, unset } from "./forms";
 import { appServiceRegistration } from "./appservices";
 import { mediaBucketModes } from "./media";
@@ -48,8 +49,8 @@ const ageRecipient = z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, { error: "an
 const ageIdentity = z.string().regex(/^AGE-SECRET-KEY-1[02-9ACDEFGHJKLMNPQRSTUVWXYZ]{58}$/, { error: "an age private key (AGE-SECRET-KEY-1…)" });
 /** A room ID and how much of its history to keep. */
 export const purgeEntryPattern = /^(![A-Za-z0-9._~-]+:[a-z0-9.-]+(?::\d{1,5})?)=([1-9][0-9]*(?:s|m|h|d|w|y))$/;
-/** A restore's source: the newest off-host run, one by name, or a path on the Synapse VPS. */
-export const restoreSourcePattern = /^(offsite|offsite:\d{8}T\d{6}Z|\/[A-Za-z0-9._\/-]+)$/;
+/** A restore's source: the newest off-host run, one by name (its UTC start time), or a path on the Synapse VPS. */
+export const restoreSourcePattern = new RegExp(`^(offsite|offsite:${hostLayout.backupRunName.pattern}|/[A-Za-z0-9._/-]+)$`);
 
 /** The config key overriding each worker kind's count (-1: the tier's), and what that kind does. */
 export const workerCountKeys = {

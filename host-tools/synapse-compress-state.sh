@@ -12,7 +12,7 @@
 # config), the space the compressor freed goes back to the disk.
 # Settings (binary, database, role, chunk_size, chunks, reclaim) in /etc/synapse-deploy/compress-state.conf.
 set -euo pipefail
-conf=${SYNAPSE_COMPRESS_STATE_CONF:-/etc/synapse-deploy/compress-state.conf}
+conf=${SYNAPSE_COMPRESS_STATE_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
 : "${binary:?} ${database:?} ${role:?} ${chunk_size:?} ${chunks:?}"

@@ -10,13 +10,13 @@
 set -euo pipefail
 json=0
 [ "${1:-}" = --json ] && json=1
-conf=/etc/synapse-deploy/db-report.conf
+conf=$TOOL_CONF
 alert_mib=1024
 # shellcheck disable=SC1090
 [ -r "$conf" ] && . "$conf"
-passfile=/etc/matrix-synapse/pgpass
-media=/var/lib/matrix-synapse/media
-state=/var/lib/synapse-deploy/db-report
+passfile=$SYNAPSE_ETC/pgpass
+media=$SYNAPSE_MEDIA
+state=$DEPLOY_STATE/db-report
 IFS=: read -r host port db user _ <"$passfile"
 sql() { PGPASSFILE=$passfile psql -X -qAt -F $'\t' -h "$host" -p "$port" -U "$user" -d "$db" "$@"; }
 

@@ -21,7 +21,7 @@
 # dump restores on a host without pg_repack.
 # Settings (database, min_mib, min_percent, state_dir) in /etc/synapse-deploy/reclaim.conf.
 set -euo pipefail
-conf=${SYNAPSE_RECLAIM_CONF:-/etc/synapse-deploy/reclaim.conf}
+conf=${SYNAPSE_RECLAIM_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
 : "${database:?} ${min_mib:?} ${min_percent:?} ${state_dir:?}"

@@ -23,6 +23,8 @@ export const compressorBuild = {
   toolPath: "/usr/local/sbin/synapse-compressor-build",
   confPath: "/etc/synapse-deploy/compressor-build.conf",
 };
+/** The oneshot unit that runs the build in the background. */
+export const compressorBuildUnit = `${compressorBuild.name}.service`;
 export const compressState = {
   name: "synapse-compress-state",
   toolPath: "/usr/local/sbin/synapse-compress-state",
@@ -108,6 +110,6 @@ export function compressStateTool(db: { name: string; user: string }, c: { sched
     description: "Synapse state compression (synapse_auto_compressor, then VACUUM ANALYZE)",
     schedule: c.schedule,
     conf: renderCompressStateConf(db, c.chunkSize, c.chunks, c.reclaim),
-    after: [`${compressorBuild.name}.service`, "postgresql.service"],
+    after: [compressorBuildUnit, "postgresql.service"],
   };
 }

@@ -3,7 +3,7 @@
 // conf.d/secrets.yaml, so the preview diff of this file stays readable.
 import YAML from "yaml";
 import { RetentionSettings, Settings } from "../config";
-import { synapseConfigDir, synapseDataDir, synapseListen } from "./paths";
+import { mediaStorePath, synapseConfigDir, synapseListen } from "./paths";
 
 /**
  * The private federation's CAs (federationCaCertificates), one file each next to homeserver.yaml:
@@ -80,7 +80,7 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
       resources: [{ names: ["client", "federation"], compress: false }],
     }],
     log_config: `${synapseConfigDir}/log.yaml`,
-    media_store_path: `${synapseDataDir}/media`,
+    media_store_path: mediaStorePath,
     signing_key_path: `${synapseConfigDir}/homeserver.signing.key`,
     max_upload_size: s.sizing.maxUploadSize,
     caches: { global_factor: s.sizing.cacheFactor },

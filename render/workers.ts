@@ -5,7 +5,7 @@ import { WorkerCounts, WorkerKind, workerKinds } from "../config/workers";
 import { HomeserverPart, Listener, renderYaml } from "./homeserver";
 import { NginxLocation, NginxMap, NginxRouting, NginxUpstream, proxyTo } from "./nginx";
 import { componentPackages, packagesParam } from "./packages";
-import { synapseConfigDir, synapseDataDir } from "./paths";
+import { synapseConfigDir, synapseDataDir, workerTarget } from "./paths";
 import { ScriptParams } from "./script";
 
 export interface WorkerSpec {
@@ -43,8 +43,7 @@ export function redisStepParams(python: string, where: { bind?: string; server?:
     ...(where.server === false ? { SERVER: false } : {}),
   };
 }
-export const workerUnitTemplate = "matrix-synapse-worker@.service";
-export const workerTarget = "matrix-synapse-workers.target";
+export { workerTarget, workerUnitTemplate } from "./paths";
 
 /** Per kind: name prefix, first port (10 per kind), what its listener serves besides metrics. */
 const kindTable: Record<WorkerKind, { prefix: string; firstPort: number; resources: string[] }> = {

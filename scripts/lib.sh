@@ -1,17 +1,10 @@
 #!/usr/bin/env bash
-# Shared helpers, prepended to every remote script when it is rendered (render/script.ts).
+# Shared helpers, prepended to every remote script when it is rendered (render/script.ts), after
+# the header that says where things are on the host (STATE_DIR, STAGED_DIR, SYNAPSE_ETC,
+# SYNAPSE_DATA, TLS_ROOT, DEPLOY_ETC: rendered from config/hostLayout.json).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 umask 022
-
-# Overridable only so the unit tests can run these helpers against a scratch directory.
-STATE_DIR=${SYNAPSE_DEPLOY_STATE_DIR:-/var/lib/synapse-deploy}
-SYNAPSE_ETC=${SYNAPSE_DEPLOY_ETC_DIR:-/etc/matrix-synapse}
-SYNAPSE_DATA=${SYNAPSE_DEPLOY_DATA_DIR:-/var/lib/matrix-synapse}
-# shellcheck disable=SC2034 # used by the scripts this file is prepended to
-TLS_ROOT=${SYNAPSE_DEPLOY_TLS_DIR:-/etc/synapse-deploy/tls}
-# shellcheck disable=SC2034 # used by the scripts this file is prepended to
-STAGED_DIR="$STATE_DIR/staged"
 
 log() { printf '[%s] %s\n' "${SCRIPT_NAME:-synapse-deploy}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -172,12 +165,16 @@ pg_restart_with_fallback() {
 $(tail -n 20 "/var/log/postgresql/postgresql-$version-$cluster.log" 2>/dev/null || true)"
 }
 
-# Stops, disables and deletes the Synapse worker NAME (workers keep no data of their own).
+# remove_worker NAME UNIT — stops, disables and deletes the Synapse worker NAME, an instance of the
+# template UNIT (workers keep no data of their own).
 remove_worker() {
-  systemctl disable --now --quiet "matrix-synapse-worker@$1.service" 2>/dev/null || true
+  systemctl disable --now --quiet "$(worker_unit "$1" "$2")" 2>/dev/null || true
   rm -f "$SYNAPSE_ETC/workers/$1.yaml"
   log "removed worker $1"
 }
+
+# worker_unit NAME UNIT — the unit of the worker NAME: an instance of the template UNIT (x@.service).
+worker_unit() { printf '%s@%s.%s' "${2%%@.*}" "$1" "${2#*@.}"; }
 
 # The server name a host already serves, if it has any Synapse state: Synapse's config, the
 # Debian package's debconf answer, or what this program recorded. Empty when the host is new.

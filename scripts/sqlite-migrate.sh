@@ -7,7 +7,7 @@
 IFS= read -r password || [ -n "${password:-}" ] || die "no password on stdin"
 guard_server_name "$SERVER_NAME"
 
-sqlite_db=/var/lib/matrix-synapse/homeserver.db
+sqlite_db=$SYNAPSE_DATA/homeserver.db
 if [ ! -s "$sqlite_db" ]; then
   printf 'nothing to migrate (no SQLite database)\n'
   exit 0

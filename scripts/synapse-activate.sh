@@ -5,13 +5,13 @@
 # the config (the Synapse VPS's), and once the files are live the package's matrix-synapse unit
 # stays disabled; the workers step (re)starts the workers.
 # Parameters: SERVER_NAME, PYTHON (the package's interpreter), FILES (space-separated paths
-# relative to /etc/matrix-synapse, staged under $STAGED_DIR/synapse), HEALTH_URL; WORKER_FILES
+# relative to $SYNAPSE_ETC, staged under $STAGED_DIR/synapse), HEALTH_URL; WORKER_FILES
 # (optional: the worker files among FILES, each checked as its worker loads it); MAIN (optional,
 # default true).
 : "${SERVER_NAME:?}" "${PYTHON:?}" "${FILES:?}" "${HEALTH_URL:?}"
 WORKER_FILES=${WORKER_FILES:-}
 MAIN=${MAIN:-true}
-live=/etc/matrix-synapse
+live=$SYNAPSE_ETC
 staged="$STAGED_DIR/synapse"
 guard_server_name "$SERVER_NAME"
 
