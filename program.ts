@@ -9,13 +9,12 @@ import { HostPackages } from "./components/hostPackages";
 import { MediaBucket } from "./components/mediaBucket";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
-import { restoreExtension, restoreStepName } from "./components/restore";
+import { restoreExtension } from "./components/restore";
 import { SynapseHost } from "./components/synapseHost";
 import { SynapseExtension } from "./components/synapseExtension";
 import { WellKnownSite } from "./components/wellKnownSite";
-import { WorkerHost } from "./components/workerHost";
 import { WorkerPool } from "./components/workerPool";
-import { loadSettings, processMemoryMiB } from "./config";
+import { loadSettings } from "./config";
 import { appServiceFiles, appServicesHomeserverPart } from "./render/appservices";
 import { baseHomeserverPart, federationCaFiles } from "./render/homeserver";
 import { hostPackagePlans } from "./render/packages";
@@ -58,14 +57,15 @@ export function synapseProgram(): Record<string, unknown> {
   const workers = new WorkerPool("workers", {
     counts: settings.workers,
     packageSource: settings.packageSource,
-    workerMemoryMiB: processMemoryMiB[settings.tier].worker,
+    workerMemoryMiB: settings.workerMemoryMiB,
     maxUploadSize: settings.sizing.maxUploadSize,
-    workerHosts: settings.workerHosts.hosts,
-    mainAddress: settings.workerHosts.mainAddress,
+    workerHosts: settings.workerHosts,
+    serverName: settings.serverName,
+    reportStats: settings.reportStats,
   }, { dependsOn: [packages] });
 
   // restoreFrom: the backup goes in before Synapse first starts on this host.
-  const restore = settings.restore ? [restoreExtension(settings.restore, settings.serverName)] : [];
+  const restore = settings.restore ? restoreExtension(settings.restore, settings.serverName) : undefined;
 
   const synapse = new SynapseHost("synapse", {
     connection: hosts.synapse,
@@ -77,8 +77,8 @@ export function synapseProgram(): Record<string, unknown> {
     databasePassword: database.password,
     adminUser: settings.adminUser,
     deleteDataOnDestroy: settings.destroyDeletesData,
-    extensions: [...federationCa, ...appServices, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []), ...restore],
-    shareSigningKey: workers.remoteHosts.length > 0,
+    extensions: [...federationCa, ...appServices, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []),
+      ...(restore ? [restore] : [])],
   }, { dependsOn: [packages, ...database.synapseDependsOn] });
 
   // Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
@@ -89,7 +89,7 @@ export function synapseProgram(): Record<string, unknown> {
     connection: hosts.synapse,
     reportSchedule: settings.databaseReport.schedule,
     growthAlertMiB: settings.databaseReport.growthAlertMiB,
-    adminToken: settings.adminUser ? synapse.adminAccessToken.apply((t) => t ?? "") : undefined,
+    adminToken: synapse.admin?.accessToken,
     purgeHistory: settings.purgeHistory,
     remoteMediaPurge: settings.remoteMediaPurge,
     emptyRoomPurge: settings.emptyRoomPurge,
@@ -109,29 +109,17 @@ export function synapseProgram(): Record<string, unknown> {
   // synadm for root on the Synapse VPS, with the admin's token (there is no token without an admin).
   // Its install from PyPI needs only the packages, so it runs beside Synapse's steps; its config
   // waits for the token.
-  if (settings.adminUser) {
+  if (synapse.admin) {
     new AdminTools("admin-tools", {
       connection: hosts.synapse,
       serverName: settings.serverName,
-      adminUserId: synapse.adminUserId.apply((id) => id ?? ""),
-      adminAccessToken: synapse.adminAccessToken.apply((t) => t ?? ""),
+      adminUserId: synapse.admin.userId,
+      adminAccessToken: synapse.admin.accessToken,
     }, { dependsOn: [packages] });
   }
 
   // Workers on other hosts, once the main process runs on the config they share.
-  const poolAddresses = [settings.workerHosts.mainAddress!, ...workers.remoteHosts.map((h) => h.address)];
-  const workerHosts = workers.remoteHosts.map((h, i) => new WorkerHost(`worker-host-${i + 1}`, {
-    connection: h.connection,
-    address: h.address,
-    workers: h.workers,
-    serverName: settings.serverName,
-    packageSource: settings.packageSource,
-    reportStats: settings.reportStats,
-    sharedConfigFiles: synapse.sharedConfigFiles,
-    signingKey: synapse.signingKey!,
-    workerMemoryMiB: processMemoryMiB[settings.tier].worker,
-    peers: poolAddresses.filter((a) => a !== h.address),
-  }, { parent: workers, dependsOn: [packages, synapse] }));
+  const workerHosts = workers.addWorkerHosts(synapse, { dependsOn: [packages] });
 
   const proxy = new NginxProxy("nginx", {
     connection: hosts.synapse,
@@ -163,7 +151,7 @@ export function synapseProgram(): Record<string, unknown> {
   const outputs: Record<string, unknown> = {
     serverName: settings.serverName,
     clientBaseUrl: proxy.clientBaseUrl,
-    federationUrl: `https://${settings.matrixHost}:443`,
+    federationUrl: proxy.federationUrl,
     databaseName: database.databaseName,
     databaseHost: pulumi.output(hosts.database.host),
     sqliteMigration: database.migration,
@@ -173,7 +161,7 @@ export function synapseProgram(): Record<string, unknown> {
   // What `npm run admin` connects with (secret: it holds the SSH keys).
   outputs.adminAccess = pulumi.secret({ synapse: hosts.synapse, database: hosts.database });
   if (database.move) outputs.databaseMove = database.move;
-  if (settings.restore) outputs.restore = synapse.extensionSteps[restoreStepName].stdout.apply((s) => s.trim());
+  if (restore) outputs.restore = synapse.stepOf(restore.step).stdout.apply((s) => s.trim());
   if (maintenance.stateCompressor) outputs.stateCompressor = maintenance.stateCompressor.install.stdout.apply((s) => s.trim());
   if (media) {
     Object.assign(outputs, {
@@ -183,11 +171,11 @@ export function synapseProgram(): Record<string, unknown> {
       mediaSecretAccessKey: media.secretAccessKey,
     });
   }
-  if (settings.adminUser) {
+  if (synapse.admin) {
     Object.assign(outputs, {
-      adminUser: synapse.adminUserId,
-      adminAccessToken: synapse.adminAccessToken,
-      adminPassword: synapse.adminPassword,
+      adminUser: synapse.admin.userId,
+      adminAccessToken: synapse.admin.accessToken,
+      adminPassword: synapse.admin.password,
     });
   }
   return outputs;

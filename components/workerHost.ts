@@ -6,7 +6,8 @@ import {
   redisStepParams, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, WorkerSpec, workerTarget, workerUnitTemplate,
 } from "../render/workers";
 import { hostFirewall } from "./firewall";
-import { fingerprint, scriptStep, sha256, stagedFile, synapsePackages, teardownStep } from "./remote";
+import { scriptStep, sha256, stagedFile, synapsePackages, teardownStep } from "./remote";
+import { synapseConfig } from "./synapseConfig";
 import { SynapseConfigFile } from "./synapseExtension";
 
 export interface WorkerHostArgs {
@@ -61,9 +62,6 @@ export class WorkerHost extends pulumi.ComponentResource {
       { name: "signing-key", path: "homeserver.signing.key", mode: "0600", owner: "matrix-synapse:", content: pulumi.secret(args.signingKey) },
       ...workerFiles.map(({ w, path }) => ({ name: `worker-${w.name}`, path, mode: "0644", owner: "root:root", content: renderWorkerConfig(w) })),
     ];
-    const staged = configFiles.map((f) => stagedFile(`${name}-staged-${f.name}`, {
-      connection: conn, path: `${stagedDir}/synapse/${f.path}`, content: f.content, mode: f.mode, owner: f.owner,
-    }, { parent: this, dependsOn: [packages] }));
     const unitContents = [
       { file: workerUnitTemplate, key: "worker-unit", content: pulumi.all([python, args.workerMemoryMiB]).apply(([p, mib]) => renderWorkerUnit(p, mib, true)) },
       { file: workerTarget, key: "worker-target", content: pulumi.output(renderWorkerTarget(true)) },
@@ -73,22 +71,18 @@ export class WorkerHost extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [packages] }));
 
     // Synapse's loader checks each worker's view of the config; the package's main unit stays off.
-    const configDigest = fingerprint(configFiles.map((f) => f.content));
-    const activation = scriptStep(`${name}-activate`, {
-      connection: conn, script: "synapse-activate",
-      params: pulumi.all([args.serverName, python, configDigest]).apply(([serverName, p, digest]) => ({
-        SERVER_NAME: serverName, PYTHON: p, FILES: configFiles.map((f) => f.path).join(" "),
-        HEALTH_URL: "none", MAIN: false, WORKER_FILES: workerFiles.map((f) => f.path).join(" "), CONFIG_SHA256: digest,
-      })),
-    }, { parent: this, dependsOn: [...staged, redisClient] });
+    const config = synapseConfig(name, {
+      connection: conn, serverName: args.serverName, python, files: configFiles, workerFiles: workerFiles.map((f) => f.path),
+      after: [packages], activationAfter: () => [redisClient],
+    }, this);
     // Re-run whenever the config or the units change: the step restarts workers whose files are newer.
     this.workersReady = scriptStep(`${name}-workers`, {
       connection: conn, script: "synapse-workers",
-      params: pulumi.all([configDigest, ...unitContents.map((u) => u.content)]).apply(([digest, ...unitTexts]) => ({
+      params: pulumi.all([config.params, pulumi.all(unitContents.map((u) => u.content))]).apply(([p, unitTexts]) => ({
         WORKERS: args.workers.map((w) => `${w.name}:${w.port}`).join(" "), UNIT: workerUnitTemplate, TARGET: workerTarget,
-        HOST: args.address, ACTIVATION: sha256([digest, ...unitTexts].join("\0")).slice(0, 16),
+        HOST: args.address, ACTIVATION: sha256([String(p.CONFIG_SHA256), ...unitTexts].join("\0")).slice(0, 16),
       })),
-    }, { parent: this, dependsOn: [activation, firewall, ...units] });
+    }, { parent: this, dependsOn: [config.activation, firewall, ...units] });
     this.registerOutputs({ workers: args.workers.map((w) => w.name) });
   }
 }

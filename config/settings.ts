@@ -12,7 +12,7 @@ import { loaderRuleErrors } from "./loaderRules";
 import { MediaSettings, mediaSettings } from "./media";
 import { renamedKeys } from "./renamed";
 import { Sizing, TierName, tiers } from "./tiers";
-import { connectionsNeeded, maxWorkersPerKind, processCount, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
+import { connectionsNeeded, maxWorkersPerKind, processCount, processMemoryMiB, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
 
 export const projectName = "synapse";
 
@@ -72,6 +72,8 @@ export interface Settings {
   media: MediaSettings;
   /** Synapse workers per kind; all 0 is a single process. */
   workers: WorkerCounts;
+  /** The memory budget of each worker (MiB; systemd's MemoryHigh). */
+  workerMemoryMiB: number;
   /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
   destroyDeletesData: boolean;
   /** Application service registrations (secret), each with its id. */
@@ -86,15 +88,19 @@ export type DatabaseNetwork =
   | { box: false; address: "127.0.0.1" }
   | { box: true; address: string; clients: string[] };
 
+/** A VPS for workers: its address on the private network, where they listen, and its SSH connection. */
+export interface WorkerHostSpec {
+  address: string;
+  connection: SshConnection;
+}
+
 /**
  * Where Synapse's processes run: all on the Synapse VPS, or some workers on worker hosts, which
  * reach the main process (replication, Redis) at its private address.
  */
-export interface WorkerHosts {
-  /** The Synapse VPS's private address; undefined without worker hosts. */
-  mainAddress?: string;
-  hosts: { address: string; connection: SshConnection }[];
-}
+export type WorkerHosts =
+  | { mainAddress?: undefined; hosts: [] }
+  | { /** The Synapse VPS's private address. */ mainAddress: string; hosts: WorkerHostSpec[] };
 
 /** synapse-reclaim: when it runs besides after the compressor, and when a rebuild pays. */
 export interface ReclaimSettings {
@@ -435,6 +441,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     retention: retentionOf(c),
     media: mediaSettings(c, errors, projectName),
     workers,
+    workerMemoryMiB: processMemoryMiB[c.tier].worker,
     destroyDeletesData: c.destroyDeletesData,
     appServices: appServicesOf(c),
   };

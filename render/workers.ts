@@ -83,7 +83,8 @@ export function workerPlan(counts: WorkerCounts, workerHosts: string[] = []): Wo
 export const spansHosts = (plan: WorkerSpec[]) => plan.some((w) => w.host !== loopback);
 
 /** The file Synapse reads Redis's password from (redis.password_path): 0600, with the secrets. */
-export const redisPasswordFile = `${synapseConfigDir}/redis-password`;
+export const redisPasswordName = "redis-password";
+export const redisPasswordFile = `${synapseConfigDir}/${redisPasswordName}`;
 
 const ofKind = (plan: WorkerSpec[], kind: WorkerKind) => plan.filter((w) => w.kind === kind);
 
