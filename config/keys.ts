@@ -10,7 +10,7 @@ import { appServiceRegistration } from "./appservices";
 import { mediaBucketModes } from "./media";
 import { peerRatePattern, tierFederationLimits } from "./federationLimits";
 import { pgMaxConnectionsBounds, pgSizeBounds, pgSizeBytes, pgSizePattern, TierName, tierNames, uploadSizePattern } from "./tiers";
-import { tierWorkers, WorkerKind, workerKinds } from "./workers";
+import { tierWorkers, workerCountKeys, WorkerKind, workerKinds } from "./workers";
 
 export type ConfigType = "string" | "integer" | "boolean" | "array";
 
@@ -52,16 +52,8 @@ export const purgeEntryPattern = /^(![A-Za-z0-9._~-]+:[a-z0-9.-]+(?::\d{1,5})?)=
 /** A restore's source: the newest off-host run, one by name (its UTC start time), or a path on the Synapse VPS. */
 export const restoreSourcePattern = new RegExp(`^(offsite|offsite:${hostLayout.backupRunName.pattern}|/[A-Za-z0-9._/-]+)$`);
 
-/** The config key overriding each worker kind's count (-1: the tier's), and what that kind does. */
-export const workerCountKeys = {
-  synchrotron: { key: "workerSynchrotrons", what: "Synchrotron workers (/sync and friends, balanced by user)" },
-  federationSender: { key: "workerFederationSenders", what: "Federation sender workers (outbound federation)" },
-  federationReader: { key: "workerFederationReaders", what: "Federation reader workers (inbound federation, transactions balanced by origin)" },
-  clientReader: { key: "workerClientReaders", what: "Client reader workers (login, room and key requests, /messages by room)" },
-  eventPersister: { key: "workerEventPersisters", what: "Event persister workers (stream writers for events)" },
-  media: { key: "workerMedia", what: "A media repository worker (0 or 1)" },
-  background: { key: "workerBackground", what: "A background tasks worker (0 or 1; also updates the user directory)" },
-} as const satisfies Record<WorkerKind, { key: string; what: string }>;
+// Each worker kind's count key is declared from the kind's entry (config/workers.ts).
+export { workerCountKeys };
 type WorkerCountKey = (typeof workerCountKeys)[WorkerKind]["key"];
 
 const workerKeys = Object.fromEntries(workerKinds.map((kind) => [workerCountKeys[kind].key, key({
