@@ -33,7 +33,7 @@ export function synapseProgram(): Record<string, unknown> {
     synapseConnection: hosts.synapse,
     serverName: settings.serverName,
     sizing: settings.sizing,
-    deleteDataOnDestroy: settings.destroyDeletesData,
+    deleteDataOnDestroy: settings.values.destroyDeletesData,
     address: settings.database.address,
     clients: settings.database.box ? settings.database.clients : undefined,
   }, { dependsOn: [packages] });
@@ -61,7 +61,7 @@ export function synapseProgram(): Record<string, unknown> {
     maxUploadSize: settings.sizing.maxUploadSize,
     workerHosts: settings.workerHosts,
     serverName: settings.serverName,
-    reportStats: settings.reportStats,
+    reportStats: settings.values.reportStats,
   }, { dependsOn: [packages] });
 
   // restoreFrom: the backup goes in before Synapse first starts on this host.
@@ -71,12 +71,12 @@ export function synapseProgram(): Record<string, unknown> {
     connection: hosts.synapse,
     serverName: settings.serverName,
     packageSource: settings.packageSource,
-    reportStats: settings.reportStats,
+    reportStats: settings.values.reportStats,
     homeserverParts: [baseHomeserverPart(settings), appServicesHomeserverPart(settings.appServices), database.homeserverPart, workers.homeserverPart,
       ...(media ? [media.homeserverPart] : [])],
     databasePassword: database.password,
     adminUser: settings.adminUser,
-    deleteDataOnDestroy: settings.destroyDeletesData,
+    deleteDataOnDestroy: settings.values.destroyDeletesData,
     extensions: [...federationCa, ...appServices, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []),
       ...(restore ? [restore] : [])],
   }, { dependsOn: [packages, ...database.synapseDependsOn] });
@@ -126,14 +126,14 @@ export function synapseProgram(): Record<string, unknown> {
     matrixHost: settings.matrixHost,
     tls: settings.tls,
     maxUploadSize: settings.sizing.maxUploadSize,
-    adminAllowedNetworks: settings.adminAllowedNetworks,
-    federationPort8448: settings.federationPort8448,
+    adminAllowedNetworks: settings.values.adminAllowedNetworks,
+    federationPort8448: settings.values.federationPort8448,
     routing: workers.routing,
     federationLimits: settings.federationLimits,
     // Without delegation the matrix host is the server name: it answers .well-known itself, except
     // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
     extraLocations: settings.delegated ? []
-      : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.federationPort8448 ? ["client"] : ["server", "client"]),
+      : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.values.federationPort8448 ? ["client"] : ["server", "client"]),
   }, { dependsOn: [packages, synapse, ...workerHosts] });
 
   if (settings.delegated) {

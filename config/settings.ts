@@ -30,6 +30,12 @@ export type TlsSettings =
   | { mode: "self-signed" };
 
 export interface Settings {
+  /**
+   * Every key's value as the stack gives it, checked, defaults filled in: what a key that needs no
+   * derivation is read from (settings.values.<key>), so adding one is its entry in keys.ts and the
+   * code that reads it. The fields below are what is derived from the keys.
+   */
+  values: ConfigValues;
   serverName: string;
   matrixHost: string;
   /** True when matrixHost differs from serverName, so /.well-known delegation is needed. */
@@ -44,9 +50,6 @@ export interface Settings {
   tls: TlsSettings;
   enableRegistration: boolean;
   adminUser?: string;
-  reportStats: boolean;
-  federationPort8448: boolean;
-  adminAllowedNetworks: string[];
   trustedKeyServers: string[];
   federation: FederationSettings;
   /** Rooms whose old history is purged on a timer: the room and the seconds of history to keep. */
@@ -74,8 +77,6 @@ export interface Settings {
   workers: WorkerCounts;
   /** The memory budget of each worker (MiB; systemd's MemoryHigh). */
   workerMemoryMiB: number;
-  /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
-  destroyDeletesData: boolean;
   /** Application service registrations (secret), each with its id. */
   appServices: AppService[];
 }
@@ -403,6 +404,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     privateKey: c.databaseSshPrivateKey || c.sshPrivateKey,
   };
   return {
+    values: c,
     serverName: c.serverName,
     matrixHost,
     delegated: matrixHost !== c.serverName,
@@ -415,9 +417,6 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     tls,
     enableRegistration: c.enableRegistration,
     adminUser: c.adminUser || undefined,
-    reportStats: c.reportStats,
-    federationPort8448: c.federationPort8448,
-    adminAllowedNetworks: c.adminAllowedNetworks,
     trustedKeyServers: c.trustedKeyServers,
     federation: {
       caCertificates: pemCertificates(c.federationCaCertificates),
@@ -442,7 +441,6 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     media: mediaSettings(c, errors, projectName),
     workers,
     workerMemoryMiB: processMemoryMiB[c.tier].worker,
-    destroyDeletesData: c.destroyDeletesData,
     appServices: appServicesOf(c),
   };
 }

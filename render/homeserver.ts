@@ -95,7 +95,7 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     // What one remote server may cost this process (nginx limits its request rate before this).
     rc_federation: s.federationLimits.rc,
     suppress_key_server_warning: true,
-    report_stats: s.reportStats,
+    report_stats: s.values.reportStats,
     enable_registration: s.enableRegistration,
     // Open registration without e-mail or captcha invites spam bots: require a token
     // (created with the admin API) whenever registration is on.

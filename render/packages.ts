@@ -80,7 +80,7 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
     const plan = plans.get(key) ?? { role, connection, packages: [] };
     plans.set(key, plan);
     plan.packages.push(...packages);
-    if (synapse) plan.synapse = { source: s.packageSource, serverName: s.serverName, reportStats: s.reportStats };
+    if (synapse) plan.synapse = { source: s.packageSource, serverName: s.serverName, reportStats: s.values.reportStats };
   };
   const workers = Object.values(s.workers).some((n) => n > 0);
   const redisClient = workers && s.packageSource === "debian" ? componentPackages.redisClientDebian : [];
