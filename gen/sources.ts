@@ -60,6 +60,12 @@ function benchFigure(ref: string): string {
   return `${n(m.median)} ${m.unit}`;
 }
 
+/** Blocks the code writes (gen/config.ts), by name. */
+const codeTables = {
+  "config": pulumiYamlConfig, "config-reference": configReference, "tiers": tierTable, "tiers-summary": tierSummary,
+  "federation-limits": federationLimitTable, "config-rules": loaderRuleTable,
+};
+
 /**
  * The content of the block called `name`:
  * - `e2e:<figure>`: one figure of the last complete e2e run, inline;
@@ -96,28 +102,14 @@ export function renderSource(name: string, file = path.join(repoRoot, "README.md
       // The run's chart of every figure against its baseline (bench/results/<date>.svg), or a
       // section's own, named by the scenario (<date>-<name>.svg); linked from this file.
       const { date, json } = latestBench();
-      if (arg === undefined) {
-        const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}.svg`));
-        return `![figures against their baselines, ${date}](${chart})`;
-      }
+      const link = (svg: string) => path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", svg));
+      if (arg === undefined) return `![figures against their baselines, ${date}](${link(`${date}.svg`)})`;
       const section = json.sections.find((s: any) => s.chartName === arg);
       if (!section) throw new Error(`gen:bench-chart:${arg}: the newest bench results have no chart '${arg}'`);
-      const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}-${arg}.svg`));
-      return `![${section.chart.title ?? arg}](${chart})`;
+      return `![${section.chart.title ?? arg}](${link(`${date}-${arg}.svg`)})`;
     }
-    case "config":
-      return pulumiYamlConfig();
-    case "config-reference":
-      return configReference();
-    case "tiers":
-      return tierTable();
-    case "tiers-summary":
-      return tierSummary();
-    case "federation-limits":
-      return federationLimitTable();
-    case "config-rules":
-      return loaderRuleTable();
     default:
+      if (kind in codeTables) return codeTables[kind as keyof typeof codeTables]();
       throw new Error(`unknown generated block gen:${name}`);
   }
 }
