@@ -29,6 +29,12 @@ export const componentPackages = {
   redisServer: ["redis-server"],
   /** Synapse's Redis client libraries for Debian's package (the matrix.org venv bundles them). */
   redisClientDebian: ["python3-hiredis", "python3-pip", "python3-six", "python3-twisted"],
+  turn: ["coturn"],
+  /** On the Synapse VPS: Prometheus (promtool comes with it), Alertmanager (amtool), nginx's exporter. */
+  monitoring: ["prometheus", "prometheus-alertmanager", "prometheus-nginx-exporter"],
+  /** On every host the program runs (node), and where PostgreSQL runs. */
+  nodeExporter: ["prometheus-node-exporter"],
+  postgresExporter: ["prometheus-postgres-exporter"],
 };
 
 const hostKey = (c: SshConnection) => `${c.host}:${c.port ?? 22}`;
@@ -45,6 +51,7 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
   const workers = Object.values(s.workers).some((n) => n > 0);
   const redisClient = workers && s.packageSource === "debian" ? componentPackages.redisClientDebian : [];
   const offsite = !!(s.backups?.offsite || s.restore?.offsite);
+  const monitoring = s.monitoring !== undefined;
 
   add("synapse", s.hosts.synapse, [
     ...componentPackages.synapse,
@@ -54,11 +61,18 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
     ...(s.backups || s.restore ? componentPackages.age : []),
     ...(offsite ? componentPackages.rclone : []),
     ...(s.adminUser ? componentPackages.synadm : []),
+    ...(s.turn?.onSynapseHost ? [...componentPackages.turn, ...componentPackages.firewall] : []),
+    ...(monitoring ? [...componentPackages.monitoring, ...componentPackages.nodeExporter, ...componentPackages.firewall] : []),
   ], true);
   add("database", s.hosts.database, [...componentPackages.postgres, ...(s.reclaim ? componentPackages.reclaim : []),
-    ...(s.database.box ? componentPackages.firewall : [])]);
+    ...(s.database.box ? componentPackages.firewall : []),
+    ...(monitoring ? [...componentPackages.postgresExporter, ...componentPackages.nodeExporter] : [])]);
   if (s.delegated) add("well-known", s.hosts.wellKnown, componentPackages.nginx(s.tls.mode === "acme"));
   s.workerHosts.hosts.forEach((h, i) =>
-    add(`worker-host-${i + 1}`, h.connection, [...componentPackages.synapse, ...redisClient, ...componentPackages.firewall], true));
+    add(`worker-host-${i + 1}`, h.connection, [...componentPackages.synapse, ...redisClient, ...componentPackages.firewall,
+      ...(monitoring ? componentPackages.nodeExporter : [])], true));
+  if (s.turn && !s.turn.onSynapseHost) {
+    add("turn", s.turn.connection, [...componentPackages.turn, ...componentPackages.firewall, ...componentPackages.nginx(s.tls.mode === "acme")]);
+  }
   return [...plans.values()].map((p) => ({ ...p, packages: [...new Set(p.packages)].sort() }));
 }
