@@ -8,8 +8,8 @@ import { firewallRules, firewallTable, firewallUnit } from "../render/firewall";
 import { hostTool } from "../render/maintenance";
 import {
   alertmanagerArgs, monitoringFirewall, monitoringPaths, monitoringPorts, nginxExporterArgs, prometheusArgs, receiverUnit, renderAlertmanagerConfig,
-  renderAlertRules, renderDefaults, renderNginxStatusSite, renderPrometheusConfig, renderReceiverConfig, renderReceiverUnit, renderTextfileConf,
-  RuleContext, ScrapeJob, textfileTool,
+  renderAlertRules, renderDefaults, renderNginxStatusSite, renderPrometheusConfig, renderReceiverConfig, renderReceiverUnit, renderStatusConf,
+  renderTextfileConf, RuleContext, ScrapeJob, statusTool, textfileTool,
 } from "../render/monitoring";
 import { PackageSource, stagedDir, synapseLocalUrl, synapsePaths } from "../render/paths";
 import { WorkerSpec } from "../render/workers";
@@ -106,6 +106,12 @@ export class Monitoring extends pulumi.ComponentResource {
         conf: renderTextfileConf(args.backupSchedule), after: ["prometheus-node-exporter.service"],
       },
     }, { parent: this });
+    // What `npm run admin -- status` runs.
+    const statusFiles = [
+      stagedFile(`${name}-status-tool`, { connection: conn, path: statusTool.toolPath, content: hostTool(statusTool.name), mode: "0755", owner: "root:root" }, { parent: this }),
+      stagedFile(`${name}-status-conf`, { connection: conn, path: statusTool.confPath, content: renderStatusConf(args.rules.databaseName), mode: "0644", owner: "root:root" },
+        { parent: this }),
+    ];
     const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
     this.activated = scriptStep(`${name}-activate`, {
       connection: conn, script: "monitoring-activate",
@@ -117,7 +123,7 @@ export class Monitoring extends pulumi.ComponentResource {
         CONTENT_SHA256: sha256(Object.values(files).join("\0")).slice(0, 16),
       },
       stdin: m.email?.password ? pulumi.secret(m.email.password) : "",
-    }, { parent: this, dependsOn: [...staged, bot, fw, status, textfile] });
+    }, { parent: this, dependsOn: [...staged, bot, fw, status, textfile, ...statusFiles] });
     this.registerOutputs({ alertRoom: this.alertRoom });
   }
 }

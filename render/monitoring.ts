@@ -42,6 +42,8 @@ export const monitoringPaths = {
 } as const;
 
 export const receiverUnit = "synapse-alert-receiver.service";
+/** `npm run admin -- status` runs it on the Synapse VPS. */
+export const statusTool = { name: "synapse-status", toolPath: "/usr/local/sbin/synapse-status", confPath: "/etc/synapse-deploy/status.conf" };
 export const textfileTool = { name: "synapse-monitoring-textfile", toolPath: "/usr/local/sbin/synapse-monitoring-textfile", confPath: "/etc/synapse-deploy/monitoring-textfile.conf" };
 
 /** Every Synapse process exposes its metrics: the main process on a listener of its own (loopback). */
@@ -399,4 +401,10 @@ export function renderReceiverUnit(python: string): string {
 /** The textfile tool's config: which certificates, and the backup timer it judges the last good backup against. */
 export function renderTextfileConf(backupSchedule: string | undefined): string {
   return [header.trimEnd(), `textfile_dir=${monitoringPaths.textfileDir}`, `backup_schedule='${backupSchedule ?? ""}'`, ""].join("\n");
+}
+
+/** Where synapse-status asks: Prometheus, Alertmanager, and which database is Synapse's. */
+export function renderStatusConf(databaseName: string): string {
+  return [header.trimEnd(), `prometheus=http://${hostPort(loopback, monitoringPorts.prometheus)}`,
+    `alertmanager=http://${hostPort(loopback, monitoringPorts.alertmanager)}`, `database=${databaseName}`, ""].join("\n");
 }
