@@ -74,8 +74,9 @@ export function synapseProgram(): Record<string, unknown> {
 
   // Calls: Synapse's side of TURN (turn_uris, the shared secret's file) now; coturn once the
   // certificate it serves exists (below).
+  // Named by where it runs: moving coturn deletes the old host's steps, whose teardown stops it there.
   const turn = settings.turn
-    ? new TurnServer("turn", { turn: settings.turn, realm: settings.serverName, tls: settings.tls }, { dependsOn: [packages] })
+    ? new TurnServer(settings.turn.onSynapseHost ? "turn" : "turn-host", { turn: settings.turn, realm: settings.serverName, tls: settings.tls }, { dependsOn: [packages] })
     : undefined;
 
   const synapse = new SynapseHost("synapse", {

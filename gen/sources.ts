@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configReference, federationLimitTable, pulumiYamlConfig, tierSummary, tierTable } from "./config";
+import { alertTable } from "./monitoring";
 
 export const repoRoot = path.join(__dirname, "..");
 export const e2eResultsFile = path.join(repoRoot, "docs", "results", "e2e.json");
@@ -69,6 +70,7 @@ function benchFigure(ref: string): string {
  * - `bench:<id>.ratio|figure|baseline`: one figure of them, inline; `bench-date`: their date;
  * - `bench-chart`: their chart, `bench-chart:<name>`: a scenario's own chart of them, as an image
  *   linked from the file;
+ * - `alerts`: every alert rule, its notice and its expression (gen/monitoring.ts);
  * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
  *   `tiers`: the tiers side by side, `tiers-summary`: the tiers in brief, `federation-limits`: inbound
  *   federation's limits per tier (gen/config.ts).
@@ -105,6 +107,8 @@ export function renderSource(name: string, file = path.join(repoRoot, "README.md
       const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}-${arg}.svg`));
       return `![${section.chart.title ?? arg}](${chart})`;
     }
+    case "alerts":
+      return alertTable();
     case "config":
       return pulumiYamlConfig();
     case "config-reference":
