@@ -5,19 +5,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdminTools } from "./components/adminTools";
 import { Backups } from "./components/backups";
 import { DatabaseMaintenance } from "./components/databaseMaintenance";
+import { HostExporters } from "./components/hostExporters";
 import { HostPackages } from "./components/hostPackages";
 import { MediaBucket } from "./components/mediaBucket";
+import { Monitoring } from "./components/monitoring";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
 import { restoreExtension } from "./components/restore";
 import { SynapseHost } from "./components/synapseHost";
 import { SynapseExtension } from "./components/synapseExtension";
+import { TurnServer } from "./components/turnServer";
 import { WellKnownSite } from "./components/wellKnownSite";
 import { WorkerPool } from "./components/workerPool";
 import { loadSettings } from "./config";
 import { appServiceFiles, appServicesHomeserverPart } from "./render/appservices";
 import { baseHomeserverPart, federationCaFiles } from "./render/homeserver";
+import { monitoredHosts, monitoringHomeserverPart, scrapeJobs } from "./render/monitoring";
 import { hostPackagePlans } from "./render/packages";
+import { synapseDatabaseName } from "./render/postgres";
 import { wellKnownDocuments, wellKnownLocations } from "./render/wellknown";
 
 /** Builds every component for the current stack config and returns the stack outputs. */
@@ -67,18 +72,25 @@ export function synapseProgram(): Record<string, unknown> {
   // restoreFrom: the backup goes in before Synapse first starts on this host.
   const restore = settings.restore ? restoreExtension(settings.restore, settings.serverName) : undefined;
 
+  // Calls: Synapse's side of TURN (turn_uris, the shared secret's file) now; coturn once the
+  // certificate it serves exists (below).
+  // Named by where it runs: moving coturn deletes the old host's steps, whose teardown stops it there.
+  const turn = settings.turn
+    ? new TurnServer(settings.turn.onSynapseHost ? "turn" : "turn-host", { turn: settings.turn, realm: settings.serverName, tls: settings.tls }, { dependsOn: [packages] })
+    : undefined;
+
   const synapse = new SynapseHost("synapse", {
     connection: hosts.synapse,
     serverName: settings.serverName,
     packageSource: settings.packageSource,
     reportStats: settings.values.reportStats,
     homeserverParts: [baseHomeserverPart(settings), appServicesHomeserverPart(settings.appServices), database.homeserverPart, workers.homeserverPart,
-      ...(media ? [media.homeserverPart] : [])],
+      ...(media ? [media.homeserverPart] : []), ...(turn ? [turn.homeserverPart] : []), ...(settings.monitoring ? [monitoringHomeserverPart()] : [])],
     databasePassword: database.password,
     adminUser: settings.adminUser,
     deleteDataOnDestroy: settings.values.destroyDeletesData,
     extensions: [...federationCa, ...appServices, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []),
-      ...(restore ? [restore] : [])],
+      ...(turn ? [turn.synapseExtension] : []), ...(restore ? [restore] : [])],
   }, { dependsOn: [packages, ...database.synapseDependsOn] });
 
   // Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
@@ -136,6 +148,33 @@ export function synapseProgram(): Record<string, unknown> {
       : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.values.federationPort8448 ? ["client"] : ["server", "client"]),
   }, { dependsOn: [packages, synapse, ...workerHosts] });
 
+  // coturn serves nginx's certificate on the Synapse VPS; on a host of its own, its site's.
+  turn?.activate(settings.turn!.onSynapseHost ? [proxy.activated] : [synapse.activated]);
+
+  // Monitoring: the exporters on every host the program runs, then Prometheus, Alertmanager and
+  // the alert bot on the Synapse VPS once Synapse, its admin and nginx are up.
+  let monitoring: Monitoring | undefined;
+  if (settings.monitoring) {
+    const monitored = monitoredHosts(settings, settings.workerHosts.hosts);
+    const connections: Record<string, typeof hosts.synapse> = Object.fromEntries([
+      ["synapse", hosts.synapse], ["database", hosts.database], ...settings.workerHosts.hosts.map((h, i) => [`worker-host-${i + 1}`, h.connection]),
+    ]);
+    const synapseAddress = settings.workerHosts.mainAddress ?? (settings.database.box ? settings.database.clients[0] : undefined);
+    const exporters = monitored.map((h) => new HostExporters(`exporters-${h.role}`, { connection: connections[h.role], host: h, synapseAddress },
+      { dependsOn: [packages, database] }));
+    monitoring = new Monitoring("monitoring", {
+      connection: hosts.synapse,
+      monitoring: settings.monitoring,
+      rules: { tier: settings.tier, growthAlertMiB: settings.databaseReport.growthAlertMiB, backups: !!settings.backups, databaseName: synapseDatabaseName },
+      jobs: scrapeJobs(workers.workers, monitored),
+      workers: workers.workers,
+      packageSource: settings.packageSource,
+      adminUserId: synapse.admin?.userId ?? "",
+      adminAccessToken: synapse.admin?.accessToken ?? "",
+      backupSchedule: settings.backups?.schedule,
+    }, { dependsOn: [packages, synapse, proxy, ...exporters] });
+  }
+
   if (settings.delegated) {
     new WellKnownSite("well-known", {
       connection: hosts.wellKnown,
@@ -161,6 +200,8 @@ export function synapseProgram(): Record<string, unknown> {
   // What `npm run admin` connects with (secret: it holds the SSH keys).
   outputs.adminAccess = pulumi.secret({ synapse: hosts.synapse, database: hosts.database });
   if (database.move) outputs.databaseMove = database.move;
+  if (turn) outputs.turnUris = turn.homeserverPart.turn_uris;
+  if (monitoring) outputs.alertRoom = monitoring.alertRoom;
   if (restore) outputs.restore = synapse.stepOf(restore.step).stdout.apply((s) => s.trim());
   if (maintenance.stateCompressor) outputs.stateCompressor = maintenance.stateCompressor.install.stdout.apply((s) => s.trim());
   if (media) {

@@ -118,6 +118,8 @@ export const remoteCommands = {
     `for i in $(seq 120); do curl -fs -o /dev/null ${synapseHealth} && exit 0; sleep 1; done; exit 69`,
   vacuumFull: () => "synapse-reclaim --vacuum-full",
   backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
+  // The monitoring's view (Prometheus, Alertmanager), or `{}` when monitoring is off.
+  status: () => "if command -v synapse-status >/dev/null; then synapse-status; else echo '{}'; fi",
   backupList: (json: boolean) => `synapse-backup --list${json ? " --json" : ""}`,
   // Synapse is stopped for the restore and started again; the current state is backed up first.
   restore: (source: string, identity: boolean) =>
@@ -205,6 +207,19 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
         if (started.code !== 0) throw new AdminError("Synapse did not come back: see systemctl status matrix-synapse", 69);
       }
       setExit(code);
+    });
+  cli.command("status")
+    .description("one screen of the homeserver's health (needs monitoring): each Synapse process, the services it needs, the alerts firing, " +
+      "the database's size and growth, each certificate's expiry, the last good backup; exits 1 when a process is down or an alert fires")
+    .option("--json", "one JSON object, for scripts")
+    .action(async (o: { json?: boolean }) => {
+      const r = await deps.run(access().synapse, remoteCommands.status(), true);
+      const status = parseJson(r.stdout);
+      if (r.code !== 0 || !status) throw new AdminError(`synapse-status gave no status (exit ${r.code}): see above`, r.code || 1);
+      if (!("up" in status)) throw new AdminError("monitoring is off: set monitoring to true (with adminUser) and run pulumi up", 3);
+      const view = statusView(status);
+      deps.print(o.json ? `${JSON.stringify(status)}\n` : renderStatus(view));
+      setExit(view.healthy ? 0 : 1);
     });
   cli.command("compress-state")
     .description("run the state compressor now (synapse-compress-state on the database host) and print its result")
@@ -303,6 +318,71 @@ export function renderDbReport(r: any): string {
   if (Array.isArray(r.history) && r.history.length > 1) {
     lines.push("trend (reports, oldest first): " + r.history.map(([time, bytes]: [number, number]) => `${new Date(time * 1000).toISOString().slice(0, 10)} ${mib(bytes)}`).join(", "));
   }
+  return `${lines.join("\n")}\n`;
+}
+
+/** A Prometheus instant query's answer: its series' labels and values (none when it did not answer). */
+const samples = (answer: any): { labels: Record<string, string>; value: number }[] =>
+  (answer?.data?.result ?? []).map((r: any) => ({ labels: r.metric, value: Number(r.value[1]) }));
+
+export interface StatusView {
+  /** false when Prometheus did not answer. */
+  prometheus: boolean;
+  processes: { process: string; host: string; up: boolean }[];
+  servicesDown: string[];
+  services: number;
+  alerts: { name: string; severity: string; summary: string; since: string }[];
+  databaseBytes?: number;
+  growthBytesPerDay?: number;
+  certificates: { site: string; expires: number }[];
+  backup?: { time: number; ageSeconds: number; run: string };
+  healthy: boolean;
+}
+
+/** synapse-status's answer, read. */
+export function statusView(s: any): StatusView {
+  const processes = samples(s.up).map((x) => ({ process: x.labels.process, host: x.labels.host, up: x.value === 1 }))
+    .sort((a, b) => (a.process === "main" ? -1 : b.process === "main" ? 1 : a.process.localeCompare(b.process)));
+  const services = samples(s.services);
+  const alerts = (Array.isArray(s.alerts) ? s.alerts : []).map((a: any) => ({
+    name: a.labels.alertname, severity: a.labels.severity ?? "", summary: a.annotations?.summary ?? "", since: a.startsAt,
+  }));
+  const view: StatusView = {
+    prometheus: s.up !== null,
+    processes,
+    servicesDown: services.filter((x) => x.value !== 1).map((x) => x.labels.name).sort(),
+    services: services.length,
+    alerts,
+    databaseBytes: samples(s.databaseBytes)[0]?.value,
+    growthBytesPerDay: samples(s.growthBytesPerDay)[0]?.value,
+    certificates: samples(s.certificates).map((x) => ({ site: x.labels.site, expires: x.value })),
+    backup: s.backup ?? undefined,
+    healthy: false,
+  };
+  view.healthy = view.prometheus && processes.every((p) => p.up) && view.servicesDown.length === 0 && alerts.length === 0;
+  return view;
+}
+
+const ago = (seconds: number) => (seconds >= 86400 ? `${Math.floor(seconds / 86400)} d ${Math.floor((seconds % 86400) / 3600)} h`
+  : seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min` : `${Math.floor(seconds / 60)} min`);
+const utc = (unixSeconds: number) => `${new Date(unixSeconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
+export function renderStatus(v: StatusView, now = Date.now() / 1000): string {
+  if (!v.prometheus) return "Prometheus is not answering on the Synapse VPS: systemctl status prometheus\n";
+  const table = new Table({ head: ["process", "host", "state"], style: { head: [], border: [] } });
+  for (const p of v.processes) table.push([p.process, p.host, p.up ? "up" : "DOWN"]);
+  const lines = [table.toString(),
+    v.servicesDown.length > 0 ? `services down: ${v.servicesDown.join(", ")}` : `services: all ${v.services} running`];
+  if (v.alerts.length === 0) lines.push("alerts: none firing");
+  else {
+    lines.push(`alerts firing (${v.alerts.length}):`);
+    for (const a of v.alerts) lines.push(`  ${a.severity.padEnd(8)} ${a.name}: ${a.summary} (since ${a.since.slice(0, 16).replace("T", " ")} UTC)`);
+  }
+  if (v.databaseBytes !== undefined) {
+    lines.push(`database: ${mib(v.databaseBytes)}${v.growthBytesPerDay === undefined ? "" : `, growing ${mib(v.growthBytesPerDay)} a day (over the last day)`}`);
+  }
+  lines.push(v.backup ? `last good backup: ${utc(v.backup.time)} (${ago(v.backup.ageSeconds)} ago), ${v.backup.run}` : "last good backup: none yet");
+  for (const c of v.certificates) lines.push(`certificate ${c.site}: expires ${utc(c.expires)} (in ${ago(c.expires - now)})`);
   return `${lines.join("\n")}\n`;
 }
 

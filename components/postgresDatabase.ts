@@ -7,7 +7,7 @@ import { componentPackages, packagesParam } from "../render/packages";
 import { stagedDir, synapseConfigDir } from "../render/paths";
 import {
   PostgresNetwork, postgresDropIn, postgresNetworkDropIn, renderAutovacuum, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
-  synapseAutovacuum,
+  synapseAutovacuum, synapseDatabaseName,
 } from "../render/postgres";
 import { hostFirewall } from "./firewall";
 import { scriptStep, sha256, SshConnectionArgs, stagedFile, teardownStep } from "./remote";
@@ -63,7 +63,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     super("synapse:index:PostgresDatabase", name, {}, opts);
     this.stepPrefix = name;
     this.hostConnection = args.connection;
-    const databaseName = pulumi.output(args.databaseName ?? "synapse");
+    const databaseName = pulumi.output(args.databaseName ?? synapseDatabaseName);
     const user = pulumi.output(args.user ?? "synapse_user");
     const host = pulumi.output(args.address ?? "127.0.0.1");
     const port = 5432;

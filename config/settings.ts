@@ -10,9 +10,11 @@ import { ConfigKey, configKeys, ConfigValues, HostRole, purgeEntryPattern, worke
 import { FederationLimits, peerRatePattern, tierFederationLimits } from "./federationLimits";
 import { loaderRuleErrors } from "./loaderRules";
 import { MediaSettings, mediaSettings } from "./media";
+import { MonitoringSettings, monitoringSettings } from "./monitoring";
 import { renamedKeys } from "./renamed";
 import { Sizing, TierName, tiers } from "./tiers";
 import { connectionsNeeded, maxWorkersPerKind, processCount, processMemoryMiB, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
+import { TurnSettings, turnSettings } from "./turn";
 
 export const projectName = "synapse";
 
@@ -79,6 +81,10 @@ export interface Settings {
   workerMemoryMiB: number;
   /** Application service registrations (secret), each with its id. */
   appServices: AppService[];
+  /** A TURN server for calls (undefined: off). */
+  turn?: TurnSettings;
+  /** Prometheus, its exporters and alerts into a Matrix room (undefined: off). */
+  monitoring?: MonitoringSettings;
 }
 
 /**
@@ -374,10 +380,27 @@ function appServicesOf(c: Parsed): AppService[] {
   return c.appServiceRegistrations.map(({ id, registration }) => ({ id, registration }));
 }
 
+/**
+ * The keys of a section that a boolean key switches on (turn, monitoring) do nothing while it is
+ * off: one of them set then is a mistake (the switch forgotten), said as such.
+ */
+function unusedWhileOff(c: Parsed, switchKey: "turn" | "monitoring", errors: string[]): void {
+  if (c[switchKey]) return;
+  const section = configKeys.find((k) => k.name === switchKey)!.section;
+  for (const key of configKeys.filter((k) => k.section === section && k.name !== switchKey)) {
+    const value = c[key.name as keyof Parsed];
+    const unset = key.default ?? (key.type === "array" ? [] : "");
+    if (JSON.stringify(value) === JSON.stringify(unset)) continue;
+    errors.push(`${projectName}:${key.name}: given ${key.secret ? "a secret value" : JSON.stringify(value)}, expected nothing without ${switchKey}: true (it has no effect while ${switchKey} is off)`);
+  }
+}
+
 /** Cross-key rules and defaults that depend on other keys. */
 function toSettings(c: Parsed, errors: string[]): Settings {
   const workers = workerCounts(c, errors);
   const sizing = sizingOf(c, processCount(workers));
+  unusedWhileOff(c, "turn", errors);
+  unusedWhileOff(c, "monitoring", errors);
 
   let tls: TlsSettings = { mode: "self-signed" };
   if (c.tlsMode === "acme") {
@@ -442,5 +465,12 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     workers,
     workerMemoryMiB: processMemoryMiB[c.tier].worker,
     appServices: appServicesOf(c),
+    ...optional("turn", turnSettings(c, synapse, matrixHost, c.serverName, projectName, errors)),
+    ...optional("monitoring", monitoringSettings(c, projectName, errors)),
   };
+}
+
+/** `{key: value}`, or nothing when the value is undefined (the settings' optional parts). */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }

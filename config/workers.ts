@@ -1,6 +1,7 @@
 // Synapse's workers: the kinds this program runs, how many of each a tier runs, and the budget
 // every process must fit (database connections, memory). Each kind's count key is declared from
 // the table below (keys.ts); what a kind listens on and serves is render/workers.ts.
+import { tierMonitoring } from "./monitoring";
 import { TierName, tierNames } from "./tiers";
 
 interface WorkerKindSpec {
@@ -49,9 +50,13 @@ export const tierWorkers = Object.fromEntries(tierNames.map((t) =>
  * with its headroom (tierHostMiB, hostHeadroom): memoryBudgetMiB below, checked for every tier.
  */
 export const processMemoryMiB: Record<TierName, { main: number; worker: number }> = {
-  solo: { main: 896, worker: 384 },
-  community: { main: 896, worker: 320 },
-  large: { main: 1280, worker: 320 },
+  // Measured (npm run bench, 2026-11-27): Synapse peaked at 153 MiB PSS on solo and 603 MiB for
+  // community's five processes under the benchmark's load; the main process of a tier with
+  // workers serves the least. These leave four times that and more, and room for TURN and
+  // monitoring (serviceMemoryMiB) on every tier's host.
+  solo: { main: 640, worker: 384 },
+  community: { main: 640, worker: 320 },
+  large: { main: 768, worker: 320 },
 };
 
 /** The host each tier is sized for (MiB of RAM). */
@@ -61,9 +66,18 @@ export const hostHeadroom = 0.2;
 /** The rest of a host besides Synapse and shared buffers: the OS, nginx, Redis, PostgreSQL's backends. */
 export const hostBaseMiB = 384;
 
-/** What a tier's host holds at its budget (MiB): every Synapse process, shared buffers, the rest. */
-export function memoryBudgetMiB(tier: TierName, workers: number, sharedBuffersMiB: number): number {
-  return processMemoryMiB[tier].main + workers * processMemoryMiB[tier].worker + sharedBuffersMiB + hostBaseMiB;
+/**
+ * What the optional services take (MiB) on top of the rest: coturn (turn: 7 MiB PSS measured idle,
+ * its relay buffers grow with calls), and besides Prometheus (its tier's allowance, its systemd
+ * MemoryHigh: tierMonitoring) the rest of monitoring: Alertmanager, the node, PostgreSQL and nginx
+ * exporters and the alert receiver (115 MiB PSS together, measured on solo).
+ */
+export const serviceMemoryMiB = { turn: 64, monitoringRest: 128 } as const;
+
+/** What a tier's host holds at its budget (MiB): every Synapse process, shared buffers, the rest, the optional services. */
+export function memoryBudgetMiB(tier: TierName, workers: number, sharedBuffersMiB: number, services: { turn?: boolean; monitoring?: boolean } = {}): number {
+  return processMemoryMiB[tier].main + workers * processMemoryMiB[tier].worker + sharedBuffersMiB + hostBaseMiB +
+    (services.turn ? serviceMemoryMiB.turn : 0) + (services.monitoring ? tierMonitoring[tier].prometheusMemoryMiB + serviceMemoryMiB.monitoringRest : 0);
 }
 
 /** Connections PostgreSQL keeps besides Synapse's pools (superuser reserve, maintenance, psql). */

@@ -2,7 +2,8 @@
 // (what the engine checks before the program runs) and the config reference, by section.
 import YAML from "yaml";
 import { ConfigKey, configKeys, declaredInProject, sections } from "../config/keys";
-import { processCount, processMemoryMiB, tierHostMiB, tierWorkers } from "../config/workers";
+import { processCount, processMemoryMiB, serviceMemoryMiB, tierHostMiB, tierWorkers } from "../config/workers";
+import { tierMonitoring } from "../config/monitoring";
 import { Sizing, tierNames, tiers } from "../config/tiers";
 import { tierFederationLimits } from "../config/federationLimits";
 import { loaderRules } from "../config/loaderRules";
@@ -57,6 +58,11 @@ export function tierTable(): string {
     ...workerKinds.map((kind) => row(`\`${workerCountKeys[kind].key}\``, (t) => tierWorkers[t][kind])),
     row("memory budget: main process / each worker (workers' systemd `MemoryHigh`)",
       (t) => `${processMemoryMiB[t].main} MiB / ${processCount(tierWorkers[t]) > 1 ? `${processMemoryMiB[t].worker} MiB` : "–"}`),
+    row("with `turn`: coturn's memory budget", () => `${serviceMemoryMiB.turn} MiB`),
+    row("with `monitoring`: Prometheus's memory budget (its `MemoryHigh`) / the rest of monitoring",
+      (t) => `${tierMonitoring[t].prometheusMemoryMiB} MiB / ${serviceMemoryMiB.monitoringRest} MiB`),
+    row("with `monitoring`: Prometheus keeps samples for (`monitoringRetention`), at most (`monitoringRetentionSize`)",
+      (t) => `${tierMonitoring[t].retentionTime}, ${tierMonitoring[t].retentionSize}`),
     "",
   ].join("\n");
 }

@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configReference, federationLimitTable, loaderRuleTable, pulumiYamlConfig, tierSummary, tierTable } from "./config";
+import { alertTable } from "./monitoring";
 
 export const repoRoot = path.join(__dirname, "..");
 export const e2eResultsFile = path.join(repoRoot, "docs", "results", "e2e.json");
@@ -63,7 +64,7 @@ function benchFigure(ref: string): string {
 /** Blocks the code writes (gen/config.ts), by name. */
 const codeTables = {
   "config": pulumiYamlConfig, "config-reference": configReference, "tiers": tierTable, "tiers-summary": tierSummary,
-  "federation-limits": federationLimitTable, "config-rules": loaderRuleTable,
+  "federation-limits": federationLimitTable, "config-rules": loaderRuleTable, "alerts": alertTable,
 };
 
 /**
@@ -75,6 +76,7 @@ const codeTables = {
  * - `bench:<id>.ratio|figure|baseline`: one figure of them, inline; `bench-date`: their date;
  * - `bench-chart`: their chart, `bench-chart:<name>`: a scenario's own chart of them, as an image
  *   linked from the file;
+ * - `alerts`: every alert rule, its notice and its expression (gen/monitoring.ts);
  * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
  *   `tiers`: the tiers side by side, `tiers-summary`: the tiers in brief, `federation-limits`: inbound
  *   federation's limits per tier, `config-rules`: the rules of the loaders (gen/config.ts).

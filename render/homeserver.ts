@@ -19,11 +19,12 @@ export function federationCaFiles(certificates: string[]): { name: string; path:
 
 export interface Listener {
   port: number;
-  type: "http";
+  /** metrics: Prometheus's own listener (a thread of its own, no resources). */
+  type: "http" | "metrics";
   tls?: boolean;
   x_forwarded?: boolean;
   bind_addresses: string[];
-  resources: { names: string[]; compress?: boolean }[];
+  resources?: { names: string[]; compress?: boolean }[];
 }
 
 export interface DatabaseSection {
@@ -103,6 +104,8 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     // nginx serves /.well-known (WellKnownSite), so Synapse need not.
     serve_server_wellknown: false,
     allow_public_rooms_over_federation: false,
+    // Metrics for Prometheus (monitoring) and on the workers' listeners (they are loopback or private).
+    ...(s.monitoring || Object.values(s.workers).some((n) => n > 0) ? { enable_metrics: true } : {}),
   };
 }
 

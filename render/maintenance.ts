@@ -9,9 +9,9 @@ import { shellQuote } from "./script";
 
 export const hostToolsDir = path.join(__dirname, "..", "host-tools");
 
-/** A tool from host-tools/ as it is in this checkout: a real .sh file, shellchecked like the scripts. */
+/** A tool from host-tools/, as installed: a real .sh file, shellchecked like the scripts (or a file named with its extension, .py). */
 export function hostTool(name: string): string {
-  return fs.readFileSync(path.join(hostToolsDir, `${name}.sh`), "utf8");
+  return fs.readFileSync(path.join(hostToolsDir, /\.\w+$/.test(name) ? name : `${name}.sh`), "utf8");
 }
 
 /** The admin's access token, for the tools that use the admin API (0600, root). */
@@ -57,6 +57,8 @@ export interface MaintenanceTool {
   schedule: string;
   /** Units the service runs after (default: Synapse). */
   after?: string[];
+  /** The timer's random delay (default 1h: spreads hosts apart). */
+  randomizedDelay?: string;
 }
 
 export const dbReport = { name: "synapse-db-report", toolPath: "/usr/local/sbin/synapse-db-report", confPath: "/etc/synapse-deploy/db-report.conf" };
@@ -107,7 +109,7 @@ export function renderToolTimer(t: MaintenanceTool): string {
     "[Timer]",
     `OnCalendar=${t.schedule}`,
     "Persistent=true",
-    "RandomizedDelaySec=1h",
+    `RandomizedDelaySec=${t.randomizedDelay ?? "1h"}`,
     // The same delay after every reload: a re-apply never moves the next run.
     "FixedRandomDelay=true",
     "",

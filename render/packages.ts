@@ -37,6 +37,12 @@ export const componentPackages = {
   s3ProviderDebian: ["python3-venv", "python3-yaml", "python3-psycopg2", "python3-humanize", "python3-tqdm", "python3-twisted"],
   /** What the state compressor's build needs: the toolchain, and what vendored OpenSSL and jemalloc build with. */
   compressorBuild: ["cargo", "gcc", "make", "perl", "libc6-dev", "ca-certificates", "curl"],
+  turn: ["coturn"],
+  /** On the Synapse VPS: Prometheus (promtool comes with it), Alertmanager (amtool), nginx's exporter. */
+  monitoring: ["prometheus", "prometheus-alertmanager", "prometheus-nginx-exporter"],
+  /** On every host the program runs (node), and where PostgreSQL runs. */
+  nodeExporter: ["prometheus-node-exporter"],
+  postgresExporter: ["prometheus-postgres-exporter"],
 };
 
 /**
@@ -85,6 +91,7 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
   const workers = Object.values(s.workers).some((n) => n > 0);
   const redisClient = workers && s.packageSource === "debian" ? componentPackages.redisClientDebian : [];
   const offsite = !!(s.backups?.offsite || s.restore?.offsite);
+  const monitoring = s.monitoring !== undefined;
 
   add("synapse", s.hosts.synapse, [
     ...componentPackages.synapse,
@@ -94,11 +101,18 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
     ...(s.backups || s.restore ? componentPackages.age : []),
     ...(offsite ? componentPackages.rclone : []),
     ...(s.adminUser ? componentPackages.synadm : []),
+    ...(s.turn?.onSynapseHost ? [...componentPackages.turn, ...componentPackages.firewall] : []),
+    ...(monitoring ? [...componentPackages.monitoring, ...componentPackages.nodeExporter, ...componentPackages.firewall] : []),
   ], true);
   add("database", s.hosts.database, [...componentPackages.postgres, ...(s.reclaim ? componentPackages.reclaim : []),
-    ...(s.database.box ? componentPackages.firewall : [])]);
+    ...(s.database.box ? componentPackages.firewall : []),
+    ...(monitoring ? [...componentPackages.postgresExporter, ...componentPackages.nodeExporter] : [])]);
   if (s.delegated) add("well-known", s.hosts.wellKnown, componentPackages.nginx(s.tls.mode === "acme"));
   s.workerHosts.hosts.forEach((h, i) =>
-    add(`worker-host-${i + 1}`, h.connection, [...componentPackages.synapse, ...redisClient, ...componentPackages.firewall], true));
+    add(`worker-host-${i + 1}`, h.connection, [...componentPackages.synapse, ...redisClient, ...componentPackages.firewall,
+      ...(monitoring ? componentPackages.nodeExporter : [])], true));
+  if (s.turn && !s.turn.onSynapseHost) {
+    add("turn", s.turn.connection, [...componentPackages.turn, ...componentPackages.firewall, ...componentPackages.nginx(s.tls.mode === "acme")]);
+  }
   return [...plans.values()].map((p) => ({ ...p, packages: [...new Set(p.packages)].sort() }));
 }

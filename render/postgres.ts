@@ -3,6 +3,8 @@ import { Sizing } from "../config";
 import { Firewall } from "./firewall";
 
 export const postgresDropIn = "60-synapse.conf";
+/** The database Synapse's data lives in (unless PostgresDatabase is given another). */
+export const synapseDatabaseName = "synapse";
 
 export function renderPostgresTuning(s: Sizing): string {
   const settings: [string, string | number][] = [

@@ -113,8 +113,6 @@ export function workersHomeserverPart(plan: WorkerSpec[], mainAddress: string = 
       main: { host, port: mainReplication.port },
       ...Object.fromEntries([...persisters, ...(media ? [media] : [])].map((w) => [w.name, { host: w.host, port: w.port }])),
     },
-    // Each worker exposes Prometheus metrics on its loopback listener.
-    enable_metrics: true,
     ...(senders.length > 0 ? { federation_sender_instances: senders.map((w) => w.name) } : {}),
     ...(persisters.length > 0 || media ? {
       stream_writers: {

@@ -16,4 +16,4 @@ fi
 systemctl enable --quiet "$UNIT"
 systemctl is-active --quiet "$UNIT" || systemctl start "$UNIT"
 nft -f "$RULES"
-printf '%s\n' "$(grep -c 'accept$' "$RULES") rule(s) admitting, the rest of $(sed -n 's/.*tcp dport \(.*\) drop$/\1/p' "$RULES") dropped"
+printf '%s: %s rule(s) accepting, %s dropping\n' "$UNIT" "$(grep -c ' accept$' "$RULES")" "$(grep -c ' drop$' "$RULES")"

@@ -47,5 +47,5 @@ if [ -z "$missing" ]; then
 fi
 apt_refresh
 # shellcheck disable=SC2086 # one package name per word
-apt_install_synapse_down $missing >&2
+apt_install_services_down $missing >&2
 printf 'packages: %s installed in one transaction\n' "$(echo "$missing" | wc -l)"

@@ -42,7 +42,7 @@ ensure_packages() {
   [ -n "$missing" ] || return 0
   apt_refresh
   # shellcheck disable=SC2086 # one package name per word
-  apt_install $missing
+  apt_install_services_down $missing
 }
 
 # A Debian or Ubuntu system with apt and systemd (the first check on any host that runs Synapse).
@@ -93,12 +93,14 @@ synapse_package_prepare() {
     "$package matrix-synapse/report-stats boolean $report_stats" | debconf-set-selections
 }
 
-# apt_install_synapse_down PACKAGE... — installs them in one transaction while Synapse's package
-# may not start its service: its default config must never run (ours is activated, and checked,
-# later). Other services start as their packages have them start.
+# apt_install_services_down PACKAGE... — installs them in one transaction while the packages whose
+# default config must never run may not start their services: Synapse's (ours is activated, and
+# checked, later), coturn's (an open relay until ours is in place) and Prometheus's and its
+# exporters' (listening on every address until ours says loopback). Other services start as their
+# packages have them start.
 synapse_policy=/usr/sbin/policy-rc.d
 synapse_policy_marker="# synapse-deploy: keeps Synapse down during the install"
-apt_install_synapse_down() {
+apt_install_services_down() {
   # An earlier run cut off mid-install may have left ours behind; it would stop every later
   # package upgrade from restarting Synapse. (The first marker is an older version's.)
   if grep -qxF -e "$synapse_policy_marker" -e "# synapse-deploy: keeps services down during the install" "$synapse_policy" 2>/dev/null; then
@@ -109,7 +111,7 @@ apt_install_synapse_down() {
     return
   fi
   # shellcheck disable=SC2016 # $1 is policy-rc.d's, not ours
-  printf '#!/bin/sh\n%s\ncase "$1" in matrix-synapse*) exit 101 ;; esac\nexit 0\n' "$synapse_policy_marker" >"$synapse_policy"
+  printf '#!/bin/sh\n%s\ncase "$1" in matrix-synapse* | coturn* | prometheus*) exit 101 ;; esac\nexit 0\n' "$synapse_policy_marker" >"$synapse_policy"
   chmod 0755 "$synapse_policy"
   local rc=0
   apt_install "$@" || rc=$?

@@ -17,7 +17,7 @@ missing=$(packages_missing "${wanted[@]}")
 if [ -n "$missing" ]; then
   apt_refresh
   # shellcheck disable=SC2086
-  apt_install_synapse_down $missing
+  apt_install_services_down $missing
   log "installed: $(echo "$missing" | tr '\n' ' ')"
 else
   log "packages already installed"

@@ -1,6 +1,7 @@
-// The machine's tools a unit test file runs for real (shellcheck, openssl, age, rclone). A missing
-// one fails the file at once with the package that provides it: a test that needs a tool never
-// skips itself into a pass. .ci/run installs them all.
+// The machine's tools a unit test file runs for real (shellcheck, openssl, age, rclone, promtool).
+// A missing one fails the file at once with the package that provides it: a test that needs a tool
+// never skips itself into a pass. .ci/run installs them all (promtool comes with the prometheus
+// package on Debian 12, in a package of its own since).
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,7 +9,7 @@ import * as path from "node:path";
 import { renderHostTool } from "../../render/maintenance";
 
 const packageOf: Record<string, string> = {
-  shellcheck: "shellcheck", openssl: "openssl", age: "age", "age-keygen": "age", rclone: "rclone",
+  shellcheck: "shellcheck", openssl: "openssl", age: "age", "age-keygen": "age", rclone: "rclone", promtool: "promtool",
 };
 
 /** Throws, naming the Debian package to install, unless every tool runs here. */
