@@ -68,7 +68,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Each table of 1 MiB or more: its size with indexes, and what a rebuild would give back (dead rows
+# Each table of 1 MiB or more (permanent ones: Synapse's few UNLOGGED tables are its worker locks,
+# small, and pg_repack cannot rebuild them), its size with indexes, and what a rebuild would give back (dead rows
 # and free space in the heap, from pgstattuple_approx; btree indexes filled below the 90 % a fresh
 # build leaves, from pgstatindex).
 # (pgstattuple must exist: ensure_extension runs in this shell, not in measure's subshells.)
@@ -77,7 +78,7 @@ measure() {
 WITH t AS (
   SELECT c.oid, c.relname, pg_total_relation_size(c.oid) AS total
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = 'public' AND c.relkind = 'r' AND pg_total_relation_size(c.oid) >= 1048576
+  WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relpersistence = 'p' AND pg_total_relation_size(c.oid) >= 1048576
 ), m AS (
   SELECT t.relname, t.total,
     (a.dead_tuple_len + a.approx_free_space)::bigint AS heap_free,
