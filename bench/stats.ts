@@ -49,6 +49,8 @@ export interface Comparison {
   verdict?: "better" | "worse" | "within the spread" | "one round: not called";
   /** On the suite's chart (the figures a reader looks for first). */
   headline?: boolean;
+  /** Which way is better, when known: kept so a results file's verdicts can be computed again. */
+  better?: Better;
 }
 
 export function compare(what: string, figure: Measured, baseline: Measured, id?: string, better?: Better): Comparison {
@@ -57,7 +59,7 @@ export function compare(what: string, figure: Measured, baseline: Measured, id?:
     const ratios = figure.runs.map((f, i) => f / baseline.runs[i]).filter(Number.isFinite);
     if (ratios.length > 0) c.ratioRange = [Math.min(...ratios), Math.max(...ratios)];
   }
-  if (better) c.verdict = verdict(figure.runs, baseline.runs, better);
+  if (better) Object.assign(c, { better, verdict: verdict(figure.runs, baseline.runs, better) });
   return c;
 }
 
