@@ -298,7 +298,7 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** The merged report for people: the summary, a table per table, the last treatment, the trend. */
 export function renderDbReport(r: any): string {
-  const lines = [`database: ${mib(r.databaseBytes)}` + (r.growthBytesPerDay === null ? " (first report)" : `, growing ${mib(r.growthBytesPerDay)} per day since the last report`),
+  const lines = [`database: ${mib(r.databaseBytes)}` + (r.growthBytesPerDay === null ? " (no report an hour or more older to compare with yet)" : `, growing ${mib(r.growthBytesPerDay)} per day since the last report`),
     `state: ${r.stateGroupsStateRows} rows in state_groups_state (estimate), ${r.stateGroups} state groups`,
     `media: ${mib(r.mediaLocalBytes)} uploaded here, ${mib(r.mediaRemoteBytes)} cached from other servers, ${mib(r.mediaOnDiskBytes)} on this disk`];
   const table = new Table({ head: ["table", "on disk", "live", "reclaimable"], colAligns: ["left", "right", "right", "right"], style: { head: [], border: [] } });
@@ -311,6 +311,10 @@ export function renderDbReport(r: any): string {
   }
   lines.push(table.toString());
   if (!Array.isArray(r.tables)) lines.push("(live and reclaimable bytes come from synapse-reclaim on the database host: reclaimSpace is off)");
+  // Big rooms are where the state tables grow (each state change costs about 1 + members/100 rows).
+  if (Array.isArray(r.roomsByStateGroups) && r.roomsByStateGroups.length > 0) {
+    lines.push("rooms with the most state groups:", ...r.roomsByStateGroups.map(([room, count]: [string, number]) => `  ${room}  ${count}`));
+  }
   if (r.lastReclaim) {
     lines.push(`last treatment, ${r.lastReclaim.time}: ${r.lastReclaim.summary}`);
     for (const t of r.lastReclaim.tables) lines.push(`  ${t.table}: ${t.outcome}`);

@@ -206,8 +206,9 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
       tables: [{ table: "state_groups_state", bytes: 40 * MiB, reclaimable: 30 * MiB }, { table: "events", bytes: 8 * MiB, reclaimable: 0 }],
       lastReclaim: { time: "2026-12-05T05:00:00Z", summary: "database 130.0 MiB → 120.0 MiB; 1 table(s) worth a rebuild; 3 s",
         tables: [{ table: "event_json", outcome: "rebuilt online: 20.0 MiB → 10.0 MiB in 2 s" }] },
-      history: [[1764907200, 100 * MiB], [1765512000, 120 * MiB]],
+      history: [[1764907200, 100 * MiB], [1765512000, 120 * MiB]], roomsByStateGroups: [["!big:example.org", 300]],
     });
+    expect(text).toMatch(/rooms with the most state groups:\n  !big:example\.org  300/);
     expect(text).toContain("database: 120.0 MiB, growing 2.0 MiB per day since the last report");
     expect(text).toMatch(/state_groups_state\s*│\s*40\.0 MiB\s*│\s*10\.0 MiB\s*│\s*30\.0 MiB \(75 %\)/);
     expect(text).toContain("last treatment, 2026-12-05T05:00:00Z: database 130.0 MiB → 120.0 MiB");
