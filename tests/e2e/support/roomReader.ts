@@ -13,41 +13,61 @@ const agentFor = (a: RoomAccess) => new Agent({
   connect: { ca: fs.readFileSync(a.caFile, "utf8"), lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: a.vps.host, family: 4 }]) : cb(null, a.vps.host, 4)) },
 });
 
-export interface ProbeResult { reads: number; failures: string[]; p50: number; p99: number; max: number }
+export interface ProbeResult {
+  reads: number; failures: string[]; p50: number; p99: number; max: number;
+  /** With warmUp: how long the reads before the probe took (ms), each path once. */
+  warmUp?: number[];
+}
 
 /**
  * Reads the room's state and its latest messages, one after the other, at least once a second
- * (every 500 ms unless a read is slower), until stopped.
+ * (every 500 ms unless a read is slower), until stopped. With `warmUp`, each path is read once
+ * first, timed on its own, and `ready` resolves once the probe proper starts: a purge or a restart
+ * just before empties Synapse's caches, and the first reads of a big room then measure that, not
+ * what runs while the probe does.
  */
-export function probeRoom(a: RoomAccess): { stop: () => Promise<ProbeResult> } {
+export function probeRoom(a: RoomAccess, opts: { warmUp?: boolean } = {}): { ready: Promise<void>; stop: () => Promise<ProbeResult> } {
   const agent = agentFor(a);
   const latencies: number[] = [];
+  const warmUp: number[] = [];
   const failures: string[] = [];
   let running = true;
   const room = encodeURIComponent(a.room);
   const paths = [`/rooms/${room}/state`, `/rooms/${room}/messages?dir=b&limit=20`];
+  /** One timed read of `p`; a failure is kept. */
+  const read = async (p: string): Promise<number> => {
+    const t0 = Date.now();
+    try {
+      const r = await fetch(`${a.baseUrl}/_matrix/client/v3${p}`, { dispatcher: agent, headers: { Authorization: `Bearer ${a.token}` } });
+      await r.arrayBuffer();
+      if (r.status !== 200) failures.push(`${p}: HTTP ${r.status}`);
+    } catch (e) {
+      failures.push(`${p}: ${(e as Error).message}`);
+    }
+    return Date.now() - t0;
+  };
+  const ready = (async () => {
+    if (opts.warmUp) for (const p of paths) warmUp.push(await read(p));
+  })();
   const loop = (async () => {
+    await ready;
     for (let i = 0; running; i++) {
-      const t0 = Date.now();
-      try {
-        const r = await fetch(`${a.baseUrl}/_matrix/client/v3${paths[i % 2]}`, { dispatcher: agent, headers: { Authorization: `Bearer ${a.token}` } });
-        await r.arrayBuffer();
-        if (r.status !== 200) failures.push(`${paths[i % 2]}: HTTP ${r.status}`);
-      } catch (e) {
-        failures.push(`${paths[i % 2]}: ${(e as Error).message}`);
-      }
-      const took = Date.now() - t0;
+      const took = await read(paths[i % 2]);
       latencies.push(took);
       await new Promise((r) => setTimeout(r, Math.max(0, 500 - took)));
     }
   })();
   return {
+    ready,
     stop: async () => {
       running = false;
       await loop;
       await agent.close();
       const none = latencies.length === 0;
-      return { reads: latencies.length, failures, p50: none ? 0 : percentile(latencies, 50), p99: none ? 0 : percentile(latencies, 99), max: none ? 0 : Math.max(...latencies) };
+      return {
+        reads: latencies.length, failures, p50: none ? 0 : percentile(latencies, 50), p99: none ? 0 : percentile(latencies, 99), max: none ? 0 : Math.max(...latencies),
+        ...(opts.warmUp ? { warmUp } : {}),
+      };
     },
   };
 }
