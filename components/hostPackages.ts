@@ -6,6 +6,10 @@ import { scriptStep } from "./remote";
 export interface HostPackagesArgs {
   /** One plan per host (render/packages.ts). */
   plans: HostPackagePlan[];
+  /** The Synapse release the stack holds: a missing package is installed (and pinned) at it. */
+  synapseVersion: pulumi.Input<string>;
+  /** The PostgreSQL major the stack holds: the per-major packages' %s. */
+  postgresMajor: pulumi.Input<string>;
 }
 
 /**
@@ -20,10 +24,14 @@ export class HostPackages extends pulumi.ComponentResource {
     super("synapse:index:HostPackages", name, {}, opts);
     this.steps = args.plans.map((plan) => scriptStep(`${name}-${plan.role}`, {
       connection: plan.connection, script: "host-packages",
-      params: {
+      // Each host's step names only the versions its packages depend on.
+      params: pulumi.all([args.synapseVersion, args.postgresMajor]).apply(([version, major]) => ({
         PACKAGES: plan.packages.join(" "),
-        ...(plan.synapse ? { SOURCE: plan.synapse.source, SERVER_NAME: plan.synapse.serverName, REPORT_STATS: plan.synapse.reportStats } : {}),
-      },
+        ...(plan.packages.some((p) => p.includes("%s")) ? { PG_MAJOR: major } : {}),
+        ...(plan.synapse ? {
+          SOURCE: plan.synapse.source, SERVER_NAME: plan.synapse.serverName, REPORT_STATS: plan.synapse.reportStats, SYNAPSE_VERSION: version,
+        } : {}),
+      })),
     }, { parent: this }));
     this.registerOutputs({ packages: this.steps.map((s) => s.stdout) });
   }

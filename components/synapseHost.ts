@@ -5,14 +5,23 @@ import {
   DatabaseSection, HomeserverPart, renderHomeserver, renderLogConfig, renderPassfile, renderSecrets,
 } from "../render/homeserver";
 import { PackageSource, stagedDir, synapseLocalUrl, synapsePaths } from "../render/paths";
+import { startTimeoutSeconds } from "../render/synapseService";
 import { fingerprint, scriptStep, sha256, stagedFile, SshConnectionArgs, synapsePackages, teardownStep } from "./remote";
 import { HostStep, SynapseConfigFile, SynapseExtension } from "./synapseExtension";
 
 export interface SynapseHostArgs {
   connection: SshConnectionArgs;
   serverName: pulumi.Input<string>;
-  packageSource: pulumi.Input<PackageSource>;
+  packageSource: PackageSource;
   reportStats: pulumi.Input<boolean>;
+  /** The Synapse release the stack holds, and a PyPI install's lock (Upgrades). */
+  version: pulumi.Input<string>;
+  lock?: pulumi.Input<string>;
+  /**
+   * The upgrade gate on this host (Upgrades.gate): a new release goes in after it, and its answer
+   * joins the activation's parameters, so whatever it stopped, the activation starts again.
+   */
+  gate?: command.remote.Command;
   /** homeserver.yaml, composed from these parts (base settings, database, later workers…). */
   homeserverParts: pulumi.Input<pulumi.Input<HomeserverPart>[]>;
   /** The password for the database section's passfile (secret). */
@@ -59,7 +68,7 @@ export class SynapseHost extends pulumi.ComponentResource {
   constructor(name: string, args: SynapseHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:SynapseHost", name, {}, opts);
     const conn = args.connection;
-    const paths = pulumi.output(args.packageSource).apply(synapsePaths);
+    const paths = synapsePaths(args.packageSource);
 
     teardownStep(`${name}-teardown`, {
       connection: conn, script: "synapse-teardown",
@@ -67,6 +76,7 @@ export class SynapseHost extends pulumi.ComponentResource {
     }, { parent: this });
     const packages = synapsePackages(name, {
       connection: conn, serverName: args.serverName, packageSource: args.packageSource, reportStats: args.reportStats,
+      version: args.version, lock: args.lock, gate: args.gate,
     }, { parent: this });
 
     const secret = (suffix: string) =>
@@ -116,13 +126,18 @@ export class SynapseHost extends pulumi.ComponentResource {
     ]).apply((parts) => sha256(parts.join("\0")).slice(0, 16)));
     const plainConfig = [this.homeserverYaml, logYaml];
     const workerConfigs = extensions.flatMap((e) => e.workerConfigs ?? []);
-    const activationParams = pulumi.all([args.serverName, paths, pulumi.all(plainConfig),
-        fingerprint([secretsYaml, passfile, ...configFiles.slice(Object.keys(files).length).map((f) => f.content)]), extensionDigest])
-      .apply(([serverName, p, plain, secretsFingerprint, extensionsFingerprint]) => ({
+    const activationParams = pulumi.all([args.serverName, pulumi.all(plainConfig),
+        fingerprint([secretsYaml, passfile, ...configFiles.slice(Object.keys(files).length).map((f) => f.content)]), extensionDigest,
+        args.version, args.gate?.stdout ?? ""])
+      .apply(([serverName, plain, secretsFingerprint, extensionsFingerprint, version, gate]) => ({
           SERVER_NAME: serverName,
-          PYTHON: p.python,
+          PYTHON: paths.python,
+          // A new release, or what the gate stopped, runs the activation again: it starts Synapse.
+          SYNAPSE_VERSION: version,
+          ...(gate ? { GATE: gate.trim() } : {}),
           FILES: configFiles.map((f) => f.path).join(" "),
           HEALTH_URL: `${synapseLocalUrl}/health`,
+          START_TIMEOUT: startTimeoutSeconds,
           // Re-run (and restart) whenever any staged file changes.
           CONFIG_SHA256: sha256(plain.join("")).slice(0, 16),
           SECRETS_SHA256: secretsFingerprint,
@@ -157,7 +172,7 @@ export class SynapseHost extends pulumi.ComponentResource {
       const password = secret("admin-password");
       const admin = scriptStep(`${name}-admin-user`, {
         connection: conn, script: "synapse-admin-user",
-        params: pulumi.all([adminUser, paths]).apply(([u, p]) => ({ ADMIN_USER: u ?? "", PYTHON: p.python, BASE_URL: synapseLocalUrl })),
+        params: adminUser.apply((u) => ({ ADMIN_USER: u ?? "", PYTHON: paths.python, BASE_URL: synapseLocalUrl })),
         stdin: password,
         secretStdout: true,
       }, { parent: this, dependsOn: [this.activated] });

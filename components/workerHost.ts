@@ -15,8 +15,13 @@ export interface WorkerHostArgs {
   address: string;
   workers: WorkerSpec[];
   serverName: pulumi.Input<string>;
-  packageSource: pulumi.Input<PackageSource>;
+  packageSource: PackageSource;
   reportStats: pulumi.Input<boolean>;
+  /** The Synapse release the stack holds, and a PyPI install's lock (Upgrades). */
+  version: pulumi.Input<string>;
+  lock?: pulumi.Input<string>;
+  /** This host's upgrade gate (Upgrades.gate): its answer joins the workers step's parameters. */
+  gate?: command.remote.Command;
   /** The files every Synapse process reads, as the Synapse VPS has them (SynapseHost.sharedConfigFiles). */
   sharedConfigFiles: SynapseConfigFile[];
   /** The Synapse VPS's signing key (secret). */
@@ -39,7 +44,7 @@ export class WorkerHost extends pulumi.ComponentResource {
   constructor(name: string, args: WorkerHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:WorkerHost", name, {}, opts);
     const conn = args.connection;
-    const python = pulumi.output(args.packageSource).apply((s) => synapsePaths(s).python);
+    const python = synapsePaths(args.packageSource).python;
     const workerFiles = args.workers.map((w) => ({ w, path: `workers/${w.name}.yaml` }));
 
     teardownStep(`${name}-teardown`, {
@@ -47,10 +52,11 @@ export class WorkerHost extends pulumi.ComponentResource {
     }, { parent: this });
     const packages = synapsePackages(name, {
       connection: conn, serverName: args.serverName, packageSource: args.packageSource, reportStats: args.reportStats,
+      version: args.version, lock: args.lock, gate: args.gate,
     }, { parent: this });
     const redisClient = scriptStep(`${name}-redis-client`, {
       connection: conn, script: "redis-ensure",
-      params: python.apply((p) => ({ PYTHON: p, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, SERVER: false })),
+      params: { PYTHON: python, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, SERVER: false },
     }, { parent: this, dependsOn: [packages] });
     const firewall = hostFirewall(`${name}-firewall`, {
       connection: conn, name: "workers", ports: args.workers.map((w) => w.port), clients: args.peers, after: [packages],
@@ -65,7 +71,7 @@ export class WorkerHost extends pulumi.ComponentResource {
       connection: conn, path: `${stagedDir}/synapse/${f.path}`, content: f.content, mode: f.mode, owner: f.owner,
     }, { parent: this, dependsOn: [packages] }));
     const unitContents = [
-      { file: workerUnitTemplate, key: "worker-unit", content: pulumi.all([python, args.workerMemoryMiB]).apply(([p, mib]) => renderWorkerUnit(p, mib, true)) },
+      { file: workerUnitTemplate, key: "worker-unit", content: pulumi.output(args.workerMemoryMiB).apply((mib) => renderWorkerUnit(python, mib, true)) },
       { file: workerTarget, key: "worker-target", content: pulumi.output(renderWorkerTarget(true)) },
     ];
     const units = unitContents.map(({ file, key, content }) => stagedFile(`${name}-staged-${key}`, {
@@ -76,17 +82,18 @@ export class WorkerHost extends pulumi.ComponentResource {
     const configDigest = fingerprint(configFiles.map((f) => f.content));
     const activation = scriptStep(`${name}-activate`, {
       connection: conn, script: "synapse-activate",
-      params: pulumi.all([args.serverName, python, configDigest]).apply(([serverName, p, digest]) => ({
-        SERVER_NAME: serverName, PYTHON: p, FILES: configFiles.map((f) => f.path).join(" "),
+      params: pulumi.all([args.serverName, configDigest]).apply(([serverName, digest]) => ({
+        SERVER_NAME: serverName, PYTHON: python, FILES: configFiles.map((f) => f.path).join(" "),
         HEALTH_URL: "none", MAIN: false, WORKER_FILES: workerFiles.map((f) => f.path).join(" "), CONFIG_SHA256: digest,
       })),
     }, { parent: this, dependsOn: [...staged, redisClient] });
-    // Re-run whenever the config or the units change: the step restarts workers whose files are newer.
+    // Re-run whenever the config, the units, the release or what the gate stopped change: the step
+    // restarts workers whose files are newer, and starts those not running.
     this.workersReady = scriptStep(`${name}-workers`, {
       connection: conn, script: "synapse-workers",
-      params: pulumi.all([configDigest, ...unitContents.map((u) => u.content)]).apply(([digest, ...unitTexts]) => ({
+      params: pulumi.all([configDigest, args.version, args.gate?.stdout ?? "", ...unitContents.map((u) => u.content)]).apply(([digest, version, gate, ...unitTexts]) => ({
         WORKERS: args.workers.map((w) => `${w.name}:${w.port}`).join(" "), UNIT: workerUnitTemplate, TARGET: workerTarget,
-        HOST: args.address, ACTIVATION: sha256([digest, ...unitTexts].join("\0")).slice(0, 16),
+        HOST: args.address, ACTIVATION: sha256([digest, version, gate, ...unitTexts].join("\0")).slice(0, 16),
       })),
     }, { parent: this, dependsOn: [activation, firewall, ...units] });
     this.registerOutputs({ workers: args.workers.map((w) => w.name) });

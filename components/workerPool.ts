@@ -21,7 +21,7 @@ export interface WorkerHostPlan {
 export interface WorkerPoolArgs {
   /** Workers per kind; all 0 is a single process. Known when the program runs: it decides resources. */
   counts: WorkerCounts;
-  packageSource: pulumi.Input<PackageSource>;
+  packageSource: PackageSource;
   /** systemd MemoryHigh of each worker (MiB). */
   workerMemoryMiB: pulumi.Input<number>;
   /** Equal to Synapse's max_upload_size (nginx's client_max_body_size on the media routes). */
@@ -62,7 +62,7 @@ export class WorkerPool extends pulumi.ComponentResource {
   }
 
   private extension(name: string, args: WorkerPoolArgs): SynapseExtension {
-    const python = pulumi.output(args.packageSource).apply((s) => synapsePaths(s).python);
+    const python = pulumi.output(synapsePaths(args.packageSource).python);
     const replicationSecret = new random.RandomPassword(`${name}-replication-secret`, { length: 48, special: false }, { parent: this });
     const local = this.workers.filter((w) => w.host === loopback);
     const files = local.map((w) => ({ worker: w, path: `workers/${w.name}.yaml`, content: renderWorkerConfig(w) }));

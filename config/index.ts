@@ -7,6 +7,7 @@ export * from "./keys";
 export * from "./media";
 export * from "./settings";
 export * from "./tiers";
+export * from "./versions";
 export * from "./workers";
 
 /**

@@ -11,6 +11,7 @@ import { FederationLimits, peerRatePattern, tierFederationLimits } from "./feder
 import { MediaSettings, mediaSettings } from "./media";
 import { renamedKeys } from "./renamed";
 import { Sizing, TierName, tiers } from "./tiers";
+import { PackageSource, VersionSettings, versionSettings } from "./versions";
 import { maxWorkersPerKind, postgresReservedConnections, processCount, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
 
 export const projectName = "synapse";
@@ -39,7 +40,9 @@ export interface Settings {
   /** Where PostgreSQL runs and who may reach it. */
   database: DatabaseNetwork;
   workerHosts: WorkerHosts;
-  packageSource: "matrix-org" | "debian";
+  packageSource: PackageSource;
+  /** The Synapse release and PostgreSQL major the stack pins ("" = held at what the host got first). */
+  versions: VersionSettings;
   tls: TlsSettings;
   enableRegistration: boolean;
   adminUser?: string;
@@ -425,6 +428,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     database: databaseNetwork(c, errors),
     workerHosts: workerHosts(c, synapse, errors),
     packageSource: c.packageSource,
+    versions: versionSettings(c, errors, projectName),
     tls,
     enableRegistration: c.enableRegistration,
     adminUser: c.adminUser || undefined,

@@ -6,6 +6,9 @@ import { SshConnection } from "../config";
 import type { Settings } from "../config";
 import { pgRepackPackage } from "./reclaim";
 
+/** PostgreSQL's server, per major version (%s: the major the stack holds). */
+export const postgresPackage = "postgresql-%s";
+
 export interface HostPackagePlan {
   /** Names the host's step: synapse, database, well-known or worker-host-N (the first role on it). */
   role: string;
@@ -18,7 +21,9 @@ export interface HostPackagePlan {
 /** What each component's own steps install (scripts/*.sh), by component. */
 export const componentPackages = {
   synapse: ["ca-certificates", "curl", "debconf-utils", "sqlite3", "python3"],
-  postgres: ["postgresql"],
+  /** A PyPI install: the virtualenv, and what builds psycopg2 (PyPI has no Linux wheel of it) against the system's libpq. */
+  synapsePypi: ["gcc", "libc6-dev", "libpq-dev", "python3-dev", "python3-venv"],
+  postgres: [postgresPackage],
   /** pg_repack, per PostgreSQL major version (host-packages.sh resolves %s). */
   reclaim: [pgRepackPackage],
   nginx: (acme: boolean) => ["nginx", "openssl", "ssl-cert", ...(acme ? ["certbot"] : [])],
@@ -46,8 +51,9 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
   const redisClient = workers && s.packageSource === "debian" ? componentPackages.redisClientDebian : [];
   const offsite = !!(s.backups?.offsite || s.restore?.offsite);
 
+  const synapsePackages = [...componentPackages.synapse, ...(s.packageSource === "pypi" ? componentPackages.synapsePypi : [])];
   add("synapse", s.hosts.synapse, [
-    ...componentPackages.synapse,
+    ...synapsePackages,
     ...componentPackages.nginx(s.tls.mode === "acme"),
     ...(workers ? componentPackages.redisServer : []),
     ...redisClient,
@@ -59,6 +65,6 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
     ...(s.database.box ? componentPackages.firewall : [])]);
   if (s.delegated) add("well-known", s.hosts.wellKnown, componentPackages.nginx(s.tls.mode === "acme"));
   s.workerHosts.hosts.forEach((h, i) =>
-    add(`worker-host-${i + 1}`, h.connection, [...componentPackages.synapse, ...redisClient, ...componentPackages.firewall], true));
+    add(`worker-host-${i + 1}`, h.connection, [...synapsePackages, ...redisClient, ...componentPackages.firewall], true));
   return [...plans.values()].map((p) => ({ ...p, packages: [...new Set(p.packages)].sort() }));
 }

@@ -1,13 +1,21 @@
 // Where each package source puts things.
-export type PackageSource = "matrix-org" | "debian";
+import type { PackageSource } from "../config/versions";
+export type { PackageSource };
 
 export interface SynapsePaths {
   /** The interpreter that has the installed Synapse (its config loader and tools). */
   python: string;
 }
 
+/** matrix.org's package and a PyPI install keep Synapse in a virtualenv here; Debian's uses the system Python. */
+export const synapseVenv = "/opt/venvs/matrix-synapse";
+
+export function hasVenv(source: PackageSource): boolean {
+  return source !== "debian";
+}
+
 export function synapsePaths(source: PackageSource): SynapsePaths {
-  return { python: source === "matrix-org" ? "/opt/venvs/matrix-synapse/bin/python" : "/usr/bin/python3" };
+  return { python: hasVenv(source) ? `${synapseVenv}/bin/python` : "/usr/bin/python3" };
 }
 
 export const synapseConfigDir = "/etc/matrix-synapse";

@@ -16,7 +16,7 @@ describe("host package plans", () => {
     const [plan, ...others] = plansOf({ host: "203.0.113.10", tier: "solo", packageSource: "debian", adminUser: "admin", tlsMode: "self-signed" });
     expect(others).toEqual([]);
     expect(plan.role).toBe("synapse");
-    expect(plan.packages).toEqual(["age", "ca-certificates", "curl", "debconf-utils", "nginx", "openssl", "postgresql", "postgresql-%s-repack", "python3",
+    expect(plan.packages).toEqual(["age", "ca-certificates", "curl", "debconf-utils", "nginx", "openssl", "postgresql-%s", "postgresql-%s-repack", "python3",
       "python3-venv", "sqlite3", "ssl-cert"]);
     expect(plan.synapse).toMatchObject({ source: "debian", reportStats: false });
   });
@@ -39,8 +39,8 @@ describe("host package plans", () => {
       serverName: "example.org", matrixHost: "matrix.example.org", wellKnownHost: "10.0.0.9",
     });
     expect(plans.map((p) => [p.role, p.host])).toEqual([["synapse", "10.0.0.2"], ["database", "10.0.0.3"], ["well-known", "10.0.0.9"], ["worker-host-1", "10.0.0.4"]]);
-    expect(plans[0].packages).not.toContain("postgresql");
-    expect(plans[1]).toMatchObject({ packages: ["nftables", "postgresql", "postgresql-%s-repack"], synapse: undefined });
+    expect(plans[0].packages).not.toContain("postgresql-%s");
+    expect(plans[1]).toMatchObject({ packages: ["nftables", "postgresql-%s", "postgresql-%s-repack"], synapse: undefined });
     expect(plans[2].packages).toEqual(["certbot", "nginx", "openssl", "ssl-cert"]); // validRaw uses ACME
     expect(plans[3].packages).toEqual(expect.arrayContaining(["nftables", "python3-hiredis", "python3"]));
     expect(plans[3].synapse).toBeDefined();
@@ -50,15 +50,19 @@ describe("host package plans", () => {
 describe("the host-packages step", () => {
   const stack = { serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian", adminUser: "admin" };
 
-  it("runs first on the host, with the packages and Synapse's debconf answers as parameters", async () => {
-    const run = await runProgram(stack);
+  it("runs first on the host, after the versions are resolved, with the packages, the versions and Synapse's debconf answers as parameters", async () => {
+    const run = await runProgram(stack, undefined, { "upgrades-synapse-version-debian": "1.160.0\n", "upgrades-postgres-version": "18/main\n" });
     const step = run.byName("host-packages-synapse");
     expect(step.inputs.create).toContain("SCRIPT_NAME=host-packages\n");
-    expect(step.inputs.create).toMatch(/\nPACKAGES='age ca-certificates curl [^']*postgresql[^']*'\nSOURCE=debian\nSERVER_NAME=example.org\nREPORT_STATS=false\n/);
-    const first = run.resources.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-teardown"))
+    expect(step.inputs.create).toMatch(
+      /\nPACKAGES='age ca-certificates curl [^']*postgresql-%s[^']*'\nPG_MAJOR=18\nSOURCE=debian\nSERVER_NAME=example.org\nREPORT_STATS=false\nSYNAPSE_VERSION=1.160.0\n/);
+    const first = run.resources.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-teardown") && !r.name.startsWith("upgrades-"))
       .sort((a, b) => a.started - b.started)[0];
     expect(first.name).toBe("host-packages-synapse");
-    for (const later of ["postgres-packages", "synapse-preflight", "nginx-packages", "backups-packages", "admin-tools-synadm"]) {
+    for (const resolve of ["upgrades-synapse-version-debian", "upgrades-postgres-version"]) {
+      expect({ resolve, before: run.byName(resolve).finished < step.started }).toEqual({ resolve, before: true });
+    }
+    for (const later of ["postgres-cluster", "synapse-preflight", "nginx-packages", "backups-packages", "admin-tools-synadm"]) {
       expect({ later, after: run.byName(later).started > step.finished }).toEqual({ later, after: true });
     }
   });

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The lock of a PyPI install: every package Synapse VERSION needs (with EXTRAS), at one version,
+# with the SHA-256 of the one file pip takes for this host, as `name==version --hash=sha256:…`
+# lines on stdout. pip's own resolver makes it (a dry run in a scratch virtualenv, its installation
+# report), once per release: the stack keeps it (components/upgrades.ts), and every install of that
+# release, on this host or another, installs exactly these files (pip --require-hashes).
+# Changes nothing on the host.
+# Parameters: VERSION, EXTRAS (comma-separated, e.g. postgres,redis).
+: "${VERSION:?}" "${EXTRAS:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check --root-user-action=ignore --dry-run --ignore-installed \
+  --report "$work/report.json" "matrix-synapse[$EXTRAS]==$VERSION" >&2 || die "pip cannot resolve matrix-synapse[$EXTRAS]==$VERSION here"
+lock=$(python3 - "$work/report.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+lines = []
+for item in report["install"]:
+    name, version = item["metadata"]["name"], item["metadata"]["version"]
+    sha256 = item["download_info"].get("archive_info", {}).get("hashes", {}).get("sha256")
+    if not sha256:
+        sys.exit(f"{name} {version} comes without a SHA-256 ({item['download_info'].get('url')}): it cannot be locked")
+    lines.append(f"{name.lower()}=={version} --hash=sha256:{sha256}")
+print("\n".join(sorted(lines)))
+PY
+) || die "cannot make the lock of Synapse $VERSION"
+grep -q "^matrix-synapse==$VERSION " <<<"$lock" || die "pip resolved another Synapse than $VERSION"
+log "locked $(wc -l <<<"$lock") packages for Synapse $VERSION"
+printf '%s\n' "$lock"
