@@ -70,7 +70,8 @@ load_offsite() {
 }
 
 if [ "${1:-}" = --list ]; then
-  local_runs=$(find "$dir/runs" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\n' 2>/dev/null | sort)
+  # None yet (no run has made the directory) is an empty list, not a failure.
+  local_runs=$(find "$dir/runs" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\n' 2>/dev/null | sort || true)
   offsite_runs=""
   if [ -n "$offsite" ]; then
     load_offsite
