@@ -27,11 +27,12 @@ apt_install() {
   fi
   apt_locked install -y --no-install-recommends "$@"
 }
-# Updates the package lists unless they are fresher than an hour.
+# Updates the package lists unless they are fresher than an hour. The look and the update under
+# the apt lock: lists another step is downloading right now look fresh, and are half there.
 apt_refresh() {
-  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -60 -print -quit 2>/dev/null)" ]; then
-    apt_locked update
-  fi
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  flock -w 900 /run/synapse-deploy-apt.lock bash -c '[ -n "$(find /var/lib/apt/lists -maxdepth 1 -name "*Packages*" -mmin -60 -print -quit 2>/dev/null)" ] \
+    || apt-get -q -o DPkg::Lock::Timeout=600 update >&2'
 }
 # The version apt would install of PACKAGE, or nothing. Under the apt lock: another step's update
 # may be rewriting the package lists meanwhile, and a half-written list has no candidate.
@@ -120,7 +121,7 @@ upstream_version() {
   printf '%s\n' "${v/\~rc/rc}"
 }
 # The final releases of a list of versions (no rc, dev or post), newest last.
-final_releases() { grep -E '^[0-9]+\.[0-9]+\.[0-9]+$' | sort -uV; }
+final_releases() { { grep -E '^[0-9]+\.[0-9]+\.[0-9]+$' || true; } | sort -uV; }
 
 # Where the Synapse on this host came from (matrix-org, debian or pypi), or nothing. A PyPI install
 # is this program's virtualenv, which /opt/venvs/matrix-synapse points at (matrix.org's package
@@ -359,6 +360,7 @@ restore with pg_restore --no-owner --role=$user -d $db $db.dump, then drop ${db}
 # The cluster ("major/name") configured on PORT, or nothing. Every step names its cluster: a host
 # that kept an old cluster after an upgrade, or got a new major from a release upgrade, has two.
 cluster_on_port() {
+  command -v pg_lsclusters >/dev/null || return 0
   pg_lsclusters --no-header 2>/dev/null | awk -v p="$1" '$3 == p { print $1 "/" $2; exit }'
 }
 # use_cluster CLUSTER — psql, pg_dump and the other wrapped tools talk to CLUSTER from now on
