@@ -3,6 +3,12 @@
 // ts-jest transpiles only (isolatedModules in tsconfig.json); `tsc --noEmit` type-checks.
 const tsJest = ["ts-jest", {}];
 module.exports = {
+  // The timeout of every unit test, in this one place (jest-circus reads it from the global
+  // config only: set in a project, it is silently ignored and 5 s applies). The slowest unit test
+  // does about 6 s of work unloaded (scripts run against scratch trees, a few program runs under
+  // mocks); 30 s leaves room for a machine whose cores are saturated by something else (measured:
+  // docs/tests.md). Every e2e test names its own, longer timeout.
+  testTimeout: 30_000,
   reporters: ["default", "<rootDir>/tests/support/summary-reporter.js", "<rootDir>/tests/support/e2e-results-reporter.js"],
   projects: [
     {
@@ -12,10 +18,6 @@ module.exports = {
       testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
       // The e2e suite's checkouts (copies of this project) are no modules of this one.
       modulePathIgnorePatterns: ["<rootDir>/test-output/"],
-      // The timeout of every unit test, in this one place. The slowest does about 6 s of work
-      // unloaded (scripts run against scratch trees, a few program runs under mocks); 30 s leaves
-      // room for a machine whose cores are saturated by something else (measured: README, Tests).
-      testTimeout: 30_000,
     },
     {
       displayName: "e2e",

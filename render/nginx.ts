@@ -62,6 +62,9 @@ export function proxyTo(upstream: string, maxBodySize: string): string[] {
     "proxy_set_header X-Forwarded-Proto $scheme;",
     "proxy_set_header Host $host;",
     "proxy_http_version 1.1;",
+    // Without this nginx sends "Connection: close" and the upstream's keepalive pool stays empty:
+    // every request would open a new connection to Synapse (nginx's docs for `keepalive`).
+    'proxy_set_header Connection "";',
     `client_max_body_size ${maxBodySize};`,
   ];
 }

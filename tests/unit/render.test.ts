@@ -108,6 +108,14 @@ describe("nginx site", () => {
     expect(text).toContain("server 127.0.0.1:8008;");
   });
 
+  it("keeps its connections to Synapse open: every proxied location clears Connection, every upstream has a pool", () => {
+    const text = site(["192.0.2.0/24"]);
+    const proxied = text.split("proxy_pass ").length - 1;
+    expect(proxied).toBeGreaterThan(1);
+    expect(text.split('proxy_set_header Connection "";').length - 1).toBe(proxied);
+    expect(text).toMatch(/upstream synapse_main \{[^}]*keepalive \d+;/);
+  });
+
   it("redirects HTTP to HTTPS but serves ACME challenges", () => {
     const text = site();
     expect(text).toContain("return 301 https://$host$request_uri;");
