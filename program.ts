@@ -5,21 +5,25 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdminTools } from "./components/adminTools";
 import { Backups } from "./components/backups";
 import { DatabaseMaintenance } from "./components/databaseMaintenance";
+import { HostExporters } from "./components/hostExporters";
 import { HostPackages } from "./components/hostPackages";
 import { MediaBucket } from "./components/mediaBucket";
+import { Monitoring } from "./components/monitoring";
 import { NginxProxy } from "./components/nginxProxy";
 import { PostgresDatabase } from "./components/postgresDatabase";
-import { restoreExtension, restoreStepName } from "./components/restore";
+import { restoreExtension } from "./components/restore";
 import { SynapseHost } from "./components/synapseHost";
-import { Upgrades } from "./components/upgrades";
 import { SynapseExtension } from "./components/synapseExtension";
+import { TurnServer } from "./components/turnServer";
+import { Upgrades } from "./components/upgrades";
 import { WellKnownSite } from "./components/wellKnownSite";
-import { WorkerHost } from "./components/workerHost";
 import { WorkerPool } from "./components/workerPool";
-import { loadSettings, processMemoryMiB } from "./config";
+import { loadSettings } from "./config";
 import { appServiceFiles, appServicesHomeserverPart } from "./render/appservices";
 import { baseHomeserverPart, federationCaFiles } from "./render/homeserver";
+import { monitoredHosts, monitoringHomeserverPart, scrapeJobs } from "./render/monitoring";
 import { hostPackagePlans } from "./render/packages";
+import { synapseDatabaseName } from "./render/postgres";
 import { wellKnownDocuments, wellKnownLocations } from "./render/wellknown";
 
 /** Builds every component for the current stack config and returns the stack outputs. */
@@ -32,7 +36,7 @@ export function synapseProgram(): Record<string, unknown> {
   const upgrades = new Upgrades("upgrades", {
     synapse: {
       connection: hosts.synapse, source: settings.packageSource, wanted: settings.versions.synapse,
-      serverName: settings.serverName, reportStats: settings.reportStats,
+      serverName: settings.serverName, reportStats: settings.values.reportStats,
     },
     workerHosts: settings.workerHosts.hosts.map((h) => h.connection),
     database: { connection: hosts.database, wanted: settings.versions.postgres },
@@ -50,7 +54,7 @@ export function synapseProgram(): Record<string, unknown> {
     synapseConnection: hosts.synapse,
     serverName: settings.serverName,
     sizing: settings.sizing,
-    deleteDataOnDestroy: settings.destroyDeletesData,
+    deleteDataOnDestroy: settings.values.destroyDeletesData,
     address: settings.database.address,
     clients: settings.database.box ? settings.database.clients : undefined,
     cluster: upgrades.postgresCluster,
@@ -77,30 +81,38 @@ export function synapseProgram(): Record<string, unknown> {
   const workers = new WorkerPool("workers", {
     counts: settings.workers,
     packageSource: settings.packageSource,
-    workerMemoryMiB: processMemoryMiB[settings.tier].worker,
+    workerMemoryMiB: settings.workerMemoryMiB,
     maxUploadSize: settings.sizing.maxUploadSize,
-    workerHosts: settings.workerHosts.hosts,
-    mainAddress: settings.workerHosts.mainAddress,
+    workerHosts: settings.workerHosts,
+    serverName: settings.serverName,
+    reportStats: settings.values.reportStats,
   }, { dependsOn: [packages] });
 
   // restoreFrom: the backup goes in before Synapse first starts on this host.
-  const restore = settings.restore ? [restoreExtension(settings.restore, settings.serverName)] : [];
+  const restore = settings.restore ? restoreExtension(settings.restore, settings.serverName) : undefined;
+
+  // Calls: Synapse's side of TURN (turn_uris, the shared secret's file) now; coturn once the
+  // certificate it serves exists (below).
+  // Named by where it runs: moving coturn deletes the old host's steps, whose teardown stops it there.
+  const turn = settings.turn
+    ? new TurnServer(settings.turn.onSynapseHost ? "turn" : "turn-host", { turn: settings.turn, realm: settings.serverName, tls: settings.tls }, { dependsOn: [packages] })
+    : undefined;
 
   const synapse = new SynapseHost("synapse", {
     connection: hosts.synapse,
     serverName: settings.serverName,
     packageSource: settings.packageSource,
-    reportStats: settings.reportStats,
+    reportStats: settings.values.reportStats,
     version: upgrades.synapseVersion,
     lock: upgrades.lock,
     gate: gate.main,
     homeserverParts: [baseHomeserverPart(settings), appServicesHomeserverPart(settings.appServices), database.homeserverPart, workers.homeserverPart,
-      ...(media ? [media.homeserverPart] : [])],
+      ...(media ? [media.homeserverPart] : []), ...(turn ? [turn.homeserverPart] : []), ...(settings.monitoring ? [monitoringHomeserverPart()] : [])],
     databasePassword: database.password,
     adminUser: settings.adminUser,
-    deleteDataOnDestroy: settings.destroyDeletesData,
-    extensions: [...federationCa, ...appServices, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []), ...restore],
-    shareSigningKey: workers.remoteHosts.length > 0,
+    deleteDataOnDestroy: settings.values.destroyDeletesData,
+    extensions: [...federationCa, ...appServices, ...(workers.synapseExtension ? [workers.synapseExtension] : []), ...(media ? [media.synapseExtension] : []),
+      ...(turn ? [turn.synapseExtension] : []), ...(restore ? [restore] : [])],
   }, { dependsOn: [packages, ...database.synapseDependsOn] });
 
   // Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
@@ -111,7 +123,7 @@ export function synapseProgram(): Record<string, unknown> {
     connection: hosts.synapse,
     reportSchedule: settings.databaseReport.schedule,
     growthAlertMiB: settings.databaseReport.growthAlertMiB,
-    adminToken: settings.adminUser ? synapse.adminAccessToken.apply((t) => t ?? "") : undefined,
+    adminToken: synapse.admin?.accessToken,
     purgeHistory: settings.purgeHistory,
     remoteMediaPurge: settings.remoteMediaPurge,
     emptyRoomPurge: settings.emptyRoomPurge,
@@ -131,47 +143,61 @@ export function synapseProgram(): Record<string, unknown> {
   // synadm for root on the Synapse VPS, with the admin's token (there is no token without an admin).
   // Its install from PyPI needs only the packages, so it runs beside Synapse's steps; its config
   // waits for the token.
-  if (settings.adminUser) {
+  if (synapse.admin) {
     new AdminTools("admin-tools", {
       connection: hosts.synapse,
       serverName: settings.serverName,
-      adminUserId: synapse.adminUserId.apply((id) => id ?? ""),
-      adminAccessToken: synapse.adminAccessToken.apply((t) => t ?? ""),
+      adminUserId: synapse.admin.userId,
+      adminAccessToken: synapse.admin.accessToken,
     }, { dependsOn: [packages] });
   }
 
   // Workers on other hosts, once the main process runs on the config they share.
-  const poolAddresses = [settings.workerHosts.mainAddress!, ...workers.remoteHosts.map((h) => h.address)];
-  const workerHosts = workers.remoteHosts.map((h, i) => new WorkerHost(`worker-host-${i + 1}`, {
-    connection: h.connection,
-    address: h.address,
-    workers: h.workers,
-    serverName: settings.serverName,
-    packageSource: settings.packageSource,
-    reportStats: settings.reportStats,
-    version: upgrades.synapseVersion,
-    lock: upgrades.lock,
-    gate: gate.workerHosts[settings.workerHosts.hosts.findIndex((w) => w.address === h.address)],
-    sharedConfigFiles: synapse.sharedConfigFiles,
-    signingKey: synapse.signingKey!,
-    workerMemoryMiB: processMemoryMiB[settings.tier].worker,
-    peers: poolAddresses.filter((a) => a !== h.address),
-  }, { parent: workers, dependsOn: [packages, synapse] }));
+  const workerHosts = workers.addWorkerHosts(synapse, {
+    dependsOn: [packages], version: upgrades.synapseVersion, lock: upgrades.lock, gates: gate.workerHosts,
+  });
 
   const proxy = new NginxProxy("nginx", {
     connection: hosts.synapse,
     matrixHost: settings.matrixHost,
     tls: settings.tls,
     maxUploadSize: settings.sizing.maxUploadSize,
-    adminAllowedNetworks: settings.adminAllowedNetworks,
-    federationPort8448: settings.federationPort8448,
+    adminAllowedNetworks: settings.values.adminAllowedNetworks,
+    federationPort8448: settings.values.federationPort8448,
     routing: workers.routing,
     federationLimits: settings.federationLimits,
     // Without delegation the matrix host is the server name: it answers .well-known itself, except
     // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
     extraLocations: settings.delegated ? []
-      : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.federationPort8448 ? ["client"] : ["server", "client"]),
+      : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.values.federationPort8448 ? ["client"] : ["server", "client"]),
   }, { dependsOn: [packages, synapse, ...workerHosts] });
+
+  // coturn serves nginx's certificate on the Synapse VPS; on a host of its own, its site's.
+  turn?.activate(settings.turn!.onSynapseHost ? [proxy.activated] : [synapse.activated]);
+
+  // Monitoring: the exporters on every host the program runs, then Prometheus, Alertmanager and
+  // the alert bot on the Synapse VPS once Synapse, its admin and nginx are up.
+  let monitoring: Monitoring | undefined;
+  if (settings.monitoring) {
+    const monitored = monitoredHosts(settings, settings.workerHosts.hosts);
+    const connections: Record<string, typeof hosts.synapse> = Object.fromEntries([
+      ["synapse", hosts.synapse], ["database", hosts.database], ...settings.workerHosts.hosts.map((h, i) => [`worker-host-${i + 1}`, h.connection]),
+    ]);
+    const synapseAddress = settings.workerHosts.mainAddress ?? (settings.database.box ? settings.database.clients[0] : undefined);
+    const exporters = monitored.map((h) => new HostExporters(`exporters-${h.role}`, { connection: connections[h.role], host: h, synapseAddress },
+      { dependsOn: [packages, database] }));
+    monitoring = new Monitoring("monitoring", {
+      connection: hosts.synapse,
+      monitoring: settings.monitoring,
+      rules: { tier: settings.tier, growthAlertMiB: settings.databaseReport.growthAlertMiB, backups: !!settings.backups, databaseName: synapseDatabaseName },
+      jobs: scrapeJobs(workers.workers, monitored),
+      workers: workers.workers,
+      packageSource: settings.packageSource,
+      adminUserId: synapse.admin?.userId ?? "",
+      adminAccessToken: synapse.admin?.accessToken ?? "",
+      backupSchedule: settings.backups?.schedule,
+    }, { dependsOn: [packages, synapse, proxy, ...exporters] });
+  }
 
   if (settings.delegated) {
     new WellKnownSite("well-known", {
@@ -188,7 +214,7 @@ export function synapseProgram(): Record<string, unknown> {
   const outputs: Record<string, unknown> = {
     serverName: settings.serverName,
     clientBaseUrl: proxy.clientBaseUrl,
-    federationUrl: `https://${settings.matrixHost}:443`,
+    federationUrl: proxy.federationUrl,
     databaseName: database.databaseName,
     databaseHost: pulumi.output(hosts.database.host),
     sqliteMigration: database.migration,
@@ -201,7 +227,9 @@ export function synapseProgram(): Record<string, unknown> {
   // What `npm run admin` connects with (secret: it holds the SSH keys).
   outputs.adminAccess = pulumi.secret({ synapse: hosts.synapse, database: hosts.database });
   if (database.move) outputs.databaseMove = database.move;
-  if (settings.restore) outputs.restore = synapse.extensionSteps[restoreStepName].stdout.apply((s) => s.trim());
+  if (turn) outputs.turnUris = turn.homeserverPart.turn_uris;
+  if (monitoring) outputs.alertRoom = monitoring.alertRoom;
+  if (restore) outputs.restore = synapse.stepOf(restore.step).stdout.apply((s) => s.trim());
   if (maintenance.stateCompressor) outputs.stateCompressor = maintenance.stateCompressor.install.stdout.apply((s) => s.trim());
   if (media) {
     Object.assign(outputs, {
@@ -211,11 +239,11 @@ export function synapseProgram(): Record<string, unknown> {
       mediaSecretAccessKey: media.secretAccessKey,
     });
   }
-  if (settings.adminUser) {
+  if (synapse.admin) {
     Object.assign(outputs, {
-      adminUser: synapse.adminUserId,
-      adminAccessToken: synapse.adminAccessToken,
-      adminPassword: synapse.adminPassword,
+      adminUser: synapse.admin.userId,
+      adminAccessToken: synapse.admin.accessToken,
+      adminPassword: synapse.admin.password,
     });
   }
   return outputs;

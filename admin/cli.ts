@@ -8,6 +8,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Table from "cli-table3";
 import { Command, CommanderError } from "commander";
+// Where things are on the hosts, as the program renders it. Node runs this file as an ES module
+// (type stripping), which imports JSON only with its type; the type check and jest compile it to
+// CommonJS, whose require needs none (TS2856).
+// @ts-expect-error TS2856
+import hostLayout from "../config/hostLayout.json" with { type: "json" };
+
+const synapseHealth = `http://${hostLayout.synapseListen.host}:${hostLayout.synapseListen.port}/health`;
+const workerUnits = hostLayout.workerUnitTemplate.replace("@.", "@*.");
+const runName = hostLayout.backupRunName.pattern;
 
 export interface HostAccess { host: string; port: number; user: string; privateKey: string }
 export interface AdminAccess { synapse: HostAccess; database: HostAccess }
@@ -115,10 +124,10 @@ export const remoteCommands = {
   ].join("; "),
   // The fallback's window: Synapse and the workers running on its VPS stopped (their names kept),
   // then started again once the database host is done; each start waits for health.
-  stopSynapse: () => "systemctl list-units --state=active --plain --no-legend 'matrix-synapse-worker@*' | awk '{ print $1 }' > /run/synapse-deploy-stopped-workers; " +
+  stopSynapse: () => `systemctl list-units --state=active --plain --no-legend '${workerUnits}' | awk '{ print $1 }' > /run/synapse-deploy-stopped-workers; ` +
     "systemctl stop matrix-synapse",
   startSynapse: () => "systemctl start matrix-synapse && xargs -r systemctl start < /run/synapse-deploy-stopped-workers; rm -f /run/synapse-deploy-stopped-workers; " +
-    "for i in $(seq 120); do curl -fs -o /dev/null http://127.0.0.1:8008/health && exit 0; sleep 1; done; exit 69",
+    `for i in $(seq 120); do curl -fs -o /dev/null ${synapseHealth} && exit 0; sleep 1; done; exit 69`,
   vacuumFull: () => "synapse-reclaim --vacuum-full",
   backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
   // What runs on a host, one `key=value` a line: the OS, Python, the Synapse its venv or the system
@@ -126,12 +135,14 @@ export const remoteCommands = {
   versions: () => [
     'printf "os=%s\\n" "$(. /etc/os-release && echo "$PRETTY_NAME")"',
     'command -v python3 >/dev/null && printf "python=%s\\n" "$(python3 -c "import platform; print(platform.python_version())")"',
-    "py=/usr/bin/python3; [ -x /opt/venvs/matrix-synapse/bin/python ] && py=/opt/venvs/matrix-synapse/bin/python",
+    `py=/usr/bin/python3; [ -x ${hostLayout.synapseVenv}/bin/python ] && py=${hostLayout.synapseVenv}/bin/python`,
     `"$py" -c 'import synapse; print("synapse=" + synapse.__version__)' 2>/dev/null`,
     "command -v pg_lsclusters >/dev/null && pg_lsclusters --no-header | awk '{ print \"cluster=\" $1 \"/\" $2 \" \" $3 \" \" $4 }'",
     'command -v psql >/dev/null && printf "postgres=%s\\n" "$(runuser -u postgres -- psql -p 5432 -XAtc \"SHOW server_version\" 2>/dev/null)"',
     "true",
   ].join("; "),
+  // The monitoring's view (Prometheus, Alertmanager), or `{}` when monitoring is off.
+  status: () => "if command -v synapse-status >/dev/null; then synapse-status; else echo '{}'; fi",
   backupList: (json: boolean) => `synapse-backup --list${json ? " --json" : ""}`,
   // Synapse is stopped for the restore and started again; the current state is backed up first.
   restore: (source: string, identity: boolean) =>
@@ -139,7 +150,7 @@ export const remoteCommands = {
   // synadm has no terminal to prompt on over ssh: --batch, after our own confirmation. Synapse
   // answering first makes "Synapse is down" an error of its own, not synadm's traceback.
   synadm: (args: string[], json: boolean) =>
-    `curl -fsS -o /dev/null --max-time 10 http://127.0.0.1:8008/health || exit 69; synadm --batch${json ? " -o json" : ""} ${args.map(shellQuote).join(" ")}`,
+    `curl -fsS -o /dev/null --max-time 10 ${synapseHealth} || exit 69; synadm --batch${json ? " -o json" : ""} ${args.map(shellQuote).join(" ")}`,
 };
 
 /** synadm commands that delete or lock something away: asked about first, unless --yes. */
@@ -165,7 +176,7 @@ export interface Deps {
  * status on stderr: that becomes a failure here.
  */
 function checked(r: HostResult): number {
-  if (r.code === 69) throw new AdminError("Synapse is not answering on the host (http://127.0.0.1:8008/health): see systemctl status matrix-synapse", 69);
+  if (r.code === 69) throw new AdminError(`Synapse is not answering on the host (${synapseHealth}): see systemctl status matrix-synapse`, 69);
   const refused = /Synapse returned status code (\d{3})/.exec(r.stderr ?? "");
   if (r.code === 0 && refused) {
     const status = Number(refused[1]);
@@ -221,6 +232,19 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
       }
       setExit(code);
     });
+  cli.command("status")
+    .description("one screen of the homeserver's health (needs monitoring): each Synapse process, the services it needs, the alerts firing, " +
+      "the database's size and growth, each certificate's expiry, the last good backup; exits 1 when a process is down or an alert fires")
+    .option("--json", "one JSON object, for scripts")
+    .action(async (o: { json?: boolean }) => {
+      const r = await deps.run(access().synapse, remoteCommands.status(), true);
+      const status = parseJson(r.stdout);
+      if (r.code !== 0 || !status) throw new AdminError(`synapse-status gave no status (exit ${r.code}): see above`, r.code || 1);
+      if (!("up" in status)) throw new AdminError("monitoring is off: set monitoring to true (with adminUser) and run pulumi up", 3);
+      const view = statusView(status);
+      deps.print(o.json ? `${JSON.stringify(status)}\n` : renderStatus(view));
+      setExit(view.healthy ? 0 : 1);
+    });
   cli.command("compress-state")
     .description("run the state compressor now (synapse-compress-state on the database host) and print its result")
     .action(async () => setExit((await deps.run(access().database, remoteCommands.compressState())).code));
@@ -241,7 +265,7 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
     .option("--identity-file <file>", "the age private key (a file here) that decrypts an off-host or .tar.age source")
     .option("--yes", "do not ask for confirmation")
     .action(async (source: string, o: { identityFile?: string; yes?: boolean }) => {
-      if (!/^(offsite|offsite:\d{8}T\d{6}Z|\d{8}T\d{6}Z|\/[A-Za-z0-9._\/-]+)$/.test(source)) {
+      if (!new RegExp(`^(offsite|offsite:${runName}|${runName}|/[A-Za-z0-9._/-]+)$`).test(source)) {
         throw new AdminError(`given ${JSON.stringify(source)}, expected offsite, offsite:<run>, <run> or an absolute path (backup-list shows the runs)`, 2);
       }
       if ((source.startsWith("offsite") || source.endsWith(".age")) && !o.identityFile) {
@@ -366,7 +390,7 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** The merged report for people: the summary, a table per table, the last treatment, the trend. */
 export function renderDbReport(r: any): string {
-  const lines = [`database: ${mib(r.databaseBytes)}` + (r.growthBytesPerDay === null ? " (first report)" : `, growing ${mib(r.growthBytesPerDay)} per day since the last report`),
+  const lines = [`database: ${mib(r.databaseBytes)}` + (r.growthBytesPerDay === null ? " (no report an hour or more older to compare with yet)" : `, growing ${mib(r.growthBytesPerDay)} per day since the last report`),
     `state: ${r.stateGroupsStateRows} rows in state_groups_state (estimate), ${r.stateGroups} state groups`,
     `media: ${mib(r.mediaLocalBytes)} uploaded here, ${mib(r.mediaRemoteBytes)} cached from other servers, ${mib(r.mediaOnDiskBytes)} on this disk`];
   const table = new Table({ head: ["table", "on disk", "live", "reclaimable"], colAligns: ["left", "right", "right", "right"], style: { head: [], border: [] } });
@@ -379,6 +403,10 @@ export function renderDbReport(r: any): string {
   }
   lines.push(table.toString());
   if (!Array.isArray(r.tables)) lines.push("(live and reclaimable bytes come from synapse-reclaim on the database host: reclaimSpace is off)");
+  // Big rooms are where the state tables grow (each state change costs about 1 + members/100 rows).
+  if (Array.isArray(r.roomsByStateGroups) && r.roomsByStateGroups.length > 0) {
+    lines.push("rooms with the most state groups:", ...r.roomsByStateGroups.map(([room, count]: [string, number]) => `  ${room}  ${count}`));
+  }
   if (r.lastReclaim) {
     lines.push(`last treatment, ${r.lastReclaim.time}: ${r.lastReclaim.summary}`);
     for (const t of r.lastReclaim.tables) lines.push(`  ${t.table}: ${t.outcome}`);
@@ -386,6 +414,71 @@ export function renderDbReport(r: any): string {
   if (Array.isArray(r.history) && r.history.length > 1) {
     lines.push("trend (reports, oldest first): " + r.history.map(([time, bytes]: [number, number]) => `${new Date(time * 1000).toISOString().slice(0, 10)} ${mib(bytes)}`).join(", "));
   }
+  return `${lines.join("\n")}\n`;
+}
+
+/** A Prometheus instant query's answer: its series' labels and values (none when it did not answer). */
+const samples = (answer: any): { labels: Record<string, string>; value: number }[] =>
+  (answer?.data?.result ?? []).map((r: any) => ({ labels: r.metric, value: Number(r.value[1]) }));
+
+export interface StatusView {
+  /** false when Prometheus did not answer. */
+  prometheus: boolean;
+  processes: { process: string; host: string; up: boolean }[];
+  servicesDown: string[];
+  services: number;
+  alerts: { name: string; severity: string; summary: string; since: string }[];
+  databaseBytes?: number;
+  growthBytesPerDay?: number;
+  certificates: { site: string; expires: number }[];
+  backup?: { time: number; ageSeconds: number; run: string };
+  healthy: boolean;
+}
+
+/** synapse-status's answer, read. */
+export function statusView(s: any): StatusView {
+  const processes = samples(s.up).map((x) => ({ process: x.labels.process, host: x.labels.host, up: x.value === 1 }))
+    .sort((a, b) => (a.process === "main" ? -1 : b.process === "main" ? 1 : a.process.localeCompare(b.process)));
+  const services = samples(s.services);
+  const alerts = (Array.isArray(s.alerts) ? s.alerts : []).map((a: any) => ({
+    name: a.labels.alertname, severity: a.labels.severity ?? "", summary: a.annotations?.summary ?? "", since: a.startsAt,
+  }));
+  const view: StatusView = {
+    prometheus: s.up !== null,
+    processes,
+    servicesDown: services.filter((x) => x.value !== 1).map((x) => x.labels.name).sort(),
+    services: services.length,
+    alerts,
+    databaseBytes: samples(s.databaseBytes)[0]?.value,
+    growthBytesPerDay: samples(s.growthBytesPerDay)[0]?.value,
+    certificates: samples(s.certificates).map((x) => ({ site: x.labels.site, expires: x.value })),
+    backup: s.backup ?? undefined,
+    healthy: false,
+  };
+  view.healthy = view.prometheus && processes.every((p) => p.up) && view.servicesDown.length === 0 && alerts.length === 0;
+  return view;
+}
+
+const ago = (seconds: number) => (seconds >= 86400 ? `${Math.floor(seconds / 86400)} d ${Math.floor((seconds % 86400) / 3600)} h`
+  : seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min` : `${Math.floor(seconds / 60)} min`);
+const utc = (unixSeconds: number) => `${new Date(unixSeconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
+export function renderStatus(v: StatusView, now = Date.now() / 1000): string {
+  if (!v.prometheus) return "Prometheus is not answering on the Synapse VPS: systemctl status prometheus\n";
+  const table = new Table({ head: ["process", "host", "state"], style: { head: [], border: [] } });
+  for (const p of v.processes) table.push([p.process, p.host, p.up ? "up" : "DOWN"]);
+  const lines = [table.toString(),
+    v.servicesDown.length > 0 ? `services down: ${v.servicesDown.join(", ")}` : `services: all ${v.services} running`];
+  if (v.alerts.length === 0) lines.push("alerts: none firing");
+  else {
+    lines.push(`alerts firing (${v.alerts.length}):`);
+    for (const a of v.alerts) lines.push(`  ${a.severity.padEnd(8)} ${a.name}: ${a.summary} (since ${a.since.slice(0, 16).replace("T", " ")} UTC)`);
+  }
+  if (v.databaseBytes !== undefined) {
+    lines.push(`database: ${mib(v.databaseBytes)}${v.growthBytesPerDay === undefined ? "" : `, growing ${mib(v.growthBytesPerDay)} a day (over the last day)`}`);
+  }
+  lines.push(v.backup ? `last good backup: ${utc(v.backup.time)} (${ago(v.backup.ageSeconds)} ago), ${v.backup.run}` : "last good backup: none yet");
+  for (const c of v.certificates) lines.push(`certificate ${c.site}: expires ${utc(c.expires)} (in ${ago(c.expires - now)})`);
   return `${lines.join("\n")}\n`;
 }
 

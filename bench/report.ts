@@ -84,7 +84,7 @@ export async function renderChart(r: BenchResults): Promise<string> {
   const highs = rows.map((v) => Math.max(v.high, v.ratio, 1));
   const domain = [Math.min(1, ...lows) / 1.25, Math.max(1, ...highs) * 1.6];
   const x = { type: "quantitative", scale: { type: "log", domain }, title: "ratio, figure ÷ baseline (log scale; 1.0× = the same)" } as const;
-  const color = { field: "verdict", type: "nominal", scale: { domain: ["better", "worse", "within the spread", "no direction"], range: ["#2a9d3a", "#c2412d", "#777777", "#4c78a8"] }, legend: { orient: "top", title: null } };
+  const color = { field: "verdict", type: "nominal", scale: { domain: ["better", "worse", "within the spread", "one round: not called", "no direction"], range: ["#2a9d3a", "#c2412d", "#777777", "#b0b0b0", "#4c78a8"] }, legend: { orient: "top", title: null } };
   return renderSpec({
     title: { text: `synapse benchmarks ${r.date}: medians, and the range of the rounds' own ratios`, anchor: "start" },
     spacing: 8,

@@ -43,7 +43,12 @@ async function main(): Promise<void> {
   if (o.rerender) {
     const old = JSON.parse(fs.readFileSync(o.rerender, "utf8")) as BenchResults;
     for (const s of old.sections) {
-      s.comparisons = s.comparisons.map((c) => compare(c.what, measured(c.figure.name, c.figure.unit, c.figure.runs), measured(c.baseline.name, c.baseline.unit, c.baseline.runs)));
+      s.comparisons = s.comparisons.map((c) => {
+        // Files written before comparisons kept their direction: read it from the verdict they had.
+        const better = c.better ?? (c.verdict === "better" || c.verdict === "worse" ? ((c.verdict === "better") === c.ratio < 1 ? "lower" : "higher") : undefined);
+        const again = compare(c.what, measured(c.figure.name, c.figure.unit, c.figure.runs), measured(c.baseline.name, c.baseline.unit, c.baseline.runs), c.id, better);
+        return { ...again, ...(c.headline ? { headline: true } : {}) };
+      });
     }
     for (const f of await writeResults(old, o.out ?? path.dirname(o.rerender))) console.error(`bench: wrote ${f}`);
     return;

@@ -46,9 +46,11 @@ export interface Comparison {
    */
   ratioRange?: [number, number];
   /** Set when the direction is known: a difference is called only when the ranges do not overlap. */
-  verdict?: "better" | "worse" | "within the spread";
+  verdict?: "better" | "worse" | "within the spread" | "one round: not called";
   /** On the suite's chart (the figures a reader looks for first). */
   headline?: boolean;
+  /** Which way is better, when known: kept so a results file's verdicts can be computed again. */
+  better?: Better;
 }
 
 export function compare(what: string, figure: Measured, baseline: Measured, id?: string, better?: Better): Comparison {
@@ -57,12 +59,14 @@ export function compare(what: string, figure: Measured, baseline: Measured, id?:
     const ratios = figure.runs.map((f, i) => f / baseline.runs[i]).filter(Number.isFinite);
     if (ratios.length > 0) c.ratioRange = [Math.min(...ratios), Math.max(...ratios)];
   }
-  if (better) c.verdict = verdict(figure.runs, baseline.runs, better);
+  if (better) Object.assign(c, { better, verdict: verdict(figure.runs, baseline.runs, better) });
   return c;
 }
 
 /** "better" or "worse" only when every run of one lies beyond every run of the other. */
 export function verdict(figure: number[], baseline: number[], better: Better): NonNullable<Comparison["verdict"]> {
+  // One run of each has no spread to lie beyond: any difference would be called, noise included.
+  if (figure.length < 2 || baseline.length < 2) return "one round: not called";
   const [fMin, fMax, bMin, bMax] = [Math.min(...figure), Math.max(...figure), Math.min(...baseline), Math.max(...baseline)];
   if (fMin > bMax) return better === "higher" ? "better" : "worse";
   if (fMax < bMin) return better === "lower" ? "better" : "worse";

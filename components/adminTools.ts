@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderSynadmConfig, synadmConfigPath, synadmVersion } from "../render/admin";
+import { componentPackages, packagesParam } from "../render/packages";
 import { scriptStep, SshConnectionArgs, stagedFile } from "./remote";
 
 export interface AdminToolsArgs {
@@ -30,7 +31,7 @@ export class AdminTools extends pulumi.ComponentResource {
         ([userId, token, server]) => renderSynadmConfig(userId.replace(/^@([^:]+):.*$/, "$1"), token, server))),
     }, { parent: this });
     this.synadm = scriptStep(`${name}-synadm`, {
-      connection: args.connection, script: "synadm-install", params: { VERSION: synadmVersion },
+      connection: args.connection, script: "synadm-install", params: { VERSION: synadmVersion, PACKAGES: packagesParam(componentPackages.synadm) },
     }, { parent: this });
     this.config = config;
     this.registerOutputs({ synadm: this.synadm.stdout });

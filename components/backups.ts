@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { OffsiteSettings } from "../config/backups";
 import { backup, offsiteEnvPath, renderBackupConf, renderOffsiteEnv, restoreTool } from "../render/backup";
-import { hostTool } from "../render/maintenance";
+import { renderHostTool } from "../render/maintenance";
+import { componentPackages, packagesParam } from "../render/packages";
 import { maintenanceTool } from "./maintenanceTool";
 import { scriptStep, SshConnectionArgs, stagedFile } from "./remote";
 
@@ -34,13 +35,14 @@ export class Backups extends pulumi.ComponentResource {
     const conn = args.connection;
     // age encrypts the copies, rclone ships them; both from Debian, in one apt transaction.
     const packages = scriptStep(`${name}-packages`, {
-      connection: conn, script: "ensure-packages", params: { PACKAGES: args.offsite ? "age rclone" : "age" },
+      connection: conn, script: "ensure-packages",
+      params: { PACKAGES: packagesParam([...componentPackages.age, ...(args.offsite ? componentPackages.rclone : [])]) },
     }, { parent: this });
     const offsiteEnv = args.offsite ? [stagedFile(`${name}-offsite-env`, {
       connection: conn, path: offsiteEnvPath, content: pulumi.secret(renderOffsiteEnv(args.offsite)), mode: "0600", owner: "root:root",
     }, { parent: this })] : [];
     stagedFile(`${name}-restore-tool`, {
-      connection: conn, path: restoreTool.toolPath, content: hostTool(restoreTool.name), mode: "0755", owner: "root:root",
+      connection: conn, path: restoreTool.toolPath, content: renderHostTool(restoreTool.name, backup.confPath), mode: "0755", owner: "root:root",
     }, { parent: this, dependsOn: [packages] });
     const offsite = !!args.offsite;
     this.timer = maintenanceTool(`${name}-timer`, {

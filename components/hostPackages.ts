@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { HostPackagePlan } from "../render/packages";
+import { HostPackagePlan, hostPackagesParams } from "../render/packages";
 import { scriptStep } from "./remote";
 
 export interface HostPackagesArgs {
@@ -24,14 +24,7 @@ export class HostPackages extends pulumi.ComponentResource {
     super("synapse:index:HostPackages", name, {}, opts);
     this.steps = args.plans.map((plan) => scriptStep(`${name}-${plan.role}`, {
       connection: plan.connection, script: "host-packages",
-      // Each host's step names only the versions its packages depend on.
-      params: pulumi.all([args.synapseVersion, args.postgresMajor]).apply(([version, major]) => ({
-        PACKAGES: plan.packages.join(" "),
-        ...(plan.packages.some((p) => p.includes("%s")) ? { PG_MAJOR: major } : {}),
-        ...(plan.synapse ? {
-          SOURCE: plan.synapse.source, SERVER_NAME: plan.synapse.serverName, REPORT_STATS: plan.synapse.reportStats, SYNAPSE_VERSION: version,
-        } : {}),
-      })),
+      params: pulumi.all([args.synapseVersion, args.postgresMajor]).apply(([synapse, postgresMajor]) => hostPackagesParams(plan, { synapse, postgresMajor })),
     }, { parent: this }));
     this.registerOutputs({ packages: this.steps.map((s) => s.stdout) });
   }

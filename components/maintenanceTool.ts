@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { stagedDir } from "../render/paths";
-import { hostTool, MaintenanceTool, renderToolService, renderToolTimer } from "../render/maintenance";
+import { MaintenanceTool, renderHostTool, renderToolService, renderToolTimer } from "../render/maintenance";
 import { scriptStep, sha256, SshConnectionArgs, stagedFile } from "./remote";
 
 /**
@@ -12,7 +12,7 @@ export function maintenanceTool(name: string, args: { connection: SshConnectionA
   opts: pulumi.CustomResourceOptions & { dependsOn?: pulumi.Resource[] }): command.remote.Command {
   const tool = pulumi.output(args.tool);
   const files: Record<string, pulumi.Input<string>> = {
-    tool: hostTool(args.toolName), conf: tool.apply((t) => t.conf),
+    tool: tool.apply((t) => renderHostTool(args.toolName, t.confPath)), conf: tool.apply((t) => t.conf),
     service: tool.apply(renderToolService), timer: tool.apply(renderToolTimer),
   };
   const staged = Object.entries(files).map(([file, content]) => stagedFile(`${name}-${file}`, {

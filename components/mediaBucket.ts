@@ -11,6 +11,7 @@ import {
   debianProviderPrefix,
 } from "../render/media";
 import { HomeserverPart } from "../render/homeserver";
+import { componentPackages, packagesParam } from "../render/packages";
 import { PackageSource, synapseConfigDir } from "../render/paths";
 import { renderScript } from "../render/script";
 import { sha256 } from "./remote";
@@ -118,7 +119,9 @@ function hostExtension(
   accessKeyId: pulumi.Output<string>, secretAccessKey: pulumi.Output<string>,
 ): SynapseExtension {
   const paths = s3ProviderPaths(source);
-  const ensure = renderScript("s3-provider-ensure", { SOURCE: source, VERSION: s3ProviderVersion, PREFIX: debianProviderPrefix });
+  const ensure = renderScript("s3-provider-ensure", {
+    SOURCE: source, VERSION: s3ProviderVersion, PREFIX: debianProviderPrefix, DEBIAN_PACKAGES: packagesParam(componentPackages.s3ProviderDebian),
+  });
   const job = where.apply((w) => renderScript("synapse-media-upload", {
     TOOL: paths.uploadTool, PYTHON: paths.python, MEDIA_STORE: mediaStorePath, BUCKET: w.bucket, ENDPOINT: w.endpoint,
     KEEP_LOCAL: m.keepLocalCopy, HOMESERVER: `${synapseConfigDir}/homeserver.yaml`,

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FederationLimits, TlsSettings } from "../config";
 import { federationGuard } from "../render/federationLimits";
 import { acmeWebroot, mainUpstream, matrixLocations, NginxLocation, NginxRouting, tlsDirFor } from "../render/nginx";
+import { clientBaseUrl, federationAddress } from "../render/wellknown";
 import { deployNginxSite } from "./nginxSite";
 import { SshConnectionArgs } from "./remote";
 
@@ -27,6 +28,8 @@ const noRouting: NginxRouting = { maps: [], upstreams: [], locations: [], adminL
 /** nginx in front of Synapse: TLS, HTTP→HTTPS, the Matrix paths, the admin API fenced off. */
 export class NginxProxy extends pulumi.ComponentResource {
   public readonly clientBaseUrl: pulumi.Output<string>;
+  /** Where other servers reach this homeserver's federation API (what /.well-known/matrix/server says). */
+  public readonly federationUrl: pulumi.Output<string>;
   public readonly activated: command.remote.Command;
 
   constructor(name: string, args: NginxProxyArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -57,7 +60,8 @@ export class NginxProxy extends pulumi.ComponentResource {
         };
       });
     this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls });
-    this.clientBaseUrl = pulumi.interpolate`https://${args.matrixHost}`;
+    this.clientBaseUrl = pulumi.output(args.matrixHost).apply(clientBaseUrl);
+    this.federationUrl = pulumi.output(args.matrixHost).apply((host) => `https://${federationAddress(host)}`);
     this.registerOutputs({ clientBaseUrl: this.clientBaseUrl });
   }
 }

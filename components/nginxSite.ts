@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { TlsSettings } from "../config";
 import { NginxSite, renderSite } from "../render/nginx";
+import { componentPackages, packagesParam } from "../render/packages";
 import { stagedDir } from "../render/paths";
 import { scriptStep, sha256, stagedFile, SshConnectionArgs, teardownStep } from "./remote";
 
@@ -20,7 +21,8 @@ export function deployNginxSite(parent: pulumi.Resource, name: string, args: Ngi
   const names = site.apply((s) => s.serverNames.join(" "));
   teardownStep(`${name}-teardown`, { connection: args.connection, script: "nginx-teardown", params: { SITE: args.siteName } }, { parent });
   const packages = scriptStep(`${name}-packages`, {
-    connection: args.connection, script: "nginx-packages", params: { ACME: args.tls.mode === "acme" },
+    connection: args.connection, script: "nginx-packages",
+    params: { ACME: args.tls.mode === "acme", PACKAGES: packagesParam(componentPackages.nginx(args.tls.mode === "acme")) },
   }, { parent });
   const certificate = scriptStep(`${name}-certificate`, {
     connection: args.connection, script: "tls-certificate",

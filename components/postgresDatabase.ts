@@ -3,10 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Sizing } from "../config";
 import { DatabaseSection, HomeserverPart } from "../render/homeserver";
+import { componentPackages } from "../render/packages";
 import { stagedDir, synapseConfigDir } from "../render/paths";
 import {
   PostgresNetwork, postgresDropIn, postgresPort, postgresNetworkDropIn, renderAutovacuum, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
-  synapseAutovacuum,
+  synapseAutovacuum, synapseDatabaseName,
 } from "../render/postgres";
 import { hostFirewall } from "./firewall";
 import { scriptStep, sha256, SshConnectionArgs, stagedFile, teardownStep } from "./remote";
@@ -73,7 +74,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.hostConnection = args.connection;
     const cluster = pulumi.output(args.cluster);
     this.cluster = cluster;
-    const databaseName = pulumi.output(args.databaseName ?? "synapse");
+    const databaseName = pulumi.output(args.databaseName ?? synapseDatabaseName);
     const user = pulumi.output(args.user ?? "synapse_user");
     const host = pulumi.output(args.address ?? "127.0.0.1");
     const port = postgresPort;
@@ -92,7 +93,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const clusterStep = scriptStep(`${name}-cluster`, {
       connection: args.connection,
       script: "postgres-cluster",
-      params: pulumi.all([cluster, databaseName, user]).apply(([c, db, u]) => ({ PG_CLUSTER: c, PORT: port, DB_NAME: db, DB_USER: u })),
+      params: pulumi.all([cluster, databaseName, user]).apply(([c, db, u]) => ({
+        PG_CLUSTER: c, PORT: port, DB_NAME: db, DB_USER: u, PACKAGE: componentPackages.postgres[0],
+      })),
       stdin: secretPassword,
     }, { parent: this, dependsOn: args.moveAfter ?? [] });
     if (args.dropOldCluster) {

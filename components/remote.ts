@@ -3,7 +3,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { PackageSource, stagedDir } from "../render/paths";
+import { packagesParam, synapsePackageParams, synapseStepPackages } from "../render/packages";
+import { PackageSource, stagedDir, workerUnitTemplate } from "../render/paths";
 import { pypiUnitStagedPath, renderPypiSynapseUnit, renderStartDropIn, startDropInStagedPath } from "../render/synapseService";
 import { remoteCommand, ScriptParams } from "../render/script";
 
@@ -152,6 +153,9 @@ export function synapsePackages(name: string, args: SynapsePackagesArgs, opts: p
       START_DROPIN: `${stagedDir}/${startDropInStagedPath}`,
       ...(pypi ? { UNIT: `${stagedDir}/${pypiUnitStagedPath}` } : {}),
       UNITS_SHA256: sha256(units.map((u) => u.content).join("\0")).slice(0, 16),
+      PACKAGES: packagesParam(synapseStepPackages(args.packageSource)),
+      ...synapsePackageParams(args.packageSource),
+      WORKER_UNIT: workerUnitTemplate,
     })),
     stdin: pypi ? args.lock : undefined,
   }, { ...opts, dependsOn: [preflight, ...staged, ...(args.gate ? [args.gate] : [])] });

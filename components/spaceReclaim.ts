@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ReclaimSettings } from "../config";
-import { pgRepackPackage, reclaimTool } from "../render/reclaim";
+import { componentPackages } from "../render/packages";
+import { reclaimTool } from "../render/reclaim";
 import { maintenanceTool } from "./maintenanceTool";
 import { scriptStep, SshConnectionArgs } from "./remote";
 
@@ -29,7 +30,7 @@ export class SpaceReclaim extends pulumi.ComponentResource {
     this.install = scriptStep(`${name}-install`, {
       connection: args.connection,
       script: "reclaim-install",
-      params: pulumi.output(args.cluster).apply((cluster) => ({ PG_CLUSTER: cluster, PACKAGE: pgRepackPackage })),
+      params: pulumi.output(args.cluster).apply((cluster) => ({ PG_CLUSTER: cluster, PACKAGE: componentPackages.reclaim[0] })),
     }, { parent: this });
     this.timer = maintenanceTool(`${name}-timer`, {
       connection: args.connection,

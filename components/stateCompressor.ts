@@ -1,10 +1,11 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  compressorBinary, compressorBuild, compressorBuildPackages, compressorRecipe, compressorSource, compressState,
+  compressorBinary, compressorBuild, compressorBuildUnit, compressorPrefix, compressorRecipe, compressorSource, compressState,
   compressStateTool, renderCompressorBuildConf, renderCompressorBuildService, stateMapCrate,
 } from "../render/compressor";
 import { hostTool } from "../render/maintenance";
+import { componentPackages, packagesParam } from "../render/packages";
 import { stagedDir } from "../render/paths";
 import { maintenanceTool } from "./maintenanceTool";
 import { scriptStep, SshConnectionArgs, stagedFile } from "./remote";
@@ -50,7 +51,9 @@ export class StateCompressor extends pulumi.ComponentResource {
       script: "compressor-install",
       params: {
         VERSION: compressorSource.version, SDIST_URL: compressorSource.url, SDIST_SHA256: compressorSource.sha256,
-        BINARY: compressorBinary(), PACKAGES: compressorBuildPackages.join(" "), RECIPE: compressorRecipe(),
+        BINARY: compressorBinary(), PACKAGES: packagesParam(componentPackages.compressorBuild),
+        PREFIX: compressorPrefix, TOOL: compressorBuild.toolPath, CONF: compressorBuild.confPath, UNIT: compressorBuildUnit,
+        RECIPE: compressorRecipe(),
       },
     }, { parent: this, dependsOn: staged });
     this.timer = maintenanceTool(`${name}-timer`, {

@@ -35,6 +35,8 @@ export interface HostStep {
   teardown?: { script: string; params?: pulumi.Input<ScriptParams> };
   /** After activation only: run again whenever the activation runs (ACTIVATION joins its params). */
   afterEveryActivation?: boolean;
+  /** Its stdout carries a secret (the signing key). */
+  secretStdout?: boolean;
 }
 
 export interface SynapseExtension {

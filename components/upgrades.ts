@@ -1,6 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { PackageSource, SshConnection } from "../config";
+import { componentPackages, synapsePackageParams } from "../render/packages";
+import { workerUnitTemplate } from "../render/paths";
 import { postgresPort } from "../render/postgres";
 import { pypiExtras } from "../render/synapseService";
 import { scriptStep, SshConnectionArgs } from "./remote";
@@ -57,11 +59,13 @@ export class Upgrades extends pulumi.ComponentResource {
     const held: pulumi.CustomResourceOptions = { parent: this, ignoreChanges: ["connection", "create"] };
     const synapse = scriptStep(`${name}-synapse-version-${s.source}${s.wanted ? `-${s.wanted}` : ""}`, {
       connection: s.connection, script: "synapse-version",
-      params: { SOURCE: s.source, SERVER_NAME: s.serverName, REPORT_STATS: s.reportStats, WANTED: s.wanted },
+      params: { SOURCE: s.source, SERVER_NAME: s.serverName, REPORT_STATS: s.reportStats, WANTED: s.wanted, ...synapsePackageParams(s.source) },
     }, held);
     const postgres = scriptStep(`${name}-postgres-version${args.database.wanted ? `-${args.database.wanted}` : ""}`, {
       connection: args.database.connection, script: "postgres-version",
-      params: { WANTED: args.database.wanted, PORT: postgresPort },
+      params: {
+        WANTED: args.database.wanted, PORT: postgresPort, PACKAGE: componentPackages.postgres[0], DEFAULT_PACKAGE: componentPackages.postgresDefault[0],
+      },
     }, held);
     this.resolved = [synapse, postgres];
     this.synapseVersion = s.wanted ? pulumi.output(s.wanted) : synapse.stdout.apply(lastLine);
@@ -87,7 +91,7 @@ export class Upgrades extends pulumi.ComponentResource {
     const gateStep = (name: string, connection: SshConnectionArgs, main: boolean, dependsOn: pulumi.Resource[]) => scriptStep(name, {
       connection, script: "synapse-upgrade-gate",
       params: pulumi.all([this.synapseVersion, this.postgresMajor]).apply(([version, pg]) => ({
-        SOURCE: s.source, VERSION: version, PG_TARGET: pg, MAIN: main,
+        SOURCE: s.source, VERSION: version, PG_TARGET: pg, MAIN: main, ...synapsePackageParams(s.source), WORKER_UNIT: workerUnitTemplate,
       })),
       stdin: this.lock,
     }, { parent: this, dependsOn });

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { TlsSettings } from "../config";
 import { acmeWebroot, tlsDirFor } from "../render/nginx";
-import { wellKnownDocuments, wellKnownLocations } from "../render/wellknown";
+import { federationAddress, wellKnownDocuments, wellKnownLocations } from "../render/wellknown";
 import { deployNginxSite } from "./nginxSite";
 import { SshConnectionArgs } from "./remote";
 
@@ -32,7 +32,7 @@ export class WellKnownSite extends pulumi.ComponentResource {
       acmeWebroot,
     }));
     this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls });
-    this.federationUrl = pulumi.interpolate`https://${args.matrixHost}:443`;
+    this.federationUrl = pulumi.output(args.matrixHost).apply((host) => `https://${federationAddress(host)}`);
     this.registerOutputs({ federationUrl: this.federationUrl });
   }
 }

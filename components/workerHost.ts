@@ -3,10 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { SshConnection } from "../config";
 import { PackageSource, stagedDir, synapsePaths } from "../render/paths";
 import {
-  redisAddress, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, txredisapiVersion, WorkerSpec, workerTarget, workerUnitTemplate,
+  redisStepParams, renderWorkerConfig, renderWorkerTarget, renderWorkerUnit, WorkerSpec, workerTarget, workerUnitTemplate,
 } from "../render/workers";
 import { hostFirewall } from "./firewall";
-import { fingerprint, scriptStep, sha256, stagedFile, synapsePackages, teardownStep } from "./remote";
+import { scriptStep, sha256, stagedFile, synapsePackages, teardownStep } from "./remote";
+import { synapseConfig } from "./synapseConfig";
 import { SynapseConfigFile } from "./synapseExtension";
 
 export interface WorkerHostArgs {
@@ -44,7 +45,7 @@ export class WorkerHost extends pulumi.ComponentResource {
   constructor(name: string, args: WorkerHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:WorkerHost", name, {}, opts);
     const conn = args.connection;
-    const python = synapsePaths(args.packageSource).python;
+    const python = pulumi.output(args.packageSource).apply((s) => synapsePaths(s).python);
     const workerFiles = args.workers.map((w) => ({ w, path: `workers/${w.name}.yaml` }));
 
     teardownStep(`${name}-teardown`, {
@@ -56,7 +57,7 @@ export class WorkerHost extends pulumi.ComponentResource {
     }, { parent: this });
     const redisClient = scriptStep(`${name}-redis-client`, {
       connection: conn, script: "redis-ensure",
-      params: { PYTHON: python, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion, SERVER: false },
+      params: python.apply((p) => redisStepParams(p, { server: false })),
     }, { parent: this, dependsOn: [packages] });
     const firewall = hostFirewall(`${name}-firewall`, {
       connection: conn, name: "workers", ports: args.workers.map((w) => w.port), clients: args.peers, after: [packages],
@@ -67,11 +68,8 @@ export class WorkerHost extends pulumi.ComponentResource {
       { name: "signing-key", path: "homeserver.signing.key", mode: "0600", owner: "matrix-synapse:", content: pulumi.secret(args.signingKey) },
       ...workerFiles.map(({ w, path }) => ({ name: `worker-${w.name}`, path, mode: "0644", owner: "root:root", content: renderWorkerConfig(w) })),
     ];
-    const staged = configFiles.map((f) => stagedFile(`${name}-staged-${f.name}`, {
-      connection: conn, path: `${stagedDir}/synapse/${f.path}`, content: f.content, mode: f.mode, owner: f.owner,
-    }, { parent: this, dependsOn: [packages] }));
     const unitContents = [
-      { file: workerUnitTemplate, key: "worker-unit", content: pulumi.output(args.workerMemoryMiB).apply((mib) => renderWorkerUnit(python, mib, true)) },
+      { file: workerUnitTemplate, key: "worker-unit", content: pulumi.all([python, args.workerMemoryMiB]).apply(([p, mib]) => renderWorkerUnit(p, mib, true)) },
       { file: workerTarget, key: "worker-target", content: pulumi.output(renderWorkerTarget(true)) },
     ];
     const units = unitContents.map(({ file, key, content }) => stagedFile(`${name}-staged-${key}`, {
@@ -79,23 +77,20 @@ export class WorkerHost extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [packages] }));
 
     // Synapse's loader checks each worker's view of the config; the package's main unit stays off.
-    const configDigest = fingerprint(configFiles.map((f) => f.content));
-    const activation = scriptStep(`${name}-activate`, {
-      connection: conn, script: "synapse-activate",
-      params: pulumi.all([args.serverName, configDigest]).apply(([serverName, digest]) => ({
-        SERVER_NAME: serverName, PYTHON: python, FILES: configFiles.map((f) => f.path).join(" "),
-        HEALTH_URL: "none", MAIN: false, WORKER_FILES: workerFiles.map((f) => f.path).join(" "), CONFIG_SHA256: digest,
-      })),
-    }, { parent: this, dependsOn: [...staged, redisClient] });
+    const config = synapseConfig(name, {
+      connection: conn, serverName: args.serverName, python, files: configFiles, workerFiles: workerFiles.map((f) => f.path),
+      after: [packages], activationAfter: () => [redisClient],
+    }, this);
     // Re-run whenever the config, the units, the release or what the gate stopped change: the step
     // restarts workers whose files are newer, and starts those not running.
     this.workersReady = scriptStep(`${name}-workers`, {
       connection: conn, script: "synapse-workers",
-      params: pulumi.all([configDigest, args.version, args.gate?.stdout ?? "", ...unitContents.map((u) => u.content)]).apply(([digest, version, gate, ...unitTexts]) => ({
+      params: pulumi.all([config.params, args.version, args.gate?.stdout ?? "", pulumi.all(unitContents.map((u) => u.content))])
+        .apply(([p, version, gate, unitTexts]) => ({
         WORKERS: args.workers.map((w) => `${w.name}:${w.port}`).join(" "), UNIT: workerUnitTemplate, TARGET: workerTarget,
-        HOST: args.address, ACTIVATION: sha256([digest, version, gate, ...unitTexts].join("\0")).slice(0, 16),
+        HOST: args.address, ACTIVATION: sha256([String(p.CONFIG_SHA256), version, gate, ...unitTexts].join("\0")).slice(0, 16),
       })),
-    }, { parent: this, dependsOn: [activation, firewall, ...units] });
+    }, { parent: this, dependsOn: [config.activation, firewall, ...units] });
     this.registerOutputs({ workers: args.workers.map((w) => w.name) });
   }
 }

@@ -1,5 +1,6 @@
 // The forms a config value can take (zod schemas with the message a user reads when a value does
 // not fit), shared by the keys in keys.ts. Each message completes "expected …".
+import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { z } from "zod";
 
@@ -30,6 +31,29 @@ export function isCidr(value: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** Each certificate of a PEM bundle, as its own PEM text. */
+export function pemBlocks(bundle: string): string[] {
+  return [...bundle.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
+}
+
+/**
+ * PEM certificates that OpenSSL reads (Node's X509Certificate is OpenSSL's parser): what Synapse
+ * (Twisted's Certificate.loadPEM for federation_custom_ca_list), nginx (ssl_certificate) and
+ * certbot (its CA bundle) each refuse when a certificate does not parse.
+ */
+const parsedCertificates = z.string().regex(certificatePem, { error: "one or more PEM certificates" })
+  .superRefine((bundle, ctx) => {
+    // Only what the form accepts (not aborting the regex keeps the union's message the form's).
+    if (!certificatePem.test(bundle)) return;
+    pemBlocks(bundle).forEach((pem, i, all) => {
+      try {
+        new X509Certificate(pem);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `PEM certificates that parse (${all.length > 1 ? `certificate ${i + 1} of ${all.length}` : "the certificate"} is no valid X.509 certificate)` });
+      }
+    });
+  });
+
 /** The empty string: "not set" for an optional string key. */
 export const unset = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal(""), schema]);
 /** 0 or "": the tier's value. */
@@ -42,7 +66,7 @@ export const forms = {
   unixUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "a Unix user name" }),
   privateKey: z.string().regex(privateKeyPem, { error: "a PEM or OpenSSH private key (-----BEGIN … PRIVATE KEY----- … -----END … PRIVATE KEY-----)" }),
   pemPrivateKey: z.string().regex(privateKeyPem, { error: "a PEM private key" }),
-  certificates: z.string().regex(certificatePem, { error: "one or more PEM certificates" }),
+  certificates: parsedCertificates,
   serverName: z.string().regex(dnsName, { error: "a lower-case DNS name with at least one dot, e.g. example.org (no scheme, port or path)" }),
   dnsName: z.string().regex(dnsName, { error: "a lower-case DNS name, e.g. matrix.example.org" }),
   cidr: z.string().refine(isCidr, { error: "a CIDR such as 192.0.2.0/24 or 2001:db8::/32" }),

@@ -4,6 +4,7 @@ import { formatConfigErrors, parseSettings, projectName, RawConfig, Settings } f
 
 export * from "./federationLimits";
 export * from "./keys";
+export * from "./loaderRules";
 export * from "./media";
 export * from "./settings";
 export * from "./tiers";

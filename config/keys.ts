@@ -4,13 +4,16 @@
 // (docs/configuration.md) from it. Adding a key is one entry here plus the code that uses it.
 // Cross-key rules (one key needs another, 0 = the tier's value) are in settings.ts.
 import { z } from "zod";
+import hostLayout from "./hostLayout.json";
 import { bucketNamePattern, calendarPattern, dnsName, forms, isCidr, override, unset } from "./forms";
 import { appServiceRegistration } from "./appservices";
 import { mediaBucketModes } from "./media";
 import { packageSources, postgresMajorPattern, synapseVersionPattern } from "./versions";
+import { promDurationPattern, promSizePattern, tierMonitoring } from "./monitoring";
+import { relayPortsPattern } from "./turn";
 import { peerRatePattern, tierFederationLimits } from "./federationLimits";
-import { pgSizePattern, TierName, tierNames, uploadSizePattern } from "./tiers";
-import { tierWorkers, WorkerKind, workerKinds } from "./workers";
+import { pgMaxConnectionsBounds, pgSizeBounds, pgSizeBytes, pgSizePattern, TierName, tierNames, uploadSizePattern } from "./tiers";
+import { tierWorkers, workerCountKeys, WorkerKind, workerKinds } from "./workers";
 
 export type ConfigType = "string" | "integer" | "boolean" | "array";
 
@@ -36,7 +39,7 @@ export type ConfigKey = KeySpec & { name: string };
 export const sections = [
   "The homeserver", "Hosts and SSH", "A database box and worker hosts", "Versions and upgrades", "TLS", "Users and federation",
   "Federation limits", "What the homeserver deletes by itself", "Keeping the database small", "Backups and restore",
-  "Media in a bucket", "Workers", "Sizing (overrides of the tier)", "Teardown",
+  "Media in a bucket", "Workers", "Calls (TURN)", "Monitoring and alerts", "Sizing (overrides of the tier)", "Teardown",
 ] as const;
 export type Section = (typeof sections)[number];
 
@@ -49,19 +52,11 @@ const ageRecipient = z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, { error: "an
 const ageIdentity = z.string().regex(/^AGE-SECRET-KEY-1[02-9ACDEFGHJKLMNPQRSTUVWXYZ]{58}$/, { error: "an age private key (AGE-SECRET-KEY-1…)" });
 /** A room ID and how much of its history to keep. */
 export const purgeEntryPattern = /^(![A-Za-z0-9._~-]+:[a-z0-9.-]+(?::\d{1,5})?)=([1-9][0-9]*(?:s|m|h|d|w|y))$/;
-/** A restore's source: the newest off-host run, one by name, or a path on the Synapse VPS. */
-export const restoreSourcePattern = /^(offsite|offsite:\d{8}T\d{6}Z|\/[A-Za-z0-9._\/-]+)$/;
+/** A restore's source: the newest off-host run, one by name (its UTC start time), or a path on the Synapse VPS. */
+export const restoreSourcePattern = new RegExp(`^(offsite|offsite:${hostLayout.backupRunName.pattern}|/[A-Za-z0-9._/-]+)$`);
 
-/** The config key overriding each worker kind's count (-1: the tier's), and what that kind does. */
-export const workerCountKeys = {
-  synchrotron: { key: "workerSynchrotrons", what: "Synchrotron workers (/sync and friends, balanced by user)" },
-  federationSender: { key: "workerFederationSenders", what: "Federation sender workers (outbound federation)" },
-  federationReader: { key: "workerFederationReaders", what: "Federation reader workers (inbound federation, transactions balanced by origin)" },
-  clientReader: { key: "workerClientReaders", what: "Client reader workers (login, room and key requests, /messages by room)" },
-  eventPersister: { key: "workerEventPersisters", what: "Event persister workers (stream writers for events)" },
-  media: { key: "workerMedia", what: "A media repository worker (0 or 1)" },
-  background: { key: "workerBackground", what: "A background tasks worker (0 or 1; also updates the user directory)" },
-} as const satisfies Record<WorkerKind, { key: string; what: string }>;
+// Each worker kind's count key is declared from the kind's entry (config/workers.ts).
+export { workerCountKeys };
 type WorkerCountKey = (typeof workerCountKeys)[WorkerKind]["key"];
 
 const workerKeys = Object.fromEntries(workerKinds.map((kind) => [workerCountKeys[kind].key, key({
@@ -69,7 +64,13 @@ const workerKeys = Object.fromEntries(workerKinds.map((kind) => [workerCountKeys
   description: `${workerCountKeys[kind].what}; -1 means the tier's count ${perTier((t) => tierWorkers[t][kind])}.`,
 })])) as Record<WorkerCountKey, KeySpec<z.ZodNumber>>;
 
-const pgSize = (example: string) => unset(z.string().regex(pgSizePattern, { error: `a PostgreSQL size such as ${example} (kB, MB, GB or TB)` }));
+/** A PostgreSQL memory setting within PostgreSQL's own bounds. */
+const pgSize = (example: string, bounds: { min: string; below: string }) => {
+  const form = `a PostgreSQL size such as ${example} (kB, MB, GB or TB), at least ${bounds.min} and below ${bounds.below}`;
+  const within = (v: string) => !pgSizePattern.test(v) || (pgSizeBytes(v) >= pgSizeBytes(bounds.min) && pgSizeBytes(v) < pgSizeBytes(bounds.below));
+  return unset(z.string().regex(pgSizePattern, { error: form }).refine(within, { error: form }));
+};
+const promDuration = (example: string) => z.string().regex(promDurationPattern, { error: `a duration such as ${example} (a number and s, m, h, d or w)` });
 const calendar = (example: string) => z.string().regex(calendarPattern, { error: `a systemd OnCalendar expression such as ${example}` });
 const serverNames = (example: string) => z.array(z.string().regex(dnsName, { error: `a server name such as ${example}` }));
 
@@ -280,6 +281,51 @@ export const keyTable = {
 
   ...workerKeys,
 
+  turn: key({ section: "Calls (TURN)", type: "boolean", default: false, schema: z.boolean(),
+    description: "A TURN server (coturn from the distribution) so that voice and video calls connect behind NAT and on mobile networks; Synapse hands clients credentials for it. Open its ports at your VPS provider: see docs/calls.md." }),
+  turnHost: key({ section: "Calls (TURN)", type: "string", default: "", schema: unset(forms.host),
+    description: "SSH address of a host of its own for coturn (reached with sshPort, sshUser and sshPrivateKey; it gets nginx for its certificate); empty means the Synapse VPS." }),
+  turnDomain: key({ section: "Calls (TURN)", type: "string", default: "", schema: unset(forms.dnsName),
+    description: "The host name clients reach TURN at (turn_uris, and the certificate's name); empty means matrixHost on the Synapse VPS, turn.<serverName> with turnHost." }),
+  turnExternalIp: key({ section: "Calls (TURN)", type: "string", default: "", schema: unset(forms.ip),
+    description: "The TURN host's public IP address when it sits behind NAT (a cloud VPS whose interface has a private address): coturn's external-ip; empty means its own addresses are public." }),
+  turnRelayPorts: key({ section: "Calls (TURN)", type: "string", default: "49152-65535",
+    schema: z.string().regex(relayPortsPattern, { error: "a port range such as 49152-65535" }),
+    description: "The UDP ports coturn relays media on, as min-max (its min-port and max-port): open them at your VPS provider, with 3478 (UDP and TCP) and 5349 (TCP)." }),
+  turnUserLifetime: key({ section: "Calls (TURN)", type: "string", default: "1h", schema: forms.duration,
+    description: "How long the TURN credentials Synapse hands a client stay valid (turn_user_lifetime)." }),
+  turnAllowedPeerRanges: key({ section: "Calls (TURN)", type: "array", default: [], schema: z.array(forms.cidr),
+    description: "CIDRs the relay may reach although they are private or special (allowed-peer-ip), e.g. a private network whose clients call each other through TURN; every other private and special range is denied." }),
+
+  monitoring: key({ section: "Monitoring and alerts", type: "boolean", default: false, schema: z.boolean(),
+    description: "Prometheus from the distribution (every Synapse process, node, PostgreSQL and nginx exporters; loopback and the private network only), alert rules, and Alertmanager posting each alert into a Matrix room the admin is invited to; needs adminUser. See docs/monitoring.md." }),
+  monitoringInterval: key({ section: "Monitoring and alerts", type: "string", default: "30s", schema: promDuration("30s"),
+    description: "How often Prometheus scrapes and evaluates its alert rules." }),
+  monitoringAlertFor: key({ section: "Monitoring and alerts", type: "string", default: "5m", schema: promDuration("5m"),
+    description: "How long a condition must hold before its alert fires (each rule's `for`; the disk and growth alerts wait longer); also Alertmanager's interval between notices of one alert group." }),
+  monitoringRetention: key({ section: "Monitoring and alerts", type: "string", default: "", schema: unset(promDuration("30d")),
+    description: `How long Prometheus keeps its samples; empty means the tier's ${perTier((t) => tierMonitoring[t].retentionTime)}.` }),
+  monitoringRetentionSize: key({ section: "Monitoring and alerts", type: "string", default: "",
+    schema: unset(z.string().regex(promSizePattern, { error: "a size such as 512MB or 2GB" })),
+    description: `The most disk Prometheus's samples may take (the oldest go first); empty means the tier's ${perTier((t) => tierMonitoring[t].retentionSize)}.` }),
+  monitoringBotUser: key({ section: "Monitoring and alerts", type: "string", default: "alerts",
+    schema: z.string().regex(/^[a-z0-9._=\-/]+$/, { error: "a Matrix localpart: a-z, 0-9 and ._=-/" }),
+    description: "Localpart of the bot user the program creates to post alerts into the admin room." }),
+  alertWebhookUrl: key({ section: "Monitoring and alerts", type: "string", default: "",
+    schema: unset(z.url({ protocol: /^https?$/, error: "an http(s):// URL" })),
+    description: "Also send every alert to this URL (Alertmanager's webhook JSON); empty means the room only." }),
+  alertEmail: key({ section: "Monitoring and alerts", type: "string", default: "", schema: unset(z.email({ error: "an e-mail address" })),
+    description: "Also mail every alert to this address (needs alertSmtpHost and alertSmtpFrom); empty means the room only." }),
+  alertSmtpHost: key({ section: "Monitoring and alerts", type: "string", default: "",
+    schema: unset(z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$/, { error: "host:port of an SMTP server, e.g. smtp.example.org:587" })),
+    description: "The SMTP server alerts are mailed through, as host:port (STARTTLS when it offers it)." }),
+  alertSmtpFrom: key({ section: "Monitoring and alerts", type: "string", default: "", schema: unset(z.email({ error: "an e-mail address" })),
+    description: "The sender address of alert mails." }),
+  alertSmtpUser: key({ section: "Monitoring and alerts", type: "string", default: "", schema: unset(z.string().regex(/^\S+$/, { error: "a login name (no spaces)" })),
+    description: "The SMTP login, if the server wants one." }),
+  alertSmtpPassword: key({ section: "Monitoring and alerts", type: "string", secret: true, schema: unset(z.string().min(1)),
+    description: "The SMTP password of alertSmtpUser (set with --secret)." }),
+
   cacheFactor: key({ section: "Sizing (overrides of the tier)", type: "string", default: "",
     schema: unset(z.string().regex(/^(?:\d+(?:\.\d+)?|\.\d+)$/, { error: "a positive number such as 0.5" })),
     description: "Override: Synapse caches.global_factor (a number; tier default)." }),
@@ -290,16 +336,18 @@ export const keyTable = {
   maxUploadSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "",
     schema: unset(z.string().regex(uploadSizePattern, { error: "digits with an optional K, M or G suffix, e.g. 50M (the sizes both nginx and Synapse understand)" })),
     description: "Override: max_upload_size and nginx client_max_body_size, e.g. 50M (digits with optional K, M or G)." }),
-  postgresSharedBuffers: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("256MB"),
+  postgresSharedBuffers: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("256MB", pgSizeBounds.postgresSharedBuffers),
     description: "Override: PostgreSQL shared_buffers, e.g. 256MB." }),
-  postgresEffectiveCacheSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("768MB"),
+  postgresEffectiveCacheSize: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("768MB", pgSizeBounds.postgresEffectiveCacheSize),
     description: "Override: PostgreSQL effective_cache_size." }),
-  postgresWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("8MB"),
+  postgresWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("8MB", pgSizeBounds.postgresWorkMem),
     description: "Override: PostgreSQL work_mem." }),
-  postgresMaintenanceWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("64MB"),
+  postgresMaintenanceWorkMem: key({ section: "Sizing (overrides of the tier)", type: "string", default: "", schema: pgSize("64MB", pgSizeBounds.postgresMaintenanceWorkMem),
     description: "Override: PostgreSQL maintenance_work_mem." }),
   postgresMaxConnections: key({ section: "Sizing (overrides of the tier)", type: "integer", default: 0,
-    schema: override(z.number().int().min(10, { error: "an integer >= 10" })),
+    schema: override(z.number().int()
+      .min(pgMaxConnectionsBounds.min, { error: `an integer from ${pgMaxConnectionsBounds.min} to ${pgMaxConnectionsBounds.max}` })
+      .max(pgMaxConnectionsBounds.max, { error: `an integer from ${pgMaxConnectionsBounds.min} to ${pgMaxConnectionsBounds.max}` })),
     description: "Override: PostgreSQL max_connections (0 = the tier's, raised to what every Synapse process's pool needs)." }),
 
   destroyDeletesData: key({ section: "Teardown", type: "boolean", default: false, schema: z.boolean(),

@@ -5,14 +5,17 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { AppService } from "./appservices";
 import { BackupSettings, backupSettings, RestoreSettings } from "./backups";
-import { durationToSeconds } from "./forms";
+import { durationToSeconds, pemBlocks } from "./forms";
 import { ConfigKey, configKeys, ConfigValues, HostRole, purgeEntryPattern, workerCountKeys } from "./keys";
 import { FederationLimits, peerRatePattern, tierFederationLimits } from "./federationLimits";
+import { loaderRuleErrors } from "./loaderRules";
 import { MediaSettings, mediaSettings } from "./media";
+import { MonitoringSettings, monitoringSettings } from "./monitoring";
 import { renamedKeys } from "./renamed";
 import { Sizing, TierName, tiers } from "./tiers";
 import { PackageSource, VersionSettings, versionSettings } from "./versions";
-import { maxWorkersPerKind, postgresReservedConnections, processCount, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
+import { connectionsNeeded, maxWorkersPerKind, processCount, processMemoryMiB, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
+import { TurnSettings, turnSettings } from "./turn";
 
 export const projectName = "synapse";
 
@@ -30,6 +33,12 @@ export type TlsSettings =
   | { mode: "self-signed" };
 
 export interface Settings {
+  /**
+   * Every key's value as the stack gives it, checked, defaults filled in: what a key that needs no
+   * derivation is read from (settings.values.<key>), so adding one is its entry in keys.ts and the
+   * code that reads it. The fields below are what is derived from the keys.
+   */
+  values: ConfigValues;
   serverName: string;
   matrixHost: string;
   /** True when matrixHost differs from serverName, so /.well-known delegation is needed. */
@@ -46,9 +55,6 @@ export interface Settings {
   tls: TlsSettings;
   enableRegistration: boolean;
   adminUser?: string;
-  reportStats: boolean;
-  federationPort8448: boolean;
-  adminAllowedNetworks: string[];
   trustedKeyServers: string[];
   federation: FederationSettings;
   /** Rooms whose old history is purged on a timer: the room and the seconds of history to keep. */
@@ -74,10 +80,14 @@ export interface Settings {
   media: MediaSettings;
   /** Synapse workers per kind; all 0 is a single process. */
   workers: WorkerCounts;
-  /** `pulumi destroy` deletes the homeserver's data instead of keeping it. */
-  destroyDeletesData: boolean;
+  /** The memory budget of each worker (MiB; systemd's MemoryHigh). */
+  workerMemoryMiB: number;
   /** Application service registrations (secret), each with its id. */
   appServices: AppService[];
+  /** A TURN server for calls (undefined: off). */
+  turn?: TurnSettings;
+  /** Prometheus, its exporters and alerts into a Matrix room (undefined: off). */
+  monitoring?: MonitoringSettings;
 }
 
 /**
@@ -88,15 +98,19 @@ export type DatabaseNetwork =
   | { box: false; address: "127.0.0.1" }
   | { box: true; address: string; clients: string[] };
 
+/** A VPS for workers: its address on the private network, where they listen, and its SSH connection. */
+export interface WorkerHostSpec {
+  address: string;
+  connection: SshConnection;
+}
+
 /**
  * Where Synapse's processes run: all on the Synapse VPS, or some workers on worker hosts, which
  * reach the main process (replication, Redis) at its private address.
  */
-export interface WorkerHosts {
-  /** The Synapse VPS's private address; undefined without worker hosts. */
-  mainAddress?: string;
-  hosts: { address: string; connection: SshConnection }[];
-}
+export type WorkerHosts =
+  | { mainAddress?: undefined; hosts: [] }
+  | { /** The Synapse VPS's private address. */ mainAddress: string; hosts: WorkerHostSpec[] };
 
 /** synapse-reclaim: when it runs besides after the compressor, and when a rebuild pays. */
 export interface ReclaimSettings {
@@ -216,6 +230,8 @@ export function parseSettings(raw: RawConfig, secretKeys?: ReadonlySet<string>):
   }
   if (errors.length > 0 || !result.success) return { ok: false, errors };
   const settings = toSettings(result.data, errors);
+  // What the loaders of the rendered files would refuse (Synapse's, PostgreSQL's, nginx's).
+  errors.push(...loaderRuleErrors(result.data, settings));
   return errors.length > 0 ? { ok: false, errors } : { ok: true, settings };
 }
 
@@ -329,13 +345,11 @@ function workerCounts(c: Parsed, errors: string[]): WorkerCounts {
  * raised above the tier's max_connections raises max_connections; one key of the pool set alone
  * moves the other). Only values the user gave are refused.
  */
-function sizingOf(c: Parsed, processes: number, errors: string[]): Sizing {
+function sizingOf(c: Parsed, processes: number): Sizing {
   const base = tiers[c.tier];
   const dbPoolMax = c.dbPoolMax || Math.max(base.dbPoolMax, c.dbPoolMin || 0);
   const dbPoolMin = c.dbPoolMin || Math.min(base.dbPoolMin, dbPoolMax);
-  // Every Synapse process has its own pool of up to cp_max connections; they and PostgreSQL's own
-  // reserved and maintenance connections must fit in max_connections.
-  const needed = dbPoolMax * processes + postgresReservedConnections;
+  const needed = connectionsNeeded(dbPoolMax, processes);
   const sizing: Sizing = {
     cacheFactor: c.cacheFactor === "" ? base.cacheFactor : Number(c.cacheFactor),
     dbPoolMin,
@@ -347,25 +361,10 @@ function sizingOf(c: Parsed, processes: number, errors: string[]): Sizing {
     postgresMaintenanceWorkMem: c.postgresMaintenanceWorkMem || base.postgresMaintenanceWorkMem,
     postgresMaxConnections: c.postgresMaxConnections || Math.max(base.postgresMaxConnections, needed),
   };
-  if (sizing.cacheFactor <= 0) errors.push(`${projectName}:cacheFactor: given ${JSON.stringify(c.cacheFactor)}, expected a number > 0`);
-  if (c.dbPoolMin && c.dbPoolMax && c.dbPoolMin > c.dbPoolMax) {
-    errors.push(`${projectName}:dbPoolMin: given ${c.dbPoolMin}, expected at most dbPoolMax (${c.dbPoolMax})`);
-  }
-  if (sizing.postgresMaxConnections < needed) {
-    errors.push(`${projectName}:postgresMaxConnections: given ${sizing.postgresMaxConnections}, expected at least ` +
-      `dbPoolMax × Synapse processes + ${postgresReservedConnections} = ${sizing.dbPoolMax} × ${processes} + ` +
-      `${postgresReservedConnections} = ${needed} (or lower dbPoolMax or the worker counts; 0 derives it)`);
-  }
   return sizing;
 }
 
-/** Synapse refuses a retention policy whose bounds are the wrong way round (RetentionConfig). */
-function retentionOf(c: Parsed, errors: string[]): RetentionSettings {
-  if (c.messageRetentionMin !== "" && c.messageRetentionMax !== "" &&
-    durationToSeconds(c.messageRetentionMin) > durationToSeconds(c.messageRetentionMax)) {
-    errors.push(`${projectName}:messageRetentionMin: given ${JSON.stringify(c.messageRetentionMin)}, expected at most ` +
-      `messageRetentionMax (${JSON.stringify(c.messageRetentionMax)}): Synapse refuses allowed_lifetime_min above allowed_lifetime_max`);
-  }
+function retentionOf(c: Parsed): RetentionSettings {
   return {
     staleDevices: c.staleDeviceRetention,
     mediaRemote: c.mediaRetentionRemote, mediaLocal: c.mediaRetentionLocal, forgottenRooms: c.forgottenRoomRetention,
@@ -375,24 +374,36 @@ function retentionOf(c: Parsed, errors: string[]): RetentionSettings {
 
 /** Each certificate of a PEM bundle (the form has accepted the bundle); a single one as it was given. */
 function pemCertificates(bundle: string): string[] {
-  const certificates = [...bundle.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
+  const certificates = pemBlocks(bundle);
   return certificates.length === 1 ? [bundle] : certificates;
 }
 
-/** Synapse refuses two registrations with one id (and they would share a file here). */
-function appServicesOf(c: Parsed, errors: string[]): AppService[] {
-  const seen = new Set<string>();
-  c.appServiceRegistrations.forEach((s, i) => {
-    if (seen.has(s.id)) errors.push(`${projectName}:appServiceRegistrations[${i}]: given a secret value, expected an id of its own (${JSON.stringify(s.id)} is taken)`);
-    seen.add(s.id);
-  });
-  return c.appServiceRegistrations;
+/** The registrations, without the tokens only the loader's rules read. */
+function appServicesOf(c: Parsed): AppService[] {
+  return c.appServiceRegistrations.map(({ id, registration }) => ({ id, registration }));
+}
+
+/**
+ * The keys of a section that a boolean key switches on (turn, monitoring) do nothing while it is
+ * off: one of them set then is a mistake (the switch forgotten), said as such.
+ */
+function unusedWhileOff(c: Parsed, switchKey: "turn" | "monitoring", errors: string[]): void {
+  if (c[switchKey]) return;
+  const section = configKeys.find((k) => k.name === switchKey)!.section;
+  for (const key of configKeys.filter((k) => k.section === section && k.name !== switchKey)) {
+    const value = c[key.name as keyof Parsed];
+    const unset = key.default ?? (key.type === "array" ? [] : "");
+    if (JSON.stringify(value) === JSON.stringify(unset)) continue;
+    errors.push(`${projectName}:${key.name}: given ${key.secret ? "a secret value" : JSON.stringify(value)}, expected nothing without ${switchKey}: true (it has no effect while ${switchKey} is off)`);
+  }
 }
 
 /** Cross-key rules and defaults that depend on other keys. */
 function toSettings(c: Parsed, errors: string[]): Settings {
   const workers = workerCounts(c, errors);
-  const sizing = sizingOf(c, processCount(workers), errors);
+  const sizing = sizingOf(c, processCount(workers));
+  unusedWhileOff(c, "turn", errors);
+  unusedWhileOff(c, "monitoring", errors);
 
   let tls: TlsSettings = { mode: "self-signed" };
   if (c.tlsMode === "acme") {
@@ -419,6 +430,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     privateKey: c.databaseSshPrivateKey || c.sshPrivateKey,
   };
   return {
+    values: c,
     serverName: c.serverName,
     matrixHost,
     delegated: matrixHost !== c.serverName,
@@ -432,9 +444,6 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     tls,
     enableRegistration: c.enableRegistration,
     adminUser: c.adminUser || undefined,
-    reportStats: c.reportStats,
-    federationPort8448: c.federationPort8448,
-    adminAllowedNetworks: c.adminAllowedNetworks,
     trustedKeyServers: c.trustedKeyServers,
     federation: {
       caCertificates: pemCertificates(c.federationCaCertificates),
@@ -455,10 +464,17 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     stateCompressor: c.stateCompressor
       ? { schedule: c.stateCompressorSchedule, chunkSize: c.stateCompressorChunkSize, chunks: c.stateCompressorChunks }
       : undefined,
-    retention: retentionOf(c, errors),
+    retention: retentionOf(c),
     media: mediaSettings(c, errors, projectName),
     workers,
-    destroyDeletesData: c.destroyDeletesData,
-    appServices: appServicesOf(c, errors),
+    workerMemoryMiB: processMemoryMiB[c.tier].worker,
+    appServices: appServicesOf(c),
+    ...optional("turn", turnSettings(c, synapse, matrixHost, c.serverName, projectName, errors)),
+    ...optional("monitoring", monitoringSettings(c, projectName, errors)),
   };
+}
+
+/** `{key: value}`, or nothing when the value is undefined (the settings' optional parts). */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }

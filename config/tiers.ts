@@ -47,6 +47,25 @@ export const uploadSizePattern = /^([1-9][0-9]*)([KMG]?)$/;
 /** PostgreSQL memory settings, as written in postgresql.conf. */
 export const pgSizePattern = /^([1-9][0-9]*)(kB|MB|GB|TB)$/;
 
+/**
+ * PostgreSQL's own bounds of the memory settings the program renders: at least `min`, below
+ * `below` (pg_settings' min_val and max_val times the unit, read on the sandbox's PostgreSQL 18).
+ * PostgreSQL refuses to start on a value outside them.
+ */
+export const pgSizeBounds = {
+  postgresSharedBuffers: { min: "128kB", below: "8TB" },
+  postgresEffectiveCacheSize: { min: "8kB", below: "16TB" },
+  postgresWorkMem: { min: "64kB", below: "2TB" },
+  postgresMaintenanceWorkMem: { min: "64kB", below: "2TB" },
+} as const;
+
+/**
+ * max_connections: PostgreSQL wants more than its reserved superuser connections (3), and at most
+ * 262143 backends in all, which its default autovacuum (16), worker (8) and WAL sender (10) slots
+ * and one more share with the connections (PostgreSQL 18).
+ */
+export const pgMaxConnectionsBounds = { min: 10, max: 262143 - 16 - 8 - 10 - 1 };
+
 export function uploadSizeBytes(size: string): number {
   const m = uploadSizePattern.exec(size);
   if (!m) throw new Error(`not an upload size: ${size}`);

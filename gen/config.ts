@@ -2,9 +2,11 @@
 // (what the engine checks before the program runs) and the config reference, by section.
 import YAML from "yaml";
 import { ConfigKey, configKeys, declaredInProject, sections } from "../config/keys";
-import { processCount, processMemoryMiB, tierHostMiB, tierWorkers } from "../config/workers";
+import { processCount, processMemoryMiB, serviceMemoryMiB, tierHostMiB, tierWorkers } from "../config/workers";
+import { tierMonitoring } from "../config/monitoring";
 import { Sizing, tierNames, tiers } from "../config/tiers";
 import { tierFederationLimits } from "../config/federationLimits";
+import { loaderRules } from "../config/loaderRules";
 import { workerCountKeys } from "../config/keys";
 import { workerKinds } from "../config/workers";
 import { workerPlan } from "../render/workers";
@@ -56,6 +58,11 @@ export function tierTable(): string {
     ...workerKinds.map((kind) => row(`\`${workerCountKeys[kind].key}\``, (t) => tierWorkers[t][kind])),
     row("memory budget: main process / each worker (workers' systemd `MemoryHigh`)",
       (t) => `${processMemoryMiB[t].main} MiB / ${processCount(tierWorkers[t]) > 1 ? `${processMemoryMiB[t].worker} MiB` : "–"}`),
+    row("with `turn`: coturn's memory budget", () => `${serviceMemoryMiB.turn} MiB`),
+    row("with `monitoring`: Prometheus's memory budget (its `MemoryHigh`) / the rest of monitoring",
+      (t) => `${tierMonitoring[t].prometheusMemoryMiB} MiB / ${serviceMemoryMiB.monitoringRest} MiB`),
+    row("with `monitoring`: Prometheus keeps samples for (`monitoringRetention`), at most (`monitoringRetentionSize`)",
+      (t) => `${tierMonitoring[t].retentionTime}, ${tierMonitoring[t].retentionSize}`),
     "",
   ].join("\n");
 }
@@ -88,6 +95,16 @@ export function federationLimitTable(): string {
     row("`rc_federation`: sleep after / reject after (per window), window, delay",
       (t) => `${rc(t).sleep_limit} / ${rc(t).reject_limit}, ${rc(t).window_size} ms, ${rc(t).sleep_delay} ms`),
     row("`rc_federation`: requests of one server processed at once (`rcFederationConcurrent`)", (t) => String(rc(t).concurrent)),
+    "",
+  ].join("\n");
+}
+
+/** The loaders' rules (config/loaderRules.ts): each with its keys, whose it is and how it is kept. */
+export function loaderRuleTable(): string {
+  const cell = (text: string) => text.replace(/\|/g, "\\|");
+  return [
+    "| rule | what | keys | whose | how it is kept |", "|---|---|---|---|---|",
+    ...loaderRules.map((r) => `| \`${r.id}\` | ${cell(r.rule)} | ${r.keys.map((k) => `\`${k}\``).join(", ")} | ${cell(r.source)} | ${r.kept} (\`${r.where}\`) |`),
     "",
   ].join("\n");
 }

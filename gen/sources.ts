@@ -3,7 +3,8 @@
 // is typed by hand.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { configReference, federationLimitTable, pulumiYamlConfig, tierSummary, tierTable } from "./config";
+import { configReference, federationLimitTable, loaderRuleTable, pulumiYamlConfig, tierSummary, tierTable } from "./config";
+import { alertTable } from "./monitoring";
 
 export const repoRoot = path.join(__dirname, "..");
 export const e2eResultsFile = path.join(repoRoot, "docs", "results", "e2e.json");
@@ -60,6 +61,12 @@ function benchFigure(ref: string): string {
   return `${n(m.median)} ${m.unit}`;
 }
 
+/** Blocks the code writes (gen/config.ts), by name. */
+const codeTables = {
+  "config": pulumiYamlConfig, "config-reference": configReference, "tiers": tierTable, "tiers-summary": tierSummary,
+  "federation-limits": federationLimitTable, "config-rules": loaderRuleTable, "alerts": alertTable,
+};
+
 /**
  * The content of the block called `name`:
  * - `e2e:<figure>`: one figure of the last complete e2e run, inline;
@@ -69,9 +76,10 @@ function benchFigure(ref: string): string {
  * - `bench:<id>.ratio|figure|baseline`: one figure of them, inline; `bench-date`: their date;
  * - `bench-chart`: their chart, `bench-chart:<name>`: a scenario's own chart of them, as an image
  *   linked from the file;
+ * - `alerts`: every alert rule, its notice and its expression (gen/monitoring.ts);
  * - `config`: Pulumi.yaml's config block; `config-reference`: the docs' table of every key;
  *   `tiers`: the tiers side by side, `tiers-summary`: the tiers in brief, `federation-limits`: inbound
- *   federation's limits per tier (gen/config.ts).
+ *   federation's limits per tier, `config-rules`: the rules of the loaders (gen/config.ts).
  */
 export function renderSource(name: string, file = path.join(repoRoot, "README.md")): string {
   const [kind, arg] = name.split(/:(.*)/s);
@@ -96,26 +104,14 @@ export function renderSource(name: string, file = path.join(repoRoot, "README.md
       // The run's chart of every figure against its baseline (bench/results/<date>.svg), or a
       // section's own, named by the scenario (<date>-<name>.svg); linked from this file.
       const { date, json } = latestBench();
-      if (arg === undefined) {
-        const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}.svg`));
-        return `![figures against their baselines, ${date}](${chart})`;
-      }
+      const link = (svg: string) => path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", svg));
+      if (arg === undefined) return `![figures against their baselines, ${date}](${link(`${date}.svg`)})`;
       const section = json.sections.find((s: any) => s.chartName === arg);
       if (!section) throw new Error(`gen:bench-chart:${arg}: the newest bench results have no chart '${arg}'`);
-      const chart = path.relative(path.dirname(file), path.join(repoRoot, "bench", "results", `${date}-${arg}.svg`));
-      return `![${section.chart.title ?? arg}](${chart})`;
+      return `![${section.chart.title ?? arg}](${link(`${date}-${arg}.svg`)})`;
     }
-    case "config":
-      return pulumiYamlConfig();
-    case "config-reference":
-      return configReference();
-    case "tiers":
-      return tierTable();
-    case "tiers-summary":
-      return tierSummary();
-    case "federation-limits":
-      return federationLimitTable();
     default:
+      if (kind in codeTables) return codeTables[kind as keyof typeof codeTables]();
       throw new Error(`unknown generated block gen:${name}`);
   }
 }

@@ -22,17 +22,19 @@
 # failed off-host copy exits 1 too, keeping the local run.
 # Settings (dir, keep, media, offsite) in /etc/synapse-deploy/backup.conf.
 set -euo pipefail
-conf=${SYNAPSE_BACKUP_CONF:-/etc/synapse-deploy/backup.conf}
+conf=${SYNAPSE_BACKUP_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
 : "${dir:?} ${keep:?} ${media:?}"
 offsite=${offsite:-}
-status_file=${SYNAPSE_BACKUP_STATUS:-/var/lib/synapse-deploy/backup-status.json}
-etc=${SYNAPSE_BACKUP_ETC:-/etc/matrix-synapse}
-media_dir=${SYNAPSE_BACKUP_MEDIA:-/var/lib/matrix-synapse/media}
+status_file=${SYNAPSE_BACKUP_STATUS:-$DEPLOY_STATE/backup-status.json}
+etc=${SYNAPSE_BACKUP_ETC:-$SYNAPSE_ETC}
+media_dir=${SYNAPSE_BACKUP_MEDIA:-$SYNAPSE_MEDIA}
 state_root=${SYNAPSE_BACKUP_STATE_ROOT:-/}
 log() { printf 'synapse-backup: %s\n' "$*"; }
 fail() { printf 'synapse-backup: ERROR: %s\n' "$*" >&2; exit 1; }
+# The complete runs (a run's name is its UTC start time; an unfinished one ends in .partial), with find's further arguments.
+complete_runs() { find "$dir/runs" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex ".*/$BACKUP_RUN_PATTERN" "$@"; }
 
 if [ "${1:-}" = --status ]; then
   [ -r "$status_file" ] || { echo "synapse-backup: no backup has succeeded on this host yet" >&2; exit 1; }
@@ -71,7 +73,7 @@ load_offsite() {
 
 if [ "${1:-}" = --list ]; then
   # None yet (no run has made the directory) is an empty list, not a failure.
-  local_runs=$(find "$dir/runs" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\n' 2>/dev/null | sort || true)
+  local_runs=$(complete_runs -printf '%f\n' 2>/dev/null | sort || true)
   offsite_runs=""
   if [ -n "$offsite" ]; then
     load_offsite
@@ -93,7 +95,7 @@ fi
 
 umask 077
 started=$(date +%s)
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
+stamp=$(date -u +"$BACKUP_RUN_FORMAT")
 runs=$dir/runs
 install -d -m 0700 "$dir" "$runs"
 rm -rf "$runs"/*.partial
@@ -113,9 +115,9 @@ tables=$(pg_restore --list "$partial/synapse.dump" | grep -c ' TABLE DATA ') || 
 cp "$etc/homeserver.signing.key" "$partial/signing.key" || fail "cannot read the signing key"
 tar -C "$(dirname "$etc")" -cf "$partial/config.tar" "$(basename "$etc")" || fail "cannot archive $etc"
 deploy_state=()
-for d in etc/synapse-deploy var/lib/synapse-deploy; do [ -d "$state_root/$d" ] && deploy_state+=("$d"); done
-[ ${#deploy_state[@]} -gt 0 ] || fail "neither /etc/synapse-deploy nor /var/lib/synapse-deploy exists: is this a deployed host?"
-tar -C "$state_root" -cf "$partial/deploy-state.tar" --exclude=var/lib/synapse-deploy/staged "${deploy_state[@]}" \
+for d in "${DEPLOY_CONFIG#/}" "${DEPLOY_STATE#/}"; do [ -d "$state_root/$d" ] && deploy_state+=("$d"); done
+[ ${#deploy_state[@]} -gt 0 ] || fail "neither $DEPLOY_CONFIG nor $DEPLOY_STATE exists: is this a deployed host?"
+tar -C "$state_root" -cf "$partial/deploy-state.tar" --exclude="${DEPLOY_STATE#/}/staged" "${deploy_state[@]}" \
   || fail "cannot archive the deployment's state"
 server_name=$(sed -n 's/^server_name:[[:space:]]*["'\'']\{0,1\}\([^"'\'' ]*\).*$/\1/p' "$etc/homeserver.yaml" | head -n 1)
 read -r events users < <(PGPASSFILE=$etc/pgpass psql -XAt -F ' ' -h "$host" -p "$port" -U "$user" -d "$db" \
@@ -139,9 +141,9 @@ media_files=0
 mv "$partial" "$runs/$stamp"
 trap - EXIT
 # The newest `keep` runs stay.
-find "$runs" -mindepth 1 -maxdepth 1 -type d -name '*Z' | sort | head -n -"$keep" | xargs -r rm -rf
+complete_runs | sort | head -n -"$keep" | xargs -r rm -rf
 dump_bytes=$(stat -c %s "$runs/$stamp/synapse.dump")
-summary="backup $stamp: database $(awk -v b="$dump_bytes" 'BEGIN { printf "%.1f MiB", b / 1048576 }') ($tables tables), signing key, config, deploy state; media: $new_media new of $media_files files; $(find "$runs" -mindepth 1 -maxdepth 1 -type d -name '*Z' | wc -l) runs kept"
+summary="backup $stamp: database $(awk -v b="$dump_bytes" 'BEGIN { printf "%.1f MiB", b / 1048576 }') ($tables tables), signing key, config, deploy state; media: $new_media new of $media_files files; $(complete_runs | wc -l) runs kept"
 
 # The off-host copy: the run as one encrypted archive (written here first, so a failure never
 # leaves half an object), then the media files the bucket lacks, each encrypted on its own.

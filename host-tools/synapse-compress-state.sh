@@ -14,7 +14,7 @@
 # /etc/synapse-deploy/compress-state.conf; the cluster is named there (a host can keep an old one
 # after a PostgreSQL upgrade).
 set -euo pipefail
-conf=${SYNAPSE_COMPRESS_STATE_CONF:-/etc/synapse-deploy/compress-state.conf}
+conf=${SYNAPSE_COMPRESS_STATE_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
 : "${binary:?} ${database:?} ${cluster:?} ${role:?} ${chunk_size:?} ${chunks:?}"

@@ -4,19 +4,19 @@
 #   synapse-db-report            the report, for people
 #   synapse-db-report --json     the same, as one JSON object
 # Exits 2 (after a warning in the journal) when the database grew faster than the alert threshold
-# since the last report, so monitoring that watches failed units notices.
+# since the newest report at least an hour older, so monitoring that watches failed units notices.
 # Reads the database's address and credentials from Synapse's own passfile; keeps its history in
 # /var/lib/synapse-deploy/db-report.
 set -euo pipefail
 json=0
 [ "${1:-}" = --json ] && json=1
-conf=/etc/synapse-deploy/db-report.conf
+conf=$TOOL_CONF
 alert_mib=1024
 # shellcheck disable=SC1090
 [ -r "$conf" ] && . "$conf"
-passfile=/etc/matrix-synapse/pgpass
-media=/var/lib/matrix-synapse/media
-state=/var/lib/synapse-deploy/db-report
+passfile=$SYNAPSE_ETC/pgpass
+media=$SYNAPSE_MEDIA
+state=$DEPLOY_STATE/db-report
 IFS=: read -r host port db user _ <"$passfile"
 sql() { PGPASSFILE=$passfile psql -X -qAt -F $'\t' -h "$host" -p "$port" -U "$user" -d "$db" "$@"; }
 
@@ -32,7 +32,9 @@ media_remote=$(sql -c 'SELECT coalesce(sum(media_length), 0) FROM remote_media_c
 disk_media=$(du -sb "$media" 2>/dev/null | cut -f1 || echo 0)
 
 install -d -m 0700 "$state"
-last=$(tail -n 1 "$state/history.tsv" 2>/dev/null || true)
+# The rate is taken over an hour or more: two reports seconds apart (a person's, right after the
+# timer's) would turn one page Synapse wrote meanwhile into gigabytes a day, and a false alert.
+last=$(awk -v cut=$((now - 3600)) '$1 <= cut' "$state/history.tsv" 2>/dev/null | tail -n 1 || true)
 growth_per_day=""
 if [ -n "$last" ]; then
   read -r last_time last_size <<<"$last"
@@ -56,7 +58,7 @@ else
   printf 'database %s: %s\n' "$db" "$(mib "$size")"
   printf 'state: %s rows in state_groups_state (estimate), %s state groups\n' "$state_rows" "$state_groups"
   printf 'media: %s uploaded here, %s cached from other servers, %s on this disk\n' "$(mib "$media_local")" "$(mib "$media_remote")" "$(mib "${disk_media:-0}")"
-  if [ -n "$growth_per_day" ]; then printf 'growth since the last report: %s per day\n' "$(mib "$growth_per_day")"; else echo "growth: first report"; fi
+  if [ -n "$growth_per_day" ]; then printf 'growth since the last report: %s per day\n' "$(mib "$growth_per_day")"; else echo "growth: no report an hour or more older to compare with yet"; fi
   echo "largest tables:"
   while IFS=$'\t' read -r name bytes; do
     if [ -n "$name" ]; then printf '  %-40s %s\n' "$name" "$(mib "$bytes")"; fi

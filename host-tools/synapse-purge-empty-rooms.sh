@@ -8,14 +8,14 @@
 # run by synapse-purge-empty-rooms.timer. Exits 1 if a deletion failed.
 # Config (/etc/synapse-deploy/purge-empty-rooms.conf): keep_seconds.
 set -euo pipefail
-conf=${SYNAPSE_PURGE_EMPTY_CONF:-/etc/synapse-deploy/purge-empty-rooms.conf}
+conf=${SYNAPSE_PURGE_EMPTY_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
 : "${keep_seconds:?}"
 # Overridable only so the unit tests can run it against a stand-in Synapse and database.
-token_file=${SYNAPSE_ADMIN_TOKEN_FILE:-/etc/synapse-deploy/admin-token}
-base=${SYNAPSE_ADMIN_BASE:-http://127.0.0.1:8008/_synapse/admin}/v2
-passfile=${SYNAPSE_PASSFILE:-/etc/matrix-synapse/pgpass}
+token_file=${SYNAPSE_ADMIN_TOKEN_FILE:-$ADMIN_TOKEN}
+base=${SYNAPSE_ADMIN_BASE:-$SYNAPSE_URL/_synapse/admin}/v2
+passfile=${SYNAPSE_PASSFILE:-$SYNAPSE_ETC/pgpass}
 [ -r "$token_file" ] || { echo "synapse-purge-empty-rooms: $token_file is missing" >&2; exit 1; }
 IFS=: read -r host port db user _ <"$passfile"
 auth=$(mktemp)

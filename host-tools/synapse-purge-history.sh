@@ -7,9 +7,9 @@
 # Config (/etc/synapse-deploy/purge-history.conf): one `room_id seconds` per line.
 # Exits 1 if any purge failed.
 set -euo pipefail
-conf=${SYNAPSE_PURGE_CONF:-/etc/synapse-deploy/purge-history.conf}
-token_file=/etc/synapse-deploy/admin-token
-base=http://127.0.0.1:8008/_synapse/admin/v1
+conf=${SYNAPSE_PURGE_CONF:-$TOOL_CONF}
+token_file=$ADMIN_TOKEN
+base=$SYNAPSE_URL/_synapse/admin/v1
 [ -r "$token_file" ] || { echo "synapse-purge-history: $token_file is missing" >&2; exit 1; }
 auth=$(mktemp)
 trap 'rm -f "$auth"' EXIT

@@ -7,9 +7,9 @@
 # same hourly, this one runs on a schedule you can see and start (systemctl start).
 # Config (/etc/synapse-deploy/purge-remote-media.conf): keep_seconds. Exits 1 if the purge failed.
 set -euo pipefail
-conf=${SYNAPSE_PURGE_REMOTE_MEDIA_CONF:-/etc/synapse-deploy/purge-remote-media.conf}
-token_file=${SYNAPSE_ADMIN_TOKEN_FILE:-/etc/synapse-deploy/admin-token}
-base=${SYNAPSE_ADMIN_BASE:-http://127.0.0.1:8008/_synapse/admin/v1}
+conf=${SYNAPSE_PURGE_REMOTE_MEDIA_CONF:-$TOOL_CONF}
+token_file=${SYNAPSE_ADMIN_TOKEN_FILE:-$ADMIN_TOKEN}
+base=${SYNAPSE_ADMIN_BASE:-$SYNAPSE_URL/_synapse/admin/v1}
 # shellcheck disable=SC1090
 . "$conf"
 : "${keep_seconds:?}"

@@ -14,14 +14,15 @@
 #                                 (stop Synapse first: npm run admin -- reclaim --vacuum-full does)
 # A table is rebuilt only when its reclaimable bytes are at least min_mib MiB and min_percent % of it
 # with its indexes, and when the disk holds twice what stays of it. pg_repack needs a primary key or
-# a NOT NULL unique index: state_groups_state has neither, so a unique index on its key is built
-# concurrently first and dropped after; duplicate rows make that impossible, which is reported and
+# a NOT NULL unique index: state_groups_state has neither, and event_push_actions (most of a busy
+# database, and what a history purge empties) only one that includes a NULL column, so a unique
+# index on each one's key is built concurrently first and dropped after; duplicate rows make that impossible, which is reported and
 # the table left alone. Nothing is left behind: the extensions it creates are dropped again, so a
 # dump restores on a host without pg_repack.
 # Settings (database, cluster, min_mib, min_percent, state_dir) in /etc/synapse-deploy/reclaim.conf;
 # the cluster is named there (a host can keep an old one after a PostgreSQL upgrade).
 set -euo pipefail
-conf=${SYNAPSE_RECLAIM_CONF:-/etc/synapse-deploy/reclaim.conf}
+conf=${SYNAPSE_RECLAIM_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
 : "${database:?} ${cluster:?} ${min_mib:?} ${min_percent:?} ${state_dir:?}"
@@ -72,7 +73,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Each table of 1 MiB or more: its size with indexes, and what a rebuild would give back (dead rows
+# Each table of 1 MiB or more (permanent ones: Synapse's few UNLOGGED tables are its worker locks,
+# small, and pg_repack cannot rebuild them), its size with indexes, and what a rebuild would give back (dead rows
 # and free space in the heap, from pgstattuple_approx; btree indexes filled below the 90 % a fresh
 # build leaves, from pgstatindex).
 # (pgstattuple must exist: ensure_extension runs in this shell, not in measure's subshells.)
@@ -81,7 +83,7 @@ measure() {
 WITH t AS (
   SELECT c.oid, c.relname, pg_total_relation_size(c.oid) AS total
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = 'public' AND c.relkind = 'r' AND pg_total_relation_size(c.oid) >= 1048576
+  WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relpersistence = 'p' AND pg_total_relation_size(c.oid) >= 1048576
 ), m AS (
   SELECT t.relname, t.total,
     (a.dead_tuple_len + a.approx_free_space)::bigint AS heap_free,
@@ -160,6 +162,9 @@ while IFS=$'\t' read -r table total heap_free index_free; do
   if [ "$keyed" = 0 ]; then
     case $table in
       state_groups_state) key="state_group, type, state_key" ;;
+      # Its unique constraint includes profile_tag, which may be NULL (and is: Synapse no longer
+      # sets it), so pg_repack cannot use it; the NOT NULL part is unique on its own.
+      event_push_actions) key="room_id, event_id, user_id" ;;
       *) outcome "$table" "$total" "$total" "$what; not rebuilt: it has no primary key or unique index pg_repack could use"; continue ;;
     esac
     # A unique index built concurrently (Synapse keeps writing); duplicates make it fail and leave an invalid index.

@@ -22,12 +22,12 @@
 # files the media store lacks (from the off-host copy, the run itself, or this VPS's mirror);
 # records what it did in /var/lib/synapse-deploy/restored.json. One summary line on stdout.
 set -euo pipefail
-conf=${SYNAPSE_BACKUP_CONF:-/etc/synapse-deploy/backup.conf}
-etc=${SYNAPSE_BACKUP_ETC:-/etc/matrix-synapse}
-media_dir=${SYNAPSE_BACKUP_MEDIA:-/var/lib/matrix-synapse/media}
-marker=${SYNAPSE_RESTORE_MARKER:-/var/lib/synapse-deploy/restored.json}
-health_url=${SYNAPSE_HEALTH_URL:-http://127.0.0.1:8008/health}
-dir=/var/backups/synapse-deploy
+conf=${SYNAPSE_BACKUP_CONF:-$TOOL_CONF}
+etc=${SYNAPSE_BACKUP_ETC:-$SYNAPSE_ETC}
+media_dir=${SYNAPSE_BACKUP_MEDIA:-$SYNAPSE_MEDIA}
+marker=${SYNAPSE_RESTORE_MARKER:-$DEPLOY_STATE/restored.json}
+health_url=${SYNAPSE_HEALTH_URL:-$SYNAPSE_URL/health}
+dir=$BACKUP_DIR
 offsite=""
 # shellcheck disable=SC1090
 [ ! -r "$conf" ] || . "$conf"

@@ -1,5 +1,6 @@
 // The admin tools on the Synapse VPS: synadm, configured for root.
 import YAML from "yaml";
+import { synapseLocalUrl } from "./paths";
 
 /** synadm from PyPI: Debian's 0.38 lacks commands the README uses. */
 export const synadmVersion = "0.49.2";
@@ -13,7 +14,7 @@ export function renderSynadmConfig(adminUser: string, token: string, serverName:
   return YAML.stringify({
     user: adminUser,
     token,
-    base_url: "http://127.0.0.1:8008",
+    base_url: synapseLocalUrl,
     admin_path: "/_synapse/admin",
     matrix_path: "/_matrix",
     format: "human",

@@ -16,8 +16,6 @@ export const compressorSource = {
   sha256: "c0c508aab50462ec8001eebeff018f999644d7cdfd758320a100128d30dc50e4",
 };
 
-/** Debian packages the build needs: the toolchain, and what vendored OpenSSL and jemalloc build with. */
-export const compressorBuildPackages = ["cargo", "gcc", "make", "perl", "libc6-dev", "ca-certificates", "curl"];
 
 export const compressorPrefix = "/usr/local/lib/synapse-deploy/compressor";
 export const compressorBuild = {
@@ -25,6 +23,8 @@ export const compressorBuild = {
   toolPath: "/usr/local/sbin/synapse-compressor-build",
   confPath: "/etc/synapse-deploy/compressor-build.conf",
 };
+/** The oneshot unit that runs the build in the background. */
+export const compressorBuildUnit = `${compressorBuild.name}.service`;
 export const compressState = {
   name: "synapse-compress-state",
   toolPath: "/usr/local/sbin/synapse-compress-state",
@@ -115,6 +115,6 @@ export function compressStateTool(db: CompressedDatabase, c: { schedule: string;
     description: "Synapse state compression (synapse_auto_compressor, then VACUUM ANALYZE)",
     schedule: c.schedule,
     conf: renderCompressStateConf(db, c.chunkSize, c.chunks, c.reclaim),
-    after: [`${compressorBuild.name}.service`, "postgresql.service"],
+    after: [compressorBuildUnit, "postgresql.service"],
   };
 }

@@ -3,7 +3,7 @@
 // conf.d/secrets.yaml, so the preview diff of this file stays readable.
 import YAML from "yaml";
 import { RetentionSettings, Settings } from "../config";
-import { synapseConfigDir, synapseDataDir, synapseListen } from "./paths";
+import { mediaStorePath, synapseConfigDir, synapseListen } from "./paths";
 
 /**
  * The private federation's CAs (federationCaCertificates), one file each next to homeserver.yaml:
@@ -19,11 +19,12 @@ export function federationCaFiles(certificates: string[]): { name: string; path:
 
 export interface Listener {
   port: number;
-  type: "http";
+  /** metrics: Prometheus's own listener (a thread of its own, no resources). */
+  type: "http" | "metrics";
   tls?: boolean;
   x_forwarded?: boolean;
   bind_addresses: string[];
-  resources: { names: string[]; compress?: boolean }[];
+  resources?: { names: string[]; compress?: boolean }[];
 }
 
 export interface DatabaseSection {
@@ -80,7 +81,7 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
       resources: [{ names: ["client", "federation"], compress: false }],
     }],
     log_config: `${synapseConfigDir}/log.yaml`,
-    media_store_path: `${synapseDataDir}/media`,
+    media_store_path: mediaStorePath,
     signing_key_path: `${synapseConfigDir}/homeserver.signing.key`,
     max_upload_size: s.sizing.maxUploadSize,
     caches: { global_factor: s.sizing.cacheFactor },
@@ -95,7 +96,7 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     // What one remote server may cost this process (nginx limits its request rate before this).
     rc_federation: s.federationLimits.rc,
     suppress_key_server_warning: true,
-    report_stats: s.reportStats,
+    report_stats: s.values.reportStats,
     enable_registration: s.enableRegistration,
     // Open registration without e-mail or captcha invites spam bots: require a token
     // (created with the admin API) whenever registration is on.
@@ -103,6 +104,8 @@ export function baseHomeserverPart(s: Settings): HomeserverPart {
     // nginx serves /.well-known (WellKnownSite), so Synapse need not.
     serve_server_wellknown: false,
     allow_public_rooms_over_federation: false,
+    // Metrics for Prometheus (monitoring) and on the workers' listeners (they are loopback or private).
+    ...(s.monitoring || Object.values(s.workers).some((n) => n > 0) ? { enable_metrics: true } : {}),
   };
 }
 

@@ -4,13 +4,13 @@
 // homeserver.yaml and every unit stay readable in preview diffs.
 import { S3MediaSettings } from "../config";
 import { HomeserverPart } from "./homeserver";
-import { hasVenv, PackageSource, synapseConfigDir, synapseDataDir, synapsePaths, synapseVenv } from "./paths";
+import { hasVenv, PackageSource, synapseConfigDir, synapsePaths, synapseVenv } from "./paths";
 
 /** The synapse-s3-storage-provider release installed (≥ 1.6.0 is needed from Synapse 1.140 on). */
 export const s3ProviderVersion = "1.7.0";
 export const s3CredentialsFile = `${synapseConfigDir}/s3-credentials`;
 export const s3ConfigFile = `${synapseConfigDir}/s3.conf`;
-export const mediaStorePath = `${synapseDataDir}/media`;
+export { mediaStorePath } from "./paths";
 export const deployLibDir = "/usr/local/lib/synapse-deploy";
 export const s3ProviderEnsureScript = `${deployLibDir}/s3-provider-ensure.sh`;
 export const mediaUploadScript = `${deployLibDir}/synapse-media-upload.sh`;

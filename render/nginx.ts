@@ -1,6 +1,6 @@
 // nginx sites from typed parts: upstreams and locations are lists other components extend
 // (the worker pool adds its upstreams and routing locations ahead of the catch-all).
-import { synapseListen } from "./paths";
+import { synapseListen, tlsRoot } from "./paths";
 
 export interface NginxUpstream {
   name: string;
@@ -52,7 +52,7 @@ export interface NginxSite {
 }
 
 export const acmeWebroot = "/var/www/acme";
-export const tlsDirFor = (site: string) => `/etc/synapse-deploy/tls/${site}`;
+export const tlsDirFor = (site: string) => `${tlsRoot}/${site}`;
 export const mainUpstream: NginxUpstream = { name: "synapse_main", servers: [`${synapseListen.host}:${synapseListen.port}`] };
 
 export function proxyTo(upstream: string, maxBodySize: string): string[] {

@@ -5,6 +5,8 @@ import { Firewall } from "./firewall";
 export const postgresDropIn = "60-synapse.conf";
 /** The port of the cluster serving Synapse (Synapse connects to it; a kept old cluster moves off it). */
 export const postgresPort = 5432;
+/** The database Synapse's data lives in (unless PostgresDatabase is given another). */
+export const synapseDatabaseName = "synapse";
 
 export function renderPostgresTuning(s: Sizing): string {
   const settings: [string, string | number][] = [

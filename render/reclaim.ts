@@ -8,8 +8,6 @@ export const reclaim = {
   toolPath: "/usr/local/sbin/synapse-reclaim",
   confPath: "/etc/synapse-deploy/reclaim.conf",
 };
-/** Debian's pg_repack package, per PostgreSQL major version (%s). */
-export const pgRepackPackage = "postgresql-%s-repack";
 export const reclaimStateDir = "/var/lib/synapse-deploy/reclaim";
 
 export function renderReclaimConf(database: string, cluster: string, s: ReclaimSettings): string {

@@ -3,6 +3,7 @@
 // travels on stdin, never in the command string, which the command provider prints on failure.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { deployConfigDir, deployStateDir, stagedDir, synapseConfigDir, synapseDataDir, synapseVenv, tlsRoot } from "./paths";
 
 export const scriptsDir = path.join(__dirname, "..", "scripts");
 
@@ -19,7 +20,28 @@ function scriptBody(name: string): string {
   return text.replace(/^#!.*\n/, "");
 }
 
-/** The complete script for `name`: parameters, lib.sh, then the script itself. */
+/**
+ * Where things are on the host, as every script sees it (lib.sh and the scripts use these names):
+ * rendered from render/paths.ts. SYNAPSE_DEPLOY_* point the unit tests at scratch trees.
+ */
+export function hostLayoutHeader(): string {
+  const place = (name: string, override: string, value: string) => `${name}=\${${override}:-${shellQuote(value)}}`;
+  return [
+    "# Where things are on the host (config/hostLayout.json).",
+    "# shellcheck disable=SC2034 # not every script uses every place",
+    `declare ${[
+      place("STATE_DIR", "SYNAPSE_DEPLOY_STATE_DIR", deployStateDir),
+      `STAGED_DIR=\${SYNAPSE_DEPLOY_STATE_DIR:-${shellQuote(deployStateDir)}}${stagedDir.slice(deployStateDir.length)}`,
+      place("SYNAPSE_ETC", "SYNAPSE_DEPLOY_ETC_DIR", synapseConfigDir),
+      place("SYNAPSE_DATA", "SYNAPSE_DEPLOY_DATA_DIR", synapseDataDir),
+      place("TLS_ROOT", "SYNAPSE_DEPLOY_TLS_DIR", tlsRoot),
+      place("DEPLOY_ETC", "SYNAPSE_DEPLOY_CONFIG_DIR", deployConfigDir),
+      place("SYNAPSE_VENV", "SYNAPSE_DEPLOY_VENV", synapseVenv),
+    ].join(" \\\n  ")}`,
+  ].join("\n");
+}
+
+/** The complete script for `name`: parameters, where things are on the host, lib.sh, then the script itself. */
 export function renderScript(name: string, params: ScriptParams = {}): string {
   const header = [
     `# synapse-deploy: ${name}`,
@@ -30,6 +52,7 @@ export function renderScript(name: string, params: ScriptParams = {}): string {
     if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new Error(`script parameter names are upper-case: ${key}`);
     header.push(`${key}=${shellQuote(String(value))}`);
   }
+  header.push(hostLayoutHeader());
   const text = `#!/usr/bin/env bash\n${header.join("\n")}\n${scriptBody("lib")}${scriptBody(name)}`;
   if (text.split("\n").includes(heredocDelimiter)) throw new Error(`${name}.sh contains the line ${heredocDelimiter}`);
   return text;

@@ -6,10 +6,16 @@ export interface WellKnownDocuments {
   client: { "m.homeserver": { base_url: string } };
 }
 
+/** Where other servers reach this one's federation API: nginx on the matrix host, port 443. */
+export const federationAddress = (matrixHost: string) => `${matrixHost}:443`;
+
+/** Where clients reach it. */
+export const clientBaseUrl = (matrixHost: string) => `https://${matrixHost}`;
+
 export function wellKnownDocuments(matrixHost: string): WellKnownDocuments {
   return {
-    server: { "m.server": `${matrixHost}:443` },
-    client: { "m.homeserver": { base_url: `https://${matrixHost}` } },
+    server: { "m.server": federationAddress(matrixHost) },
+    client: { "m.homeserver": { base_url: clientBaseUrl(matrixHost) } },
   };
 }
 

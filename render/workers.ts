@@ -4,7 +4,9 @@
 import { WorkerCounts, WorkerKind, workerKinds } from "../config/workers";
 import { HomeserverPart, Listener, renderYaml } from "./homeserver";
 import { NginxLocation, NginxMap, NginxRouting, NginxUpstream, proxyTo } from "./nginx";
-import { synapseConfigDir, synapseDataDir } from "./paths";
+import { componentPackages, packagesParam } from "./packages";
+import { synapseConfigDir, synapseDataDir, workerTarget } from "./paths";
+import { ScriptParams } from "./script";
 
 export interface WorkerSpec {
   /** worker_name, and the instance of matrix-synapse-worker@.service. */
@@ -28,8 +30,20 @@ export const redisAddress = { host: "127.0.0.1", port: 6379 };
  *  startedConnecting in its Redis factory). */
 export const txredisapiVersion = "1.4.11";
 export const workerConfigDir = `${synapseConfigDir}/workers`;
-export const workerUnitTemplate = "matrix-synapse-worker@.service";
-export const workerTarget = "matrix-synapse-workers.target";
+
+/**
+ * redis-ensure.sh's parameters: Redis on loopback, or also on `bind` (workers on other hosts; its
+ * password on stdin), or on a worker host only Synapse's client libraries (`server: false`).
+ */
+export function redisStepParams(python: string, where: { bind?: string; server?: false } = {}): ScriptParams {
+  return {
+    PYTHON: python, PORT: redisAddress.port, TXREDISAPI_VERSION: txredisapiVersion,
+    SERVER_PACKAGES: packagesParam(componentPackages.redisServer), CLIENT_PACKAGES: packagesParam(componentPackages.redisClientDebian),
+    ...(where.bind ? { BIND: where.bind } : {}),
+    ...(where.server === false ? { SERVER: false } : {}),
+  };
+}
+export { workerTarget, workerUnitTemplate } from "./paths";
 
 /** Per kind: name prefix, first port (10 per kind), what its listener serves besides metrics. */
 const kindTable: Record<WorkerKind, { prefix: string; firstPort: number; resources: string[] }> = {
@@ -69,7 +83,8 @@ export function workerPlan(counts: WorkerCounts, workerHosts: string[] = []): Wo
 export const spansHosts = (plan: WorkerSpec[]) => plan.some((w) => w.host !== loopback);
 
 /** The file Synapse reads Redis's password from (redis.password_path): 0600, with the secrets. */
-export const redisPasswordFile = `${synapseConfigDir}/redis-password`;
+export const redisPasswordName = "redis-password";
+export const redisPasswordFile = `${synapseConfigDir}/${redisPasswordName}`;
 
 const ofKind = (plan: WorkerSpec[], kind: WorkerKind) => plan.filter((w) => w.kind === kind);
 
@@ -98,8 +113,6 @@ export function workersHomeserverPart(plan: WorkerSpec[], mainAddress: string = 
       main: { host, port: mainReplication.port },
       ...Object.fromEntries([...persisters, ...(media ? [media] : [])].map((w) => [w.name, { host: w.host, port: w.port }])),
     },
-    // Each worker exposes Prometheus metrics on its loopback listener.
-    enable_metrics: true,
     ...(senders.length > 0 ? { federation_sender_instances: senders.map((w) => w.name) } : {}),
     ...(persisters.length > 0 || media ? {
       stream_writers: {

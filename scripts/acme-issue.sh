@@ -17,7 +17,7 @@ install -d -m 0755 "$(dirname "$hook")"
 printf '#!/bin/sh\nnginx -t && systemctl reload nginx\n' >"$hook"
 chmod 0755 "$hook"
 
-ca=/etc/synapse-deploy/acme-ca.pem
+ca=$DEPLOY_ETC/acme-ca.pem
 dropin=/etc/systemd/system/certbot.service.d/synapse-deploy-acme-ca.conf
 bundle=$(mktemp)
 trap 'rm -f "$bundle"' EXIT

@@ -4,12 +4,13 @@
 # (SHA-256 checked), our state-map crate, the build tool, its config and unit (staged under
 # $STAGED_DIR/compressor). `pulumi up` does not wait for the build (minutes, at idle priority);
 # re-running changes nothing and never rebuilds: the binary's path names its recipe.
-# Parameters: VERSION, SDIST_URL, SDIST_SHA256, BINARY, PACKAGES (space separated);
-# RECIPE only makes the step run again for a new recipe.
-: "${VERSION:?}" "${SDIST_URL:?}" "${SDIST_SHA256:?}" "${BINARY:?}" "${PACKAGES:?}"
+# Parameters: VERSION, SDIST_URL, SDIST_SHA256, BINARY, PACKAGES (space separated), PREFIX (where
+# its source and builds live), TOOL, CONF and UNIT (where the build tool, its config and its unit
+# go); RECIPE only makes the step run again for a new recipe.
+: "${VERSION:?}" "${SDIST_URL:?}" "${SDIST_SHA256:?}" "${BINARY:?}" "${PACKAGES:?}" "${PREFIX:?}" "${TOOL:?}" "${CONF:?}" "${UNIT:?}"
 staged=$STAGED_DIR/compressor
-prefix=/usr/local/lib/synapse-deploy/compressor
-unit=synapse-compressor-build.service
+prefix=$PREFIX
+unit=$UNIT
 for f in state-map/Cargo.toml state-map/src/lib.rs tool conf service; do
   [ -f "$staged/$f" ] || die "staged $staged/$f is missing"
 done
@@ -19,8 +20,8 @@ bash -n "$staged/tool" || die "$staged/tool is not valid bash"
 ensure_packages $PACKAGES >&2 # apt talks on stdout; the step's stdout is its status line
 install_file "$staged/state-map/Cargo.toml" "$prefix/src/state-map/Cargo.toml" 0644 root:root || true
 install_file "$staged/state-map/src/lib.rs" "$prefix/src/state-map/src/lib.rs" 0644 root:root || true
-install_file "$staged/tool" /usr/local/sbin/synapse-compressor-build 0755 root:root || true
-install_file "$staged/conf" /etc/synapse-deploy/compressor-build.conf 0644 root:root || true
+install_file "$staged/tool" "$TOOL" 0755 root:root || true
+install_file "$staged/conf" "$CONF" 0644 root:root || true
 if install_file "$staged/service" "/etc/systemd/system/$unit" 0644 root:root; then
   systemctl daemon-reload
 fi

@@ -7,9 +7,10 @@
 # %s is PG_MAJOR, the major the stack holds; a per-major package the distribution lacks (pg_repack
 # for some majors) is left out, said so. Synapse's package, when it is missing, is installed at
 # the release the stack holds, and pinned there; an installed one is left to the upgrade gate.
-# Parameters: PACKAGES (space-separated); PG_MAJOR with a per-major package; on a host that runs Synapse also SOURCE,
-# SERVER_NAME, REPORT_STATS and SYNAPSE_VERSION, and the host is checked first (Debian/Ubuntu, no
-# other server name).
+# Parameters: PACKAGES (space-separated); PG_MAJOR with a per-major package; on a host that runs
+# Synapse also SOURCE, SERVER_NAME, REPORT_STATS, SYNAPSE_VERSION, SYNAPSE_PACKAGES (Synapse's
+# package first; none for pypi), SOURCE_PACKAGES and REPOSITORY_PACKAGES (what fetches
+# matrix.org's key), and the host is checked first (Debian/Ubuntu, no other server name).
 : "${PACKAGES:?}"
 read -r -a listed <<<"$PACKAGES"
 packages=()
@@ -22,11 +23,12 @@ if [ -n "${SOURCE:-}" ]; then
   : "${SERVER_NAME:?}" "${REPORT_STATS:?}" "${SYNAPSE_VERSION:?}"
   preflight_host
   guard_server_name "$SERVER_NAME"
-  # Not a process substitution: its failure would not stop this script.
-  prepared=$(synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS")
-  if [ -n "$prepared" ]; then
-    mapfile -t -O "${#packages[@]}" packages <<<"$prepared"
-    synapse_package=$(synapse_package "$SOURCE")
+  read -r -a synapse_packages <<<"${SYNAPSE_PACKAGES?}"
+  # None for pypi: SynapseHost builds its virtualenv.
+  if [ "${#synapse_packages[@]}" -gt 0 ]; then
+    synapse_package=${synapse_packages[0]}
+    synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS" "$synapse_package" "${REPOSITORY_PACKAGES?}"
+    packages+=("${synapse_packages[@]}")
   fi
 fi
 for p in "${per_major[@]+"${per_major[@]}"}"; do
@@ -47,7 +49,7 @@ fi
 apt_refresh
 args=()
 while read -r p; do
-  if [ "$p" = "$synapse_package" ]; then
+  if [ -n "$synapse_package" ] && [ "$p" = "$synapse_package" ]; then
     version=$(apt_version_of "$p" "$SYNAPSE_VERSION")
     [ -n "$version" ] || die "$p has no version $SYNAPSE_VERSION here (it offers: $(available_synapse_versions "$SOURCE" | paste -sd ' '))"
     synapse_apt_pin "$p" "$version"
@@ -56,5 +58,5 @@ while read -r p; do
     args+=("$p")
   fi
 done <<<"$missing"
-apt_install_synapse_down "${args[@]}" >&2
+apt_install_services_down "${args[@]}" >&2
 printf 'packages: %s installed in one transaction\n' "${#args[@]}"

@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
-# Shared helpers, prepended to every remote script when it is rendered (render/script.ts).
+# Shared helpers, prepended to every remote script when it is rendered (render/script.ts), after
+# the header that says where things are on the host (STATE_DIR, STAGED_DIR, SYNAPSE_ETC,
+# SYNAPSE_DATA, TLS_ROOT, DEPLOY_ETC, SYNAPSE_VENV: rendered from config/hostLayout.json).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 umask 022
 
-# Overridable only so the unit tests can run these helpers against a scratch directory.
-STATE_DIR=${SYNAPSE_DEPLOY_STATE_DIR:-/var/lib/synapse-deploy}
-SYNAPSE_ETC=${SYNAPSE_DEPLOY_ETC_DIR:-/etc/matrix-synapse}
-SYNAPSE_DATA=${SYNAPSE_DEPLOY_DATA_DIR:-/var/lib/matrix-synapse}
-# shellcheck disable=SC2034 # used by the scripts this file is prepended to
-TLS_ROOT=${SYNAPSE_DEPLOY_TLS_DIR:-/etc/synapse-deploy/tls}
-# shellcheck disable=SC2034 # used by the scripts this file is prepended to
-STAGED_DIR="$STATE_DIR/staged"
-SYNAPSE_VENV=${SYNAPSE_DEPLOY_VENV:-/opt/venvs/matrix-synapse}
+# The package index a PyPI install reads (overridable for the unit tests).
 PYPI_SIMPLE=${SYNAPSE_DEPLOY_PYPI_SIMPLE:-https://pypi.org/simple}
 
 log() { printf '[%s] %s\n' "${SCRIPT_NAME:-synapse-deploy}" "$*" >&2; }
@@ -52,7 +46,7 @@ ensure_packages() {
   [ -n "$missing" ] || return 0
   apt_refresh
   # shellcheck disable=SC2086 # one package name per word
-  apt_install $missing
+  apt_install_services_down $missing
 }
 
 # A Debian or Ubuntu system with apt and systemd (the first check on any host that runs Synapse).
@@ -70,26 +64,31 @@ preflight_host() {
   log "host ok: ${PRETTY_NAME:-$ID}"
 }
 
-# The Debian package of a package source (none for pypi: a virtualenv, no package).
+# Synapse's Debian package from SOURCE, or nothing for pypi (a virtualenv, no package): looked up
+# in SOURCE_PACKAGES ("source=package …", render/packages.ts), the parameter of every step that
+# asks.
 synapse_package() {
-  case "$1" in
-    matrix-org) printf 'matrix-synapse-py3\n' ;;
-    debian) printf 'matrix-synapse\n' ;;
-    pypi) ;;
-    *) die "unknown package source '$1'" ;;
-  esac
+  local pair
+  case "$1" in matrix-org | debian | pypi) ;; *) die "unknown package source '$1'" ;; esac
+  for pair in ${SOURCE_PACKAGES:?}; do
+    [ "${pair%%=*}" != "$1" ] || printf '%s\n' "${pair#*=}"
+  done
 }
 
-# synapse_package_prepare SOURCE SERVER_NAME REPORT_STATS — makes Synapse's package installable
-# (matrix.org's repository and key when SOURCE=matrix-org) with the debconf answers set; prints
-# the packages to install: Synapse's, and for Debian's the PostgreSQL driver it only recommends
-# (the matrix.org venv bundles it). Nothing for pypi (SynapseHost builds the virtualenv).
+# synapse_package_prepare SOURCE SERVER_NAME REPORT_STATS PACKAGE REPOSITORY_PACKAGES — makes
+# Synapse's package PACKAGE installable (matrix.org's repository and key when SOURCE=matrix-org,
+# fetched with REPOSITORY_PACKAGES) with its debconf answers set. The packages are the caller's
+# parameters (render/packages.ts). Nothing for pypi (SynapseHost builds the virtualenv).
 synapse_package_prepare() {
-  local source=$1 server_name=$2 report_stats=$3 package
-  package=$(synapse_package "$source")
-  [ -n "$package" ] || return 0
+  local source=$1 server_name=$2 report_stats=$3 package=$4 repository_packages=$5
+  case "$source" in
+    matrix-org | debian) ;;
+    pypi) return 0 ;;
+    *) die "unknown package source '$source'" ;;
+  esac
   if [ "$source" = matrix-org ]; then
-    ensure_packages ca-certificates curl >&2
+    # shellcheck disable=SC2086 # one package name per word
+    ensure_packages $repository_packages >&2
     local keyring=/usr/share/keyrings/matrix-org-archive-keyring.gpg codename list line
     # shellcheck disable=SC1091
     codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
@@ -108,8 +107,6 @@ synapse_package_prepare() {
   printf '%s\n' \
     "$package matrix-synapse/server-name string $server_name" \
     "$package matrix-synapse/report-stats boolean $report_stats" | debconf-set-selections
-  printf '%s\n' "$package"
-  [ "$source" = matrix-org ] || printf 'python3-psycopg2\n'
 }
 
 # --- Versions ------------------------------------------------------------------------------
@@ -258,9 +255,9 @@ PY
 # database box works too and no client package is needed): the first row, tab-separated, or
 # nothing when the query fails (no such table yet).
 synapse_db_query() {
-  "$(synapse_python)" - "$1" <<'PY' 2>/dev/null || true
+  "$(synapse_python)" - "$1" "$SYNAPSE_ETC/homeserver.yaml" <<'PY' 2>/dev/null || true
 import sys, yaml, psycopg2
-args = (yaml.safe_load(open("/etc/matrix-synapse/homeserver.yaml")) or {})["database"]["args"]
+args = (yaml.safe_load(open(sys.argv[2])) or {})["database"]["args"]
 args = {k: v for k, v in args.items() if k in ("user", "dbname", "database", "host", "port", "passfile", "password")}
 with psycopg2.connect(**args) as conn, conn.cursor() as cur:
     cur.execute(sys.argv[1])
@@ -374,12 +371,14 @@ use_cluster() {
   export PGCLUSTER=$1 PGPORT=$port
 }
 
-# apt_install_synapse_down PACKAGE... — installs them in one transaction while Synapse's package
-# may not start its service: its default config must never run (ours is activated, and checked,
-# later). Other services start as their packages have them start.
+# apt_install_services_down PACKAGE... — installs them in one transaction while the packages whose
+# default config must never run may not start their services: Synapse's (ours is activated, and
+# checked, later), coturn's (an open relay until ours is in place) and Prometheus's and its
+# exporters' (listening on every address until ours says loopback). Other services start as their
+# packages have them start.
 synapse_policy=/usr/sbin/policy-rc.d
 synapse_policy_marker="# synapse-deploy: keeps Synapse down during the install"
-apt_install_synapse_down() {
+apt_install_services_down() {
   # An earlier run cut off mid-install may have left ours behind; it would stop every later
   # package upgrade from restarting Synapse. (The first marker is an older version's.)
   if grep -qxF -e "$synapse_policy_marker" -e "# synapse-deploy: keeps services down during the install" "$synapse_policy" 2>/dev/null; then
@@ -390,7 +389,7 @@ apt_install_synapse_down() {
     return
   fi
   # shellcheck disable=SC2016 # $1 is policy-rc.d's, not ours
-  printf '#!/bin/sh\n%s\ncase "$1" in matrix-synapse*) exit 101 ;; esac\nexit 0\n' "$synapse_policy_marker" >"$synapse_policy"
+  printf '#!/bin/sh\n%s\ncase "$1" in matrix-synapse* | coturn* | prometheus*) exit 101 ;; esac\nexit 0\n' "$synapse_policy_marker" >"$synapse_policy"
   chmod 0755 "$synapse_policy"
   local rc=0
   apt_install "$@" || rc=$?
@@ -446,12 +445,16 @@ pg_restart_with_fallback() {
 $(tail -n 20 "/var/log/postgresql/postgresql-$version-$cluster.log" 2>/dev/null || true)"
 }
 
-# Stops, disables and deletes the Synapse worker NAME (workers keep no data of their own).
+# remove_worker NAME UNIT — stops, disables and deletes the Synapse worker NAME, an instance of the
+# template UNIT (workers keep no data of their own).
 remove_worker() {
-  systemctl disable --now --quiet "matrix-synapse-worker@$1.service" 2>/dev/null || true
+  systemctl disable --now --quiet "$(worker_unit "$1" "$2")" 2>/dev/null || true
   rm -f "$SYNAPSE_ETC/workers/$1.yaml"
   log "removed worker $1"
 }
+
+# worker_unit NAME UNIT — the unit of the worker NAME: an instance of the template UNIT (x@.service).
+worker_unit() { printf '%s@%s.%s' "${2%%@.*}" "$1" "${2#*@.}"; }
 
 # The server name a host already serves, if it has any Synapse state: Synapse's config, the
 # Debian package's debconf answer, or what this program recorded. Empty when the host is new.

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Installs nginx (and certbot when ACME is used) from the distribution.
-# Parameters: ACME (true|false).
-: "${ACME:?}"
-pkgs=(nginx openssl ssl-cert)
-[ "$ACME" = true ] && pkgs+=(certbot)
-ensure_packages "${pkgs[@]}"
+# Parameters: ACME (true|false), PACKAGES (space-separated: nginx's, and certbot's with ACME).
+: "${ACME:?}" "${PACKAGES:?}"
+# shellcheck disable=SC2086 # one package name per word
+ensure_packages $PACKAGES
 install -d -m 0755 /var/www/acme
 systemctl enable --quiet nginx
 systemctl is-active --quiet nginx || systemctl start nginx

@@ -29,7 +29,14 @@ SQL
     same=$((same + 1))
     continue
   fi
-  sql -c "ALTER TABLE $table SET (${options//,/, })" </dev/null
+  # Synapse's background updates build indexes concurrently on these tables right after its first
+  # start; PostgreSQL may pick this ALTER as the loser of a deadlock with one (seen in the e2e
+  # suite). Try again once the build has moved on.
+  for attempt in 1 2 3 4 5; do
+    sql -c "ALTER TABLE $table SET (${options//,/, })" </dev/null && break
+    [ "$attempt" -lt 5 ] || die "could not set autovacuum for $table"
+    sleep 3
+  done
   log "autovacuum for $table: $options (was: ${have:-defaults})"
   changed=$((changed + 1))
 done

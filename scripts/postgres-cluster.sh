@@ -9,12 +9,14 @@
 # the old one is stopped, moved to the new one's port and not started at boot, and kept (its data
 # untouched) until postgresDropOldCluster names it. Anything failing before the swap leaves the
 # old cluster serving as it was. Why not pg_upgradecluster: docs/upgrades.md.
-# Parameters: PG_CLUSTER, PORT, DB_NAME, DB_USER; stdin: the database role's password.
-: "${PG_CLUSTER:?}" "${PORT:?}" "${DB_NAME:?}" "${DB_USER:?}"
+# Parameters: PG_CLUSTER, PORT, DB_NAME, DB_USER, PACKAGE (PostgreSQL's server package, %s the
+# major); stdin: the database role's password.
+: "${PG_CLUSTER:?}" "${PORT:?}" "${DB_NAME:?}" "${DB_USER:?}" "${PACKAGE:?}"
 IFS= read -r password || [ -n "${password:-}" ] || die "no password on stdin"
 [[ $PG_CLUSTER =~ ^([0-9]+)/([A-Za-z0-9_.-]+)$ ]] || die "not a PostgreSQL cluster: '$PG_CLUSTER'"
 major=${BASH_REMATCH[1]} name=${BASH_REMATCH[2]}
-ensure_packages "postgresql-$major"
+# shellcheck disable=SC2059 # the package name is the format
+ensure_packages "$(printf "$PACKAGE" "$major")"
 exists() { pg_lsclusters --no-header 2>/dev/null | awk -v c="$1" '$1 "/" $2 == c { found = 1 } END { exit !found }'; }
 start() {
   systemctl enable --quiet postgresql

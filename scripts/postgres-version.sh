@@ -7,8 +7,11 @@
 # a move to it from the cluster on PORT must be to a newer major, and the disk must hold both
 # clusters, since the old one is kept: checked here, before anything changes.
 # Changes nothing.
-# Parameters: WANTED (may be empty), PORT.
-: "${WANTED?}" "${PORT:?}"
+# Parameters: WANTED (may be empty), PORT, PACKAGE (PostgreSQL's server package, %s the major),
+# DEFAULT_PACKAGE (the distribution's, which depends on its default major).
+: "${WANTED?}" "${PORT:?}" "${PACKAGE:?}" "${DEFAULT_PACKAGE:?}"
+# shellcheck disable=SC2059 # the package name is the format
+package_of() { printf "$PACKAGE" "$1"; }
 current=$(cluster_on_port "$PORT")
 if [ -z "$WANTED" ]; then
   if [ -n "$current" ]; then
@@ -17,17 +20,17 @@ if [ -z "$WANTED" ]; then
     exit 0
   fi
   apt_refresh
-  default=$(flock -w 900 /run/synapse-deploy-apt.lock apt-cache depends postgresql 2>/dev/null | sed -n 's/^ *Depends: postgresql-\([0-9][0-9]*\)$/\1/p' | head -n 1)
+  default=$(flock -w 900 /run/synapse-deploy-apt.lock apt-cache depends "$DEFAULT_PACKAGE" 2>/dev/null | sed -n "s/^ *Depends: $(package_of '\([0-9][0-9]*\)')\$/\1/p" | head -n 1)
   [ -n "$default" ] || die "the distribution's postgresql package names no major version here"
   log "the distribution's PostgreSQL: $default (held until postgresVersion is set)"
   printf '%s/main\n' "$default"
   exit 0
 fi
 
-if [ -n "$(packages_missing "postgresql-$WANTED")" ]; then
+if [ -n "$(packages_missing "$(package_of "$WANTED")")" ]; then
   apt_refresh
-  if [ -z "$(apt_candidate "postgresql-$WANTED")" ]; then
-    offered=$(flock -w 900 /run/synapse-deploy-apt.lock apt-cache search --names-only '^postgresql-[0-9]+$' | sed -n 's/^postgresql-\([0-9]*\) .*/\1/p' | sort -n | paste -sd ' ')
+  if [ -z "$(apt_candidate "$(package_of "$WANTED")")" ]; then
+    offered=$(flock -w 900 /run/synapse-deploy-apt.lock apt-cache search --names-only "^$(package_of '[0-9]+')\$" | sed -n "s/^$(package_of '\([0-9]*\)') .*/\1/p" | sort -n | paste -sd ' ')
     die "PostgreSQL $WANTED is not available here: the package sources offer ${offered:-no PostgreSQL}. Nothing was changed."
   fi
 fi

@@ -9,9 +9,10 @@
 # python3-hiredis, and txredisapi, which Debian does not package, comes from PyPI (pinned, pure
 # Python, its dependencies Twisted and six from Debian) into /usr/local's dist-packages, the
 # place Debian's Python keeps for locally installed modules.
-# Parameters: PYTHON (Synapse's interpreter), PORT, TXREDISAPI_VERSION; BIND (optional: the
-# addresses Redis listens on besides loopback), SERVER (optional, default true).
-: "${PYTHON:?}" "${PORT:?}" "${TXREDISAPI_VERSION:?}"
+# Parameters: PYTHON (Synapse's interpreter), PORT, TXREDISAPI_VERSION, SERVER_PACKAGES (Redis's),
+# CLIENT_PACKAGES (the client libraries' for Debian's Python); BIND (optional: the addresses Redis
+# listens on besides loopback), SERVER (optional, default true).
+: "${PYTHON:?}" "${PORT:?}" "${TXREDISAPI_VERSION:?}" "${SERVER_PACKAGES:?}" "${CLIENT_PACKAGES:?}"
 BIND=${BIND:-}
 SERVER=${SERVER:-true}
 password=""
@@ -19,10 +20,12 @@ if [ -n "$BIND" ]; then
   IFS= read -r password || [ -n "$password" ] || die "Redis on $BIND needs its password on stdin"
   [[ "$password" =~ ^[A-Za-z0-9]+$ ]] || die "the Redis password must be alphanumeric"
 fi
-[ "$SERVER" = false ] || ensure_packages redis-server
+# shellcheck disable=SC2086 # one package name per word
+[ "$SERVER" = false ] || ensure_packages $SERVER_PACKAGES
 if ! "$PYTHON" -c 'import txredisapi, hiredis' 2>/dev/null; then
   [ "$PYTHON" = /usr/bin/python3 ] || die "$PYTHON cannot import txredisapi and hiredis, which Synapse's Redis support needs (is the package complete?)"
-  ensure_packages python3-hiredis python3-pip python3-six python3-twisted
+  # shellcheck disable=SC2086 # one package name per word
+  ensure_packages $CLIENT_PACKAGES
 fi
 if ! "$PYTHON" -c 'import txredisapi' 2>/dev/null; then
   local_site=$(python3 -c 'import sys; print(f"/usr/local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/dist-packages")')

@@ -5,11 +5,12 @@
 # as PYTHONPATH=$PREFIX/site (the drop-in). Installed as Synapse's ExecStartPre, so a package
 # upgrade that replaced the venv is repaired before Synapse needs the module, and a failure stops
 # the start with the reason in the journal instead of a Synapse that cannot load its config.
-# Parameters: SOURCE (matrix-org|pypi|debian), VERSION, PREFIX (Debian's venv lives in $PREFIX/venv).
-: "${SOURCE:?}" "${VERSION:?}" "${PREFIX:?}"
+# Parameters: SOURCE (matrix-org|pypi|debian), VERSION, PREFIX (Debian's venv lives in $PREFIX/venv),
+# DEBIAN_PACKAGES (what Debian packages of the provider's dependencies).
+: "${SOURCE:?}" "${VERSION:?}" "${PREFIX:?}" "${DEBIAN_PACKAGES:?}"
 unset PYTHONPATH
 case "$SOURCE" in
-  matrix-org | pypi) python=/opt/venvs/matrix-synapse/bin/python pythonpath="" ;;
+  matrix-org | pypi) python=$SYNAPSE_VENV/bin/python pythonpath="" ;;
   debian) python=/usr/bin/python3 pythonpath=$PREFIX/site ;;
   *) die "unknown package source '$SOURCE'" ;;
 esac
@@ -26,11 +27,12 @@ if importable; then
 fi
 log "installing synapse-s3-storage-provider $VERSION for Synapse ($SOURCE package)"
 if [ "$SOURCE" != debian ]; then
-  [ -x /opt/venvs/matrix-synapse/bin/pip ] || die "no /opt/venvs/matrix-synapse/bin/pip: is Synapse installed?"
-  /opt/venvs/matrix-synapse/bin/pip install --quiet --disable-pip-version-check "synapse-s3-storage-provider==$VERSION"
+  [ -x "$SYNAPSE_VENV/bin/pip" ] || die "no $SYNAPSE_VENV/bin/pip: is Synapse installed?"
+  "$SYNAPSE_VENV/bin/pip" install --quiet --disable-pip-version-check "synapse-s3-storage-provider==$VERSION"
 else
   # What Debian packages itself comes from apt; pip adds only what is missing or too old (boto3).
-  ensure_packages python3-venv python3-yaml python3-psycopg2 python3-humanize python3-tqdm python3-twisted
+  # shellcheck disable=SC2086 # one package name per word
+  ensure_packages $DEBIAN_PACKAGES
   venv=$PREFIX/venv
   # A Python upgrade leaves the old venv's interpreter behind: make the venv anew.
   if ! "$venv/bin/python" -c '' 2>/dev/null; then

@@ -7,14 +7,14 @@
 IFS= read -r password || [ -n "${password:-}" ] || die "no password on stdin"
 guard_server_name "$SERVER_NAME"
 
-sqlite_db=/var/lib/matrix-synapse/homeserver.db
+sqlite_db=$SYNAPSE_DATA/homeserver.db
 if [ ! -s "$sqlite_db" ]; then
   printf 'nothing to migrate (no SQLite database)\n'
   exit 0
 fi
 
 port_db=""
-for candidate in /opt/venvs/matrix-synapse/bin/synapse_port_db /usr/bin/synapse_port_db; do
+for candidate in "$SYNAPSE_VENV/bin/synapse_port_db" /usr/bin/synapse_port_db; do
   [ -x "$candidate" ] && { port_db=$candidate; break; }
 done
 [ -n "$port_db" ] || die "found $sqlite_db but no synapse_port_db to migrate it"

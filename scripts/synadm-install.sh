@@ -3,8 +3,8 @@
 # own, /opt/synadm, and links it as /usr/local/bin/synadm. Its config for root, with the admin's
 # token, is staged separately (0600). Re-running changes nothing when VERSION is installed; a
 # Python upgrade that broke the venv makes it anew.
-# Parameters: VERSION.
-: "${VERSION:?}"
+# Parameters: VERSION, PACKAGES (what makes a venv).
+: "${VERSION:?}" "${PACKAGES:?}"
 venv=/opt/synadm
 installed() {
   "$venv/bin/python" -c "
@@ -12,7 +12,8 @@ import importlib.metadata
 raise SystemExit(importlib.metadata.version('synadm') != '$VERSION')" 2>/dev/null
 }
 if ! installed; then
-  ensure_packages python3-venv >&2
+  # shellcheck disable=SC2086 # one package name per word
+  ensure_packages $PACKAGES >&2
   if ! "$venv/bin/python" -c '' 2>/dev/null; then
     rm -rf "$venv"
     python3 -m venv "$venv"

@@ -5,7 +5,7 @@
 # the config (the Synapse VPS's), and once the files are live the package's matrix-synapse unit
 # stays disabled; the workers step (re)starts the workers.
 # Parameters: SERVER_NAME, PYTHON (the package's interpreter), FILES (space-separated paths
-# relative to /etc/matrix-synapse, staged under $STAGED_DIR/synapse), HEALTH_URL; WORKER_FILES
+# relative to $SYNAPSE_ETC, staged under $STAGED_DIR/synapse), HEALTH_URL; WORKER_FILES
 # (optional: the worker files among FILES, each checked as its worker loads it); MAIN (optional,
 # default true); SYNAPSE_VERSION and GATE (the upgrade gate's answer) only make it run again after
 # a version change, and so start what the gate stopped; START_TIMEOUT (seconds a start may take:
@@ -13,7 +13,7 @@
 : "${SERVER_NAME:?}" "${PYTHON:?}" "${FILES:?}" "${HEALTH_URL:?}"
 WORKER_FILES=${WORKER_FILES:-}
 MAIN=${MAIN:-true}
-live=/etc/matrix-synapse
+live=$SYNAPSE_ETC
 staged="$STAGED_DIR/synapse"
 guard_server_name "$SERVER_NAME"
 

@@ -7,13 +7,13 @@
 # Parameters: ADMIN_USER (localpart), PYTHON, BASE_URL (Synapse's local listener).
 : "${ADMIN_USER:?}" "${PYTHON:?}" "${BASE_URL:?}"
 IFS= read -r ADMIN_PASSWORD || [ -n "${ADMIN_PASSWORD:-}" ] || die "no password on stdin"
-export ADMIN_USER ADMIN_PASSWORD BASE_URL
+export ADMIN_USER ADMIN_PASSWORD BASE_URL SYNAPSE_ETC
 "$PYTHON" - <<'PY'
 import hashlib, hmac, json, os, sys, urllib.error, urllib.request
 import yaml
 
 def live_config():
-    with open("/etc/matrix-synapse/homeserver.yaml") as f:
+    with open(os.path.join(os.environ["SYNAPSE_ETC"], "homeserver.yaml")) as f:
         return yaml.safe_load(f) or {}
 
 def adopt(user, password):
@@ -49,7 +49,7 @@ def call(method, path, body=None):
         return e.code, json.load(e)
 
 secret = None
-for path in ("/etc/matrix-synapse/conf.d/secrets.yaml", "/etc/matrix-synapse/homeserver.yaml"):
+for path in (os.path.join(os.environ["SYNAPSE_ETC"], "conf.d/secrets.yaml"), os.path.join(os.environ["SYNAPSE_ETC"], "homeserver.yaml")):
     if not secret and os.path.exists(path):
         with open(path) as f:
             secret = (yaml.safe_load(f) or {}).get("registration_shared_secret")

@@ -2,23 +2,26 @@
 # Puts Synapse VERSION in place: the matrix.org or Debian package at that release, pinned (apt
 # never moves it on its own), answering the package's debconf questions and never letting it
 # start Synapse on its default config; or, from PyPI, the virtualenv of that release built from
-# its lock (stdin) and /opt/venvs/matrix-synapse pointed at it, with the service user, the
+# its lock (stdin) and $SYNAPSE_VENV pointed at it, with the service user, the
 # directories and the systemd unit (staged as UNIT) the packages would have made.
 # On a first apply the host's packages step (host-packages) has installed the package already.
 # A release that replaces another is put in place only while Synapse is stopped: the upgrade
 # gate (synapse-upgrade-gate) stopped it after the backup; the activation then starts it.
 # Every source gets the drop-in that lets a start (a schema migration) take its time.
 # Parameters: SOURCE (matrix-org|debian|pypi), SERVER_NAME, REPORT_STATS (true|false), VERSION,
-# START_DROPIN (the staged drop-in); UNIT (pypi: the staged unit file); stdin: the lock (pypi),
-# else nothing. UNITS_SHA256 only makes the step run again for new unit files.
-: "${SOURCE:?}" "${SERVER_NAME:?}" "${REPORT_STATS:?}" "${VERSION:?}" "${START_DROPIN:?}"
+# START_DROPIN (the staged drop-in), PACKAGES (what its steps use), SYNAPSE_PACKAGES (Synapse's
+# package first; none for pypi), SOURCE_PACKAGES, REPOSITORY_PACKAGES (what fetches matrix.org's
+# key), WORKER_UNIT (the workers' template unit); UNIT (pypi: the staged unit file); stdin: the
+# lock (pypi), else nothing. UNITS_SHA256 only makes the step run again for new unit files.
+: "${SOURCE:?}" "${SERVER_NAME:?}" "${REPORT_STATS:?}" "${VERSION:?}" "${START_DROPIN:?}" "${PACKAGES:?}" "${SYNAPSE_PACKAGES?}" "${REPOSITORY_PACKAGES?}" "${WORKER_UNIT:?}"
 lock=$(mktemp)
 trap 'rm -f "$lock"' EXIT
 cat >"$lock"
-ensure_packages ca-certificates curl debconf-utils sqlite3 python3
+# shellcheck disable=SC2086 # one package name per word
+ensure_packages $PACKAGES
 installed=$(installed_synapse_version "$SOURCE")
 if [ -n "$installed" ] && [ "$installed" != "$VERSION" ]; then
-  if systemctl is-active --quiet matrix-synapse || [ -n "$(systemctl list-units --plain --no-legend --state=active 'matrix-synapse-worker@*')" ]; then
+  if systemctl is-active --quiet matrix-synapse || [ -n "$(systemctl list-units --plain --no-legend --state=active "${WORKER_UNIT/@./@*.}")" ]; then
     die "Synapse $installed is running: it is replaced by $VERSION only once the upgrade gate has backed it up and stopped it"
   fi
   log "replacing Synapse $installed with $VERSION"
@@ -35,10 +38,9 @@ if [ "$SOURCE" = pypi ]; then
   [ "$installed" = "$VERSION" ] || synapse_venv_switch "$VERSION"
   if install_file "$UNIT" /etc/systemd/system/matrix-synapse.service 0644 root:root; then reload=1; fi
 else
-  # Not a process substitution: its failure would not stop this script.
-  prepared=$(synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS")
-  mapfile -t wanted <<<"$prepared"
+  read -r -a wanted <<<"$SYNAPSE_PACKAGES"
   package=${wanted[0]}
+  synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS" "$package" "$REPOSITORY_PACKAGES"
   apt_refresh
   version=$(apt_version_of "$package" "$VERSION")
   [ -n "$version" ] || [ "$installed" = "$VERSION" ] || die "$package has no version $VERSION here"

@@ -10,8 +10,10 @@
 # worker host's workers step's) parameters, so whatever stopped Synapse here, that step runs and
 # starts it, also when the change was given up (synapseVersion set back after a failed upgrade).
 # Parameters: SOURCE, VERSION, PG_TARGET (the PostgreSQL major the database moves to), MAIN
-# (true on the Synapse VPS, false on a worker host); stdin: the lock (pypi), else nothing.
-: "${SOURCE:?}" "${VERSION:?}" "${PG_TARGET:?}" "${MAIN:?}"
+# (true on the Synapse VPS, false on a worker host), SOURCE_PACKAGES (render/packages.ts), WORKER_UNIT
+# (the workers' template unit);
+# stdin: the lock (pypi), else nothing.
+: "${SOURCE:?}" "${VERSION:?}" "${PG_TARGET:?}" "${MAIN:?}" "${SOURCE_PACKAGES:?}" "${WORKER_UNIT:?}"
 lock=$(mktemp)
 trap 'rm -f "$lock"' EXIT
 cat >"$lock"
@@ -73,7 +75,7 @@ turn backups on (pulumi config set backups true), apply without the version chan
 fi
 
 # 3. The workers stop before the main process: none may run on a schema the main process migrates.
-mapfile -t workers < <(systemctl list-units --plain --no-legend --state=active 'matrix-synapse-worker@*' | awk '{ print $1 }')
+mapfile -t workers < <(systemctl list-units --plain --no-legend --state=active "${WORKER_UNIT/@./@*.}" | awk '{ print $1 }')
 [ "${#workers[@]}" = 0 ] || systemctl stop "${workers[@]}"
 [ "$MAIN" != true ] || systemctl stop matrix-synapse
 log "stopped Synapse for: $what (${#workers[@]} worker(s)$([ "$MAIN" = true ] && printf '%s' "; backup $backup"))"

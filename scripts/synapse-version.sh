@@ -7,15 +7,16 @@
 # a release that would refuse the database (its schema is newer than the target understands),
 # the PostgreSQL major or this host's Python is refused, with the versions named.
 # Changes nothing on the host but apt's view of matrix.org's repository (synapse_package_prepare).
-# Parameters: SOURCE, SERVER_NAME, REPORT_STATS, WANTED (may be empty).
-: "${SOURCE:?}" "${SERVER_NAME:?}" "${REPORT_STATS:?}" "${WANTED?}"
+# Parameters: SOURCE, SERVER_NAME, REPORT_STATS, WANTED (may be empty), SOURCE_PACKAGES,
+# REPOSITORY_PACKAGES (render/packages.ts; SYNAPSE_PACKAGES is not used).
+: "${SOURCE:?}" "${SERVER_NAME:?}" "${REPORT_STATS:?}" "${WANTED?}" "${SOURCE_PACKAGES:?}" "${REPOSITORY_PACKAGES?}"
 installed_from=$(synapse_installed_source)
 if [ -n "$installed_from" ] && [ "$installed_from" != "$SOURCE" ] && host_has_synapse_data; then
   die "this homeserver runs Synapse from $installed_from, and the stack asks for packageSource $SOURCE: switching package sources on a host is not supported. Set packageSource back to $installed_from. Nothing was changed."
 fi
 installed=$(installed_synapse_version "$SOURCE")
 if [ "$SOURCE" != pypi ]; then
-  synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS" >/dev/null
+  synapse_package_prepare "$SOURCE" "$SERVER_NAME" "$REPORT_STATS" "$(synapse_package "$SOURCE")" "$REPOSITORY_PACKAGES"
   apt_refresh
 fi
 available=$(available_synapse_versions "$SOURCE")

@@ -5,7 +5,7 @@
 : "${UNIT:?}" "${TARGET:?}"
 for f in "$SYNAPSE_ETC"/workers/*.yaml; do
   [ -e "$f" ] || continue
-  remove_worker "$(basename "$f" .yaml)"
+  remove_worker "$(basename "$f" .yaml)" "$UNIT"
 done
 systemctl disable --quiet "$TARGET" 2>/dev/null || true
 rm -rf "/etc/systemd/system/$UNIT" "/etc/systemd/system/$UNIT.d" "/etc/systemd/system/$TARGET"

@@ -35,7 +35,7 @@ for f in "$dir"/*.yaml; do
   [ -e "$f" ] || continue
   name=$(basename "$f" .yaml)
   case "$wanted" in *" $name "*) continue ;; esac
-  remove_worker "$name"
+  remove_worker "$name" "$UNIT"
   printf 'removed %s\n' "$name"
 done
 
@@ -51,7 +51,7 @@ started_before_files() {
 }
 for w in $WORKERS; do
   name=${w%%:*}
-  unit="matrix-synapse-worker@$name.service"
+  unit=$(worker_unit "$name" "$UNIT")
   [ -f "$dir/$name.yaml" ] || die "$dir/$name.yaml is missing (synapse-activate puts it live)"
   systemctl enable --quiet "$unit"
   if ! systemctl is-active --quiet "$unit" || [ "$reload" = 1 ] || started_before_files "$unit" "$dir/$name.yaml"; then
@@ -69,7 +69,7 @@ for w in $WORKERS; do
     sleep 1
   done
   if [ "$ok" = 0 ]; then
-    journalctl -u "matrix-synapse-worker@$name" -n 40 --no-pager >&2 || true
+    journalctl -u "$(worker_unit "$name" "$UNIT")" -n 40 --no-pager >&2 || true
     die "worker $name did not answer http://$HOST:$port/health within 120 s"
   fi
 done

@@ -247,7 +247,7 @@ export async function hostsFile(all: Setup[]): Promise<void> {
 }
 
 /** users.py on the setup's VPS. */
-export async function populate(s: Setup, counts: { load: number; rooms: number; syncRooms: number; joiners: number }): Promise<Population> {
+export async function populate(s: Pick<Setup, "vps" | "secretsYaml">, counts: { load: number; rooms: number; syncRooms: number; joiners: number }): Promise<Population> {
   const r = await s.vps.sh(`python3 - ${s.secretsYaml} ${counts.load} ${counts.rooms} ${counts.syncRooms} ${counts.joiners}`, { stdin: shipped("users.py") });
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }

@@ -6,6 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
+import { testCertificate, testCertificateKey } from "../support/fixtures";
 import { PulumiWorkspace, repoRoot, stripAnsi } from "./support/pulumi";
 import { suiteNeeding } from "./support/requirements";
 import { outputDir } from "./support/stack";
@@ -70,14 +71,15 @@ suite("the real engine on a fresh checkout", () => {
 
   test("an optional secret set without --secret is refused; set with --secret it is accepted", async () => {
     await ws.configSet("tlsMode", "provided");
-    await ws.configSet("tlsCertificate", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-    await ws.configSet("tlsPrivateKey", key);
+    // A real pair: nginx's rule (the key is the certificate's) is checked before any host too.
+    await ws.configSet("tlsCertificate", testCertificate);
+    await ws.configSet("tlsPrivateKey", testCertificateKey);
     const plain = await ws.plan();
     expect(plain.code).not.toBe(0);
     const problems = (plain.json.diagnostics ?? []).map((d: any) => d.message).join("\n");
     expect(problems).toContain("synapse:tlsPrivateKey: given a plain-text value, expected a secret (pulumi config set --secret tlsPrivateKey");
-    expect(problems).not.toContain(keyLine); // the program never echoes it (the CLI's own config dump does)
-    await ws.configSet("tlsPrivateKey", key, { secret: true });
+    expect(problems).not.toContain(testCertificateKey.split("\n")[1]); // the program never echoes it (the CLI's own config dump does)
+    await ws.configSet("tlsPrivateKey", testCertificateKey, { secret: true });
     const encrypted = await ws.plan();
     expect(encrypted.code).toBe(0);
     for (const k of ["tlsMode", "tlsCertificate", "tlsPrivateKey"]) await ws.pulumi(["config", "rm", k]);

@@ -216,8 +216,9 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
       tables: [{ table: "state_groups_state", bytes: 40 * MiB, reclaimable: 30 * MiB }, { table: "events", bytes: 8 * MiB, reclaimable: 0 }],
       lastReclaim: { time: "2026-12-05T05:00:00Z", summary: "database 130.0 MiB → 120.0 MiB; 1 table(s) worth a rebuild; 3 s",
         tables: [{ table: "event_json", outcome: "rebuilt online: 20.0 MiB → 10.0 MiB in 2 s" }] },
-      history: [[1764907200, 100 * MiB], [1765512000, 120 * MiB]],
+      history: [[1764907200, 100 * MiB], [1765512000, 120 * MiB]], roomsByStateGroups: [["!big:example.org", 300]],
     });
+    expect(text).toMatch(/rooms with the most state groups:\n  !big:example\.org  300/);
     expect(text).toContain("database: 120.0 MiB, growing 2.0 MiB per day since the last report");
     expect(text).toMatch(/state_groups_state\s*│\s*40\.0 MiB\s*│\s*10\.0 MiB\s*│\s*30\.0 MiB \(75 %\)/);
     expect(text).toContain("last treatment, 2026-12-05T05:00:00Z: database 130.0 MiB → 120.0 MiB");
@@ -267,6 +268,41 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
     expect(table).toContain("18.6 (Debian 18.6-3)");
     expect(table).toContain("also 17/main 5433 down");
     expect(table).toContain("every host runs what the stack pins");
+  });
+
+  it("status shows each process, the services, the alerts firing, the database, the backup and the certificates; exits 1 when something is wrong", async () => {
+    const series = (labels: Record<string, string>, value: number) => ({ metric: labels, value: [1796450000, String(value)] });
+    const answer = (...result: object[]) => ({ status: "success", data: { resultType: "vector", result } });
+    const status = {
+      up: answer(series({ process: "synchrotron1", host: "synapse" }, 0), series({ process: "main", host: "synapse" }, 1)),
+      services: answer(series({ name: "nginx.service" }, 1), series({ name: "coturn.service" }, 1)),
+      alerts: [{ labels: { alertname: "SynapseProcessDown", severity: "critical" }, annotations: { summary: "Synapse process synchrotron1 is down" },
+        startsAt: "2026-12-05T10:00:00.123Z" }],
+      databaseBytes: answer(series({ datname: "synapse" }, 50 * 2 ** 20)),
+      growthBytesPerDay: answer(series({ datname: "synapse" }, 2 ** 20)),
+      certificates: answer(series({ site: "matrix" }, 1796450000 + 60 * 86400)),
+      backup: { time: 1796440000, ageSeconds: 7200, run: "/var/backups/synapse-deploy/20261205T033000Z" },
+    };
+    const r = await runCli(["status"], [{ code: 0, stdout: JSON.stringify(status) }]);
+    expect(r.calls).toEqual([{ host: "203.0.113.10", command: remoteCommands.status() }]);
+    expect(r.printed).toMatch(/main\s*│\s*synapse\s*│\s*up[\s\S]*synchrotron1\s*│\s*synapse\s*│\s*DOWN/);
+    expect(r.printed).toContain("services: all 2 running\n");
+    expect(r.printed).toContain("alerts firing (1):\n  critical SynapseProcessDown: Synapse process synchrotron1 is down (since 2026-12-05 10:00 UTC)\n");
+    expect(r.printed).toContain("database: 50.0 MiB, growing 1.0 MiB a day (over the last day)\n");
+    expect(r.printed).toContain("last good backup: 2026-12-05 03:06 UTC (2 h 0 min ago), /var/backups/synapse-deploy/20261205T033000Z\n");
+    expect(r.printed).toMatch(/certificate matrix: expires 2027-02-03 \d\d:\d\d UTC \(in \d+ d \d+ h\)\n/);
+    expect(r.exit).toBe(1);
+    const fine = { ...status, up: answer(series({ process: "main", host: "synapse" }, 1)), alerts: [], backup: null };
+    const ok = await runCli(["status"], [{ code: 0, stdout: JSON.stringify(fine) }]);
+    expect(ok.printed).toContain("alerts: none firing\n");
+    expect(ok.printed).toContain("last good backup: none yet\n");
+    expect(ok.exit).toBe(0);
+    const json = await runCli(["status", "--json"], [{ code: 0, stdout: JSON.stringify(fine) }]);
+    expect(JSON.parse(json.printed)).toEqual(fine);
+    const down = await runCli(["status"], [{ code: 0, stdout: JSON.stringify({ ...fine, up: null }) }]);
+    expect({ printed: down.printed, exit: down.exit }).toEqual({ printed: "Prometheus is not answering on the Synapse VPS: systemctl status prometheus\n", exit: 1 });
+    const off = await runCli(["status"], [{ code: 0, stdout: "{}\n" }]);
+    expect(off.error).toEqual({ message: "monitoring is off: set monitoring to true (with adminUser) and run pulumi up", exitCode: 3 });
   });
 
   it("purge-history starts the purge, polls it to its end and exits by its result", async () => {

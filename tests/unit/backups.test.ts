@@ -5,10 +5,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseSettings } from "../../config";
-import { hostToolsDir } from "../../render/maintenance";
+import { backup as backupTool } from "../../render/backup";
 import { validRaw } from "../support/fixtures";
 import { runProgram } from "../support/mockProgram";
-import { requireTools } from "../support/tools";
+import { installedTool, requireTools } from "../support/tools";
 
 requireTools("age", "age-keygen", "rclone");
 
@@ -116,7 +116,7 @@ describe("the off-host copy and restoreFrom: config and program", () => {
 describe("synapse-backup, run here", () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
-  const tool = path.join(hostToolsDir, "synapse-backup.sh");
+  const tool = installedTool("synapse-backup", backupTool.confPath);
   const backupDir = () => path.join(dir, "backups");
   const runs = () => fs.readdirSync(path.join(backupDir(), "runs")).sort();
   const mode = (p: string) => (fs.statSync(p).mode & 0o777).toString(8);
@@ -207,7 +207,7 @@ describe("synapse-backup, run here", () => {
     fs.writeFileSync(path.join(dir, "identity"), `${ageKeys.identity}\n`, { mode: 0o600 });
   };
   const bucketRuns = () => fs.readdirSync(path.join(dir, "bucket", "example.org", "runs")).sort();
-  const restoreTool = path.join(hostToolsDir, "synapse-restore.sh");
+  const restoreTool = installedTool("synapse-restore", backupTool.confPath);
   /** A new, empty homeserver: its own config dir (with the passfile) and media store. */
   const target = () => {
     const t = path.join(dir, "target");

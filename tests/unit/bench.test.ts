@@ -26,6 +26,7 @@ it("gives each ratio the spread of the rounds' own ratios, and calls a differenc
   expect(verdict([1, 2], [3, 4], "higher")).toBe("worse");
   expect(verdict([5, 6], [3, 4], "higher")).toBe("better");
   expect(verdict([4, 6], [3, 4], "higher")).toBe("within the spread");
+  expect(verdict([1], [3], "lower")).toBe("one round: not called");
   // Unpaired runs (a host size against rounds): no range.
   expect(compare("memory", measured("solo", "MiB", [900, 1000]), measured("host", "MiB", [2048])).ratioRange).toBeUndefined();
 });

@@ -1,5 +1,5 @@
 import { parseSettings, RawConfig, Settings, sizingMagnitudes, tierNames, tiers } from "../../config";
-import { testPrivateKey, validRaw } from "../support/fixtures";
+import { testCertificate, testPrivateKey, validRaw } from "../support/fixtures";
 
 function errorsOf(raw: RawConfig): string[] {
   const r = parseSettings(raw);
@@ -62,13 +62,13 @@ describe("valid config", () => {
 
   it("resolves the ACME server's shorthands and takes a private one with its root", () => {
     expect(settingsOf(validRaw({ acmeServer: "staging" })).tls).toMatchObject({ server: "https://acme-staging-v02.api.letsencrypt.org/directory" });
-    const ca = "-----BEGIN CERTIFICATE-----\nMIIBroot\n-----END CERTIFICATE-----\n";
+    const ca = testCertificate;
     expect(settingsOf(validRaw({ acmeServer: "https://acme.corp.example:14000/dir", acmeCaBundle: ca })).tls)
       .toEqual({ mode: "acme", email: "admin@example.org", server: "https://acme.corp.example:14000/dir", caBundle: ca });
   });
 
   it("takes a private federation's CA, address ranges and peers", () => {
-    const s = settingsOf(validRaw({ federationCaCertificates: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    const s = settingsOf(validRaw({ federationCaCertificates: testCertificate,
       federationIpRangeAllowlist: '["10.0.0.0/8"]', federationDomainAllowlist: '["a.example","b.example"]', trustedKeyServers: "[]" }));
     expect(s.federation.ipRangeAllowlist).toEqual(["10.0.0.0/8"]);
     expect(s.federation.domainAllowlist).toEqual(["a.example", "b.example"]);

@@ -2,10 +2,10 @@
 import YAML from "yaml";
 import { parseSettings } from "../../config";
 import { baseHomeserverPart } from "../../render/homeserver";
-import { validRaw } from "../support/fixtures";
+import { otherCertificate, testCertificate, validRaw } from "../support/fixtures";
 import { runProgram } from "../support/mockProgram";
 
-const root = "-----BEGIN CERTIFICATE-----\nMIIBprivateroot\n-----END CERTIFICATE-----\n";
+const root = testCertificate;
 const closed = {
   federationCaCertificates: root, federationIpRangeAllowlist: '["10.231.0.0/16"]',
   federationDomainAllowlist: '["a.test","b.test"]', trustedKeyServers: "[]",
@@ -43,7 +43,7 @@ describe("the program with a private federation and a private ACME server", () =
   });
 
   it("puts each of several federation CAs in a file of its own (Synapse reads one certificate per file)", async () => {
-    const second = "-----BEGIN CERTIFICATE-----\nMIIBsecondroot\n-----END CERTIFICATE-----\n";
+    const second = otherCertificate;
     const run = await runProgram({ ...stack, federationCaCertificates: root + second });
     expect(run.byName("synapse-staged-federation-ca").inputs.stdin).toBe(root);
     expect(run.byName("synapse-staged-federation-ca-2").inputs.stdin).toBe(second);

@@ -1,9 +1,13 @@
 // Each host's Debian packages in one apt transaction before the components' steps: which host
 // gets what, and how the program orders the step.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseSettings, RawConfig } from "../../config";
-import { hostPackagePlans } from "../../render/packages";
+import { componentPackages, hostPackagePlans, synapsePackagesFrom } from "../../render/packages";
 import { validRaw } from "../support/fixtures";
 import { runProgram } from "../support/mockProgram";
+
+const repoRoot = path.join(__dirname, "..", "..");
 
 const plansOf = (raw: RawConfig) => {
   const r = parseSettings({ ...validRaw(), ...raw });
@@ -71,5 +75,63 @@ describe("the host-packages step", () => {
     const run = await runProgram(stack);
     expect(run.byName("admin-tools-synadm").started).toBeLessThan(run.byName("synapse-activate").finished);
     expect(run.byName("admin-tools-synadm-config").started).toBeGreaterThan(run.byName("synapse-admin-user").finished);
+  });
+});
+
+describe("the one package list", () => {
+  // Every Debian package name render/packages.ts knows: scripts get theirs as parameters.
+  const known = [...new Set([
+    ...Object.values(componentPackages).flatMap((list) => (typeof list === "function" ? list(true) : list)),
+    ...synapsePackagesFrom("matrix-org"), ...synapsePackagesFrom("debian"),
+  ])];
+  const operations = /\b(ensure_packages|apt_install_services_down|apt_install|packages_missing|apt_candidate|apt-get\s+install|apt_locked\s+install|apt-cache\s+(?:depends|policy|show))\b(.*)$/;
+  const code = (text: string) => text.split("\n").map((line, i) => ({ n: i + 1, line: line.replace(/(^|\s)#.*$/, "") }))
+    .filter(({ line }) => line.trim() !== "");
+  const files = ["scripts", "host-tools"].flatMap((dir) => fs.readdirSync(path.join(repoRoot, dir)).filter((f) => f.endsWith(".sh")).map((f) => `${dir}/${f}`));
+  const isKnown = (word: string) => known.includes(word.replace(/^['"]|['"]$/g, "").replace(/\\n$/, ""));
+
+  /**
+   * Where a script names a package of its own: a literal word given to a package operation, a
+   * known name in a list or a value assigned, or printed as a line of its own.
+   */
+  function ownPackages(text: string): string[] {
+    const found: string[] = [];
+    for (const { n, line } of code(text)) {
+      const op = operations.exec(line);
+      if (op && !/^\s*[\w-]+\(\)\s*\{/.test(line)) {
+        // Its arguments, up to the end of the command: each an option, a redirection or an expansion.
+        const args = op[2].split(/[|;&)\]]/)[0].trim().split(/\s+/).filter(Boolean);
+        const literal = args.filter((a) => !/^(-|[0-9]?>|"?\$)/.test(a));
+        if (literal.length > 0) found.push(`${n}: ${op[1]} ${literal.join(" ")}`);
+      }
+      for (const m of line.matchAll(/\b\w+\+?=\(([^)]*)\)/g)) {
+        for (const w of m[1].trim().split(/\s+/)) if (isKnown(w)) found.push(`${n}: ${w} in ${m[0]}`);
+      }
+      for (const m of line.matchAll(/\b\w+=([^\s;()$]+)(?=$|[\s;])/g)) if (isKnown(m[1])) found.push(`${n}: ${m[1]} in ${m[0]}`);
+      for (const m of line.matchAll(/\b(?:printf|echo)\s+(\S+)\s*(?:$|[;|&>])/g)) if (isKnown(m[1])) found.push(`${n}: ${m[1]} printed`);
+    }
+    return found;
+  }
+
+  it.each(files)("%s names no package of its own (render/packages.ts passes each its list)", (file) => {
+    expect(ownPackages(fs.readFileSync(path.join(repoRoot, file), "utf8"))).toEqual([]);
+  });
+
+  it("the components and renderers name none either: their strings of package names come from render/packages.ts", () => {
+    const sources = ["components", "render"].flatMap((dir) => fs.readdirSync(path.join(repoRoot, dir)).map((f) => `${dir}/${f}`))
+      .filter((f) => f.endsWith(".ts") && f !== "render/packages.ts");
+    const named = sources.flatMap((f) => [...fs.readFileSync(path.join(repoRoot, f), "utf8").matchAll(/(["'`])([a-z0-9][a-z0-9.+%-]*(?: [a-z0-9][a-z0-9.+%-]*)*)\1/g)]
+      .filter((m) => m[2].split(" ").every(isKnown)).map((m) => `${f}: ${m[0]}`));
+    expect(named).toEqual([]);
+  });
+
+  it("finds a package a script names (the check can fail)", () => {
+    expect(ownPackages([
+      'ensure_packages nftables "$X"', "pkgs=(nginx openssl)", "printf 'python3-psycopg2\\n'", "  matrix-org) package=matrix-synapse-py3 ;;",
+      "major=$(apt-cache depends postgresql)", 'ensure_packages $PACKAGES >&2', "nginx -t && systemctl reload nginx", "",
+    ].join("\n"))).toEqual([
+      "1: ensure_packages nftables", "2: nginx in pkgs=(nginx openssl)", "2: openssl in pkgs=(nginx openssl)",
+      "3: 'python3-psycopg2\\n' printed", "4: matrix-synapse-py3 in package=matrix-synapse-py3", "5: apt-cache depends postgresql",
+    ]);
   });
 });

@@ -19,7 +19,7 @@ describe("Pulumi.yaml", () => {
     // Optional secrets cannot be declared (the engine refuses a plain default for a secret).
     const declarable = configKeys.filter(declaredInProject);
     expect(configKeys.filter((k) => !declaredInProject(k)).map((k) => k.name).sort()).toEqual([
-      "appServiceRegistrations", "backupSecretAccessKey", "databaseSshPrivateKey", "mediaSecretAccessKey", "restoreAgeIdentity", "tlsPrivateKey",
+      "alertSmtpPassword", "appServiceRegistrations", "backupSecretAccessKey", "databaseSshPrivateKey", "mediaSecretAccessKey", "restoreAgeIdentity", "tlsPrivateKey",
       "wellKnownSshPrivateKey",
     ]);
     expect(Object.keys(project.config).sort()).toEqual(declarable.map((k) => k.name).sort());

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { remoteCommand, renderScript, scriptsDir, shellQuote } from "../../render/script";
+import { hostLayoutHeader, remoteCommand, renderScript, scriptsDir, shellQuote } from "../../render/script";
 import { requireTools } from "../support/tools";
 
 const scripts = fs.readdirSync(scriptsDir).filter((f) => f.endsWith(".sh")).map((f) => f.replace(/\.sh$/, ""));
@@ -80,7 +80,8 @@ describe("server name guard", () => {
     const [etc, data, state] = ["etc", "data", "state"].map((d) => path.join(root, d));
     for (const d of [etc, `${etc}/conf.d`, data, state]) fs.mkdirSync(d, { recursive: true });
     setup(etc, data, state);
-    const script = `${fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8")}\nguard_server_name ${shellQuote(want)}\necho passed`;
+    // lib.sh as every script has it: after where things are on the host.
+    const script = `${hostLayoutHeader()}\n${fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8")}\nguard_server_name ${shellQuote(want)}\necho passed`;
     return spawnSync("bash", ["-c", script], {
       encoding: "utf8",
       env: { ...process.env, SYNAPSE_DEPLOY_ETC_DIR: etc, SYNAPSE_DEPLOY_DATA_DIR: data, SYNAPSE_DEPLOY_STATE_DIR: state },
@@ -118,7 +119,7 @@ describe("server name guard", () => {
 
 describe("applied-state record", () => {
   // An apply cut off after the files went live but before the restart must restart next time.
-  const lib = fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8");
+  const lib = `${hostLayoutHeader()}\n${fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8")}`;
   const run = (state: string, body: string) =>
     spawnSync("bash", ["-c", `${lib}\n${body}`], { encoding: "utf8", env: { ...process.env, SYNAPSE_DEPLOY_STATE_DIR: state } });
 
@@ -168,5 +169,31 @@ describe("tls-certificate.sh", () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain("does not match");
     expect(fs.readFileSync(`${dir}/matrix/fullchain.pem`, "utf8").trim()).toBe(a.cert.trim());
+  });
+});
+
+describe("where things are on a host", () => {
+  // Written once (config/hostLayout.json), rendered into the scripts' and the tools' headers: no
+  // script or tool spells one of these in its code (comments may name them).
+  const layout = require("../../config/hostLayout.json");
+  const spelled = [`${layout.synapseListen.host}:${layout.synapseListen.port}`, layout.synapseConfigDir, layout.synapseDataDir,
+    layout.deployStateDir, layout.deployConfigDir, layout.workerUnitTemplate.split("@")[0] + "@", layout.backupRunName.pattern];
+  const root = path.join(scriptsDir, "..");
+  // The compressor's build tool is part of its recipe: a change to its text rebuilds the compressor on every host.
+  const exempt = new Set(["host-tools/synapse-compressor-build.sh"]);
+  const files = ["scripts", "host-tools"].flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith(".sh")).map((f) => `${d}/${f}`))
+    .filter((f) => !exempt.has(f));
+  const spellings = (text: string) => text.split("\n").flatMap((line, i) => {
+    const code = line.replace(/(^|\s)#.*$/, "");
+    return spelled.filter((value) => code.includes(value)).map((value) => `${i + 1}: ${value}`);
+  });
+
+  it.each(files)("%s takes them from its rendered header or parameters", (file) => {
+    expect(spellings(fs.readFileSync(path.join(root, file), "utf8"))).toEqual([]);
+  });
+
+  it("finds one spelled out (the check can fail)", () => {
+    expect(spellings('live=/etc/matrix-synapse # /var/lib/matrix-synapse\nunit="matrix-synapse-worker@$n.service"\n'))
+      .toEqual(["1: /etc/matrix-synapse", "2: matrix-synapse-worker@"]);
   });
 });

@@ -5,10 +5,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { scriptsDir, shellQuote } from "../../render/script";
+import { hostLayoutHeader, scriptsDir, shellQuote } from "../../render/script";
 import { runProgram } from "../support/mockProgram";
 
-const lib = fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8");
+const lib = `${hostLayoutHeader()}\n${fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8")}`;
 function bash(body: string, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   return spawnSync("bash", ["-c", `${lib}\n${body}`], { encoding: "utf8", env: { ...process.env, ...env } });
 }

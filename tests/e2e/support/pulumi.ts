@@ -33,6 +33,8 @@ export function engineAvailable(): { ok: boolean; reason?: string } {
   return { ok: true };
 }
 
+/** Not the state-map crate's local build (cargo test), which is no part of a checkout. */
+const checkedOut = (src: string) => !/\/compressor\/state-map\/(target|Cargo\.lock)$/.test(src);
 /** The files of this project a user's checkout has (what `pulumi up` reads). */
 const projectEntries = ["Pulumi.yaml", "Pulumi.dev.yaml", "index.ts", "program.ts", "package.json", "tsconfig.json", "components", "config", "render", "scripts", "host-tools", "compressor", "admin"];
 
@@ -138,8 +140,6 @@ export class PulumiWorkspace {
     if (opts.fixture) {
       fs.cpSync(opts.fixture, dir, { recursive: true });
     } else {
-      // Not the state-map crate's local build (cargo test), which is no part of a checkout.
-      const checkedOut = (src: string) => !/\/compressor\/state-map\/(target|Cargo\.lock)$/.test(src);
       for (const entry of projectEntries) fs.cpSync(path.join(repoRoot, entry), path.join(dir, entry), { recursive: true, filter: checkedOut });
     }
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
@@ -147,6 +147,17 @@ export class PulumiWorkspace {
     installPlugins(ws.env);
     await ws.pulumi(["login", `file://${ws.stateDir}`]);
     return ws;
+  }
+
+  /**
+   * Replaces the checkout's program with this working tree's, as a user who pulls a new version
+   * of it does; the stack files (Pulumi.<stack>.yaml: the stack's config) stay.
+   */
+  checkOutWorkingTree(): void {
+    for (const entry of projectEntries.filter((e) => !/^Pulumi\..+\.yaml$/.test(e))) {
+      fs.rmSync(path.join(this.dir, entry), { recursive: true, force: true });
+      fs.cpSync(path.join(repoRoot, entry), path.join(this.dir, entry), { recursive: true, filter: checkedOut });
+    }
   }
 
   /** Runs `pulumi <args>` in the checkout; the full output is kept in the log directory. */

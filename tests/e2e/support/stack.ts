@@ -142,23 +142,33 @@ export function figure(name: string, value: number | string, what: string, unit?
 export interface ChatResult { sent: number; received: number; inOrder: boolean; [k: string]: unknown }
 
 /**
- * The real Matrix client (clients/chat.mjs, matrix-js-sdk) as `user`: a new room, `count`
- * messages sent and read back through /sync. Throws with the client's output when it fails.
+ * A real Matrix client (a script of clients/, matrix-js-sdk) run against the VPS: `env` says what it
+ * does. Resolves with the JSON of its last line; throws with its output when it fails or outlives
+ * `timeoutMs`.
  */
-export async function chat(vps: Vps, opts: { baseUrl: string; caFile: string; user: string; password: string; count: number; timeoutMs?: number }): Promise<ChatResult> {
-  const child = spawn(process.execPath, [path.join(__dirname, "..", "clients", "chat.mjs")], {
-    cwd: repoRoot,
-    env: { ...process.env, BASE_URL: opts.baseUrl, ADDRESS: vps.host, CA_FILE: opts.caFile, USER_ID: opts.user, PASSWORD: opts.password, COUNT: String(opts.count) },
+export async function matrixClient<T>(script: string, vps: Vps, env: Record<string, string>, timeoutMs = 240_000): Promise<T> {
+  const child = spawn(process.execPath, [path.join(__dirname, "..", "clients", script)], {
+    cwd: repoRoot, env: { ...process.env, ADDRESS: vps.host, ...env },
   });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => { stdout += d; });
   child.stderr.on("data", (d) => { stderr += d; });
-  const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 240_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   clearTimeout(timer);
-  if (code !== 0) throw new Error(`chat client exited ${code}: ${stderr}\n${stdout}`);
+  if (code !== 0) throw new Error(`${script} exited ${code}: ${stderr}\n${stdout}`);
   return JSON.parse(stdout.trim().split("\n").pop()!);
+}
+
+/**
+ * The real Matrix client (clients/chat.mjs, matrix-js-sdk) as `user`: a new room, `count`
+ * messages sent and read back through /sync. Throws with the client's output when it fails.
+ */
+export function chat(vps: Vps, opts: { baseUrl: string; caFile: string; user: string; password: string; count: number; timeoutMs?: number }): Promise<ChatResult> {
+  return matrixClient<ChatResult>("chat.mjs", vps, {
+    BASE_URL: opts.baseUrl, CA_FILE: opts.caFile, USER_ID: opts.user, PASSWORD: opts.password, COUNT: String(opts.count),
+  }, opts.timeoutMs);
 }
 
 /** Lifts Synapse's message rate limit for `userId` (as an admin would for a bot), through the admin API on the host. */

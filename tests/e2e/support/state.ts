@@ -6,7 +6,7 @@ import { Vps } from "./stack";
 export const psqlOn = (vps: Vps, db = "synapse") => async (sql: string) =>
   (await vps.sh(`runuser -u postgres -- psql -XAt -F ' ' -v ON_ERROR_STOP=1 -d ${db}`, { stdin: sql })).stdout.trim();
 
-/** One line per room: room, state groups, (group, key) pairs, and the digest of them all. */
+/** One line per room: room, state groups, (group, key) pairs, and a digest of them all (of each group's digest). */
 export const stateDigestsSql = `
   WITH RECURSIVE chain(sg, anc, depth) AS (
     SELECT id, id, 0 FROM state_groups
@@ -16,10 +16,15 @@ export const stateDigestsSql = `
     SELECT DISTINCT ON (c.sg, s.type, s.state_key) c.sg, s.room_id, s.type, s.state_key, s.event_id
     FROM chain c JOIN state_groups_state s ON s.state_group = c.anc
     ORDER BY c.sg, s.type, s.state_key, c.depth
+  ), per_group AS (
+    -- A digest per group first: one string of a big room's every group would pass PostgreSQL's
+    -- 1 GB limit (3,000 members × 12,000 groups).
+    SELECT room_id, sg, count(*) AS pairs,
+      md5(string_agg(type || ' ' || state_key || ' ' || event_id, E'\\n' ORDER BY type, state_key)) AS digest
+    FROM full_state GROUP BY room_id, sg
   )
-  SELECT room_id, count(DISTINCT sg), count(*),
-    md5(string_agg(sg || ' ' || type || ' ' || state_key || ' ' || event_id, E'\\n' ORDER BY sg, type, state_key))
-  FROM full_state GROUP BY room_id ORDER BY room_id;`;
+  SELECT room_id, count(*), sum(pairs), md5(string_agg(sg || ' ' || digest, E'\\n' ORDER BY sg))
+  FROM per_group GROUP BY room_id ORDER BY room_id;`;
 
 /** The state tables' bytes on disk (with indexes and TOAST) and the whole database's. */
 export const sizesSql = `SELECT
