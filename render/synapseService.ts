@@ -35,6 +35,19 @@ export function renderStartDropIn(): string {
  * key is not generated on start (no --generate-keys): the activation makes it once, and a key gone
  * missing fails the start instead of becoming a new identity.
  */
+/**
+ * How every Synapse process runs, as the packages' units have it: it tells systemd when it is up,
+ * as the service user, in its data directory, with the package's environment file (Debian's
+ * package has one).
+ */
+export const synapseProcessService = [
+  "Type=notify",
+  "NotifyAccess=main",
+  "User=matrix-synapse",
+  `WorkingDirectory=${synapseDataDir}`,
+  "EnvironmentFile=-/etc/default/matrix-synapse",
+];
+
 export function renderPypiSynapseUnit(): string {
   const python = synapsePaths("pypi").python;
   const config = `--config-path=${synapseConfigDir}/homeserver.yaml --config-path=${synapseConfigDir}/conf.d/`;
@@ -46,11 +59,7 @@ export function renderPypiSynapseUnit(): string {
     "Wants=network-online.target",
     "",
     "[Service]",
-    "Type=notify",
-    "NotifyAccess=main",
-    "User=matrix-synapse",
-    `WorkingDirectory=${synapseDataDir}`,
-    "EnvironmentFile=-/etc/default/matrix-synapse",
+    ...synapseProcessService,
     `ExecStart=${python} -m synapse.app.homeserver ${config}`,
     "ExecReload=/bin/kill -HUP $MAINPID",
     "Restart=on-failure",

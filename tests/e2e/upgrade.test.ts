@@ -9,8 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { downVps } from "../sandbox/sandbox";
 import { request, sandboxAgent } from "./clients/https";
-import { federatingStack, startAcme, TestAcme } from "./support/acme";
-import { PulumiWorkspace } from "./support/pulumi";
+import { clientFor, federatingStack, Homeserver, startAcme, TestAcme } from "./support/acme";
 import { suiteNeeding } from "./support/requirements";
 import { bootVps, changes, commandResource, exemptFromRateLimit, expectClean, figure, previewExcerpt, record, timed, Vps } from "./support/stack";
 
@@ -27,15 +26,6 @@ const NEW = "1.163.2";
 const TOO_OLD = "1.98.0";
 const MESSAGES = 60;
 
-interface Homeserver {
-  name: string;
-  matrixHost: string;
-  vps: Vps;
-  ws: PulumiWorkspace;
-  token: string;
-  client: ReturnType<typeof clientFor>;
-}
-
 let acme: TestAcme;
 let a: Homeserver;
 let b: Homeserver;
@@ -43,17 +33,6 @@ let fedRoom: string;
 const history = { room: "", sent: [] as string[], password: `up-${randomBytes(8).toString("hex")}`, mediaId: "", fileSha256: "" };
 let verifyKeys: Record<string, unknown>;
 let keyFileSha256: string;
-
-function clientFor(vps: Vps, ca: string) {
-  const agent = sandboxAgent({ address: vps.host, ca });
-  return {
-    get: (url: string, token?: string) => request(agent, url, { token }),
-    post: (url: string, body: unknown, token?: string) => request(agent, url, { body, token }),
-    put: (url: string, body: unknown, token?: string) => request(agent, url, { method: "PUT", body, token }),
-    upload: (url: string, bytes: Buffer, contentType: string, token: string) => request(agent, url, { raw: { bytes, contentType }, token }),
-    close: () => agent.close(),
-  };
-}
 
 async function waitFor<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
   const t0 = Date.now();
