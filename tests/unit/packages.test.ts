@@ -105,7 +105,11 @@ describe("the one package list", () => {
         if (literal.length > 0) found.push(`${n}: ${op[1]} ${literal.join(" ")}`);
       }
       for (const m of line.matchAll(/\b\w+\+?=\(([^)]*)\)/g)) {
-        for (const w of m[1].trim().split(/\s+/)) if (isKnown(w)) found.push(`${n}: ${w} in ${m[0]}`);
+        // A list's words, and an associative array's keys ([key]=value).
+        for (const w of m[1].trim().split(/\s+/)) {
+          const word = /^\[([^\]]+)\]=/.exec(w)?.[1] ?? w;
+          if (isKnown(word)) found.push(`${n}: ${word} in ${m[0]}`);
+        }
       }
       for (const m of line.matchAll(/\b\w+=([^\s;()$]+)(?=$|[\s;])/g)) if (isKnown(m[1])) found.push(`${n}: ${m[1]} in ${m[0]}`);
       for (const m of line.matchAll(/\b(?:printf|echo)\s+(\S+)\s*(?:$|[;|&>])/g)) if (isKnown(m[1])) found.push(`${n}: ${m[1]} printed`);
@@ -128,10 +132,12 @@ describe("the one package list", () => {
   it("finds a package a script names (the check can fail)", () => {
     expect(ownPackages([
       'ensure_packages nftables "$X"', "pkgs=(nginx openssl)", "printf 'python3-psycopg2\\n'", "  matrix-org) package=matrix-synapse-py3 ;;",
-      "major=$(apt-cache depends postgresql)", 'ensure_packages $PACKAGES >&2', "nginx -t && systemctl reload nginx", "",
+      "major=$(apt-cache depends postgresql)", 'ensure_packages $PACKAGES >&2', "nginx -t && systemctl reload nginx",
+      "declare -A files=([prometheus-node-exporter]=node.default)", "",
     ].join("\n"))).toEqual([
       "1: ensure_packages nftables", "2: nginx in pkgs=(nginx openssl)", "2: openssl in pkgs=(nginx openssl)",
       "3: 'python3-psycopg2\\n' printed", "4: matrix-synapse-py3 in package=matrix-synapse-py3", "5: apt-cache depends postgresql",
+      "8: prometheus-node-exporter in files=([prometheus-node-exporter]=node.default)",
     ]);
   });
 });
