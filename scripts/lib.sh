@@ -139,7 +139,8 @@ installed_synapse_version() {
     return 0
   fi
   package=$(synapse_package "$1")
-  dpkg-query -W -f='${Status} ${Version}\n' "$package" 2>/dev/null | sed -n 's/^install ok installed //p' | while read -r v; do upstream_version "$v"; done
+  # dpkg-query fails for a package it has never seen: none installed.
+  { dpkg-query -W -f='${Status} ${Version}\n' "$package" 2>/dev/null || true; } | sed -n 's/^install ok installed //p' | while read -r v; do upstream_version "$v"; done
 }
 # The Synapse releases SOURCE offers here (one a line): the archive's or matrix.org's versions of
 # the package (apt-cache madison, after synapse_package_prepare), or PyPI's index (PEP 691/700).
