@@ -20,6 +20,8 @@ const minutes = (n: number) => n * 60_000;
 const N = 53;
 const server = "sandbox.test";
 const USERS = 8;
+/** Messages in the room: Synapse's filter_timeline_limit (100) caps what the chat client's sync sees. */
+const MESSAGES = 100;
 
 let vps: Vps;
 let ws: PulumiWorkspace;
@@ -76,8 +78,8 @@ suite("a PostgreSQL major upgrade, 17 → 18, of a homeserver with history", () 
     const caFile = path.join(outputDir, `vps${N}-postgres`, "ca.pem");
     fs.writeFileSync(caFile, https.ca);
     await exemptFromRateLimit(vps, `@admin:${server}`, out.adminAccessToken);
-    const talk = await chat(vps, { baseUrl: `https://matrix.${server}`, caFile, user: "admin", password: out.adminPassword, count: 150 });
-    expect(talk.received).toBe(150);
+    const talk = await chat(vps, { baseUrl: `https://matrix.${server}`, caFile, user: "admin", password: out.adminPassword, count: MESSAGES });
+    expect(talk.received).toBe(MESSAGES);
     roomId = String(talk.roomId);
     counts = await countsOf();
     expect(counts).toMatch(new RegExp(`^\\d+ events, ${USERS + 1} users$`));
@@ -149,7 +151,7 @@ suite("a PostgreSQL major upgrade, 17 → 18, of a homeserver with history", () 
     const login = await https.post(`https://matrix.${server}/_matrix/client/v3/login`,
       { type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: out.adminPassword });
     expect(login.status).toBe(200);
-    expect(await messages(login.json().access_token)).toEqual(Array.from({ length: 150 }, (_, i) => `message ${i} of 150`));
+    expect(await messages(login.json().access_token)).toEqual(Array.from({ length: MESSAGES }, (_, i) => `message ${i} of ${MESSAGES}`));
     expect(JSON.parse((await vps.sh("synapse-backup --list --json")).stdout).local.length).toBe(backupsBefore + 1);
 
     const second = await ws.update("up");
