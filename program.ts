@@ -15,6 +15,7 @@ import { restoreExtension } from "./components/restore";
 import { SynapseHost } from "./components/synapseHost";
 import { SynapseExtension } from "./components/synapseExtension";
 import { TurnServer } from "./components/turnServer";
+import { Upgrades } from "./components/upgrades";
 import { WellKnownSite } from "./components/wellKnownSite";
 import { WorkerPool } from "./components/workerPool";
 import { loadSettings } from "./config";
@@ -30,8 +31,23 @@ export function synapseProgram(): Record<string, unknown> {
   const settings = loadSettings();
   const { hosts } = settings;
 
+  // The Synapse release and PostgreSQL cluster the stack holds, resolved (and any change checked)
+  // on their hosts before anything else.
+  const upgrades = new Upgrades("upgrades", {
+    synapse: {
+      connection: hosts.synapse, source: settings.packageSource, wanted: settings.versions.synapse,
+      serverName: settings.serverName, reportStats: settings.values.reportStats,
+    },
+    workerHosts: settings.workerHosts.hosts.map((h) => h.connection),
+    database: { connection: hosts.database, wanted: settings.versions.postgres },
+  });
+
   // Each host's packages in one apt transaction first; every host step comes after.
-  const packages = new HostPackages("host-packages", { plans: hostPackagePlans(settings) });
+  const packages = new HostPackages("host-packages", {
+    plans: hostPackagePlans(settings), synapseVersion: upgrades.synapseVersion, postgresMajor: upgrades.postgresMajor,
+  }, { dependsOn: upgrades.resolved });
+  // A version change stops the homeserver here, after a backup, before anything changes.
+  const gate = upgrades.gate([packages]);
 
   const database = new PostgresDatabase("postgres", {
     connection: hosts.database,
@@ -41,6 +57,9 @@ export function synapseProgram(): Record<string, unknown> {
     deleteDataOnDestroy: settings.values.destroyDeletesData,
     address: settings.database.address,
     clients: settings.database.box ? settings.database.clients : undefined,
+    cluster: upgrades.postgresCluster,
+    moveAfter: [gate.main, ...gate.workerHosts],
+    dropOldCluster: settings.versions.dropOldPostgres || undefined,
   }, { dependsOn: [packages] });
 
   // Media in a bucket: the bucket (or its coordinates) and what the Synapse host needs for it.
@@ -84,6 +103,9 @@ export function synapseProgram(): Record<string, unknown> {
     serverName: settings.serverName,
     packageSource: settings.packageSource,
     reportStats: settings.values.reportStats,
+    version: upgrades.synapseVersion,
+    lock: upgrades.lock,
+    gate: gate.main,
     homeserverParts: [baseHomeserverPart(settings), appServicesHomeserverPart(settings.appServices), database.homeserverPart, workers.homeserverPart,
       ...(media ? [media.homeserverPart] : []), ...(turn ? [turn.homeserverPart] : []), ...(settings.monitoring ? [monitoringHomeserverPart()] : [])],
     databasePassword: database.password,
@@ -108,9 +130,9 @@ export function synapseProgram(): Record<string, unknown> {
     stateCompressor: settings.stateCompressor && {
       ...settings.stateCompressor,
       connection: hosts.database,
-      database: { name: database.databaseName, user: database.user },
+      database: { name: database.databaseName, user: database.user, cluster: upgrades.postgresCluster },
     },
-    reclaim: settings.reclaim && { connection: hosts.database, database: database.databaseName, settings: settings.reclaim },
+    reclaim: settings.reclaim && { connection: hosts.database, database: database.databaseName, cluster: upgrades.postgresCluster, settings: settings.reclaim },
   }, { dependsOn: [packages, synapse] });
 
   // Backups on the Synapse VPS, once Synapse has made its database and key.
@@ -131,7 +153,9 @@ export function synapseProgram(): Record<string, unknown> {
   }
 
   // Workers on other hosts, once the main process runs on the config they share.
-  const workerHosts = workers.addWorkerHosts(synapse, { dependsOn: [packages] });
+  const workerHosts = workers.addWorkerHosts(synapse, {
+    dependsOn: [packages], version: upgrades.synapseVersion, lock: upgrades.lock, gates: gate.workerHosts,
+  });
 
   const proxy = new NginxProxy("nginx", {
     connection: hosts.synapse,
@@ -194,6 +218,9 @@ export function synapseProgram(): Record<string, unknown> {
     databaseName: database.databaseName,
     databaseHost: pulumi.output(hosts.database.host),
     sqliteMigration: database.migration,
+    synapseVersion: upgrades.synapseVersion,
+    postgresVersion: upgrades.postgresMajor,
+    postgresCluster: database.clusterState,
     tier: settings.tier,
     workers: workers.workers.map((w) => w.name),
   };

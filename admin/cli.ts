@@ -31,15 +31,27 @@ export class AdminError extends Error {
   }
 }
 
-/** The stack's `adminAccess` output, through the Pulumi CLI the user already has. */
-export function stackAccess(stack: string | undefined, cwd: string): AdminAccess {
-  const args = ["stack", "output", "adminAccess", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])];
-  const r = spawnSync("pulumi", args, { cwd, encoding: "utf8" });
+/** `pulumi stack output [name] --json`, through the Pulumi CLI the user already has. */
+function stackOutput(name: string | undefined, secrets: boolean, stack: string | undefined, cwd: string): any {
+  const all = ["stack", "output", ...(name ? [name] : []), "--json", ...(secrets ? ["--show-secrets"] : []), ...(stack ? ["--stack", stack] : [])];
+  const r = spawnSync("pulumi", all, { cwd, encoding: "utf8" });
   if (r.error) throw new AdminError(`cannot run the Pulumi CLI: ${r.error.message}`, 3);
-  if (r.status !== 0) throw new AdminError(`pulumi ${args.slice(0, 3).join(" ")} failed: ${r.stderr.trim() || r.stdout.trim()}`, 3);
-  const access = JSON.parse(r.stdout || "null");
+  if (r.status !== 0) throw new AdminError(`pulumi ${all.slice(0, 3).join(" ")} failed: ${r.stderr.trim() || r.stdout.trim()}`, 3);
+  return JSON.parse(r.stdout || "null");
+}
+
+/** The stack's `adminAccess` output. */
+export function stackAccess(stack: string | undefined, cwd: string): AdminAccess {
+  const access = stackOutput("adminAccess", true, stack, cwd);
   if (!access?.synapse?.host) throw new AdminError("the stack has no adminAccess output: run `pulumi up` first", 3);
   return access;
+}
+
+/** The versions the stack pins (its synapseVersion and postgresVersion outputs). */
+export interface Pins { synapseVersion?: string; postgresVersion?: string }
+export function stackPins(stack: string | undefined, cwd: string): Pins {
+  const outputs = stackOutput(undefined, false, stack, cwd) ?? {};
+  return { synapseVersion: outputs.synapseVersion, postgresVersion: outputs.postgresVersion };
 }
 
 /**
@@ -118,6 +130,17 @@ export const remoteCommands = {
     `for i in $(seq 120); do curl -fs -o /dev/null ${synapseHealth} && exit 0; sleep 1; done; exit 69`,
   vacuumFull: () => "synapse-reclaim --vacuum-full",
   backupStatus: (json: boolean) => `synapse-backup --status${json ? " --json" : ""}`,
+  // What runs on a host, one `key=value` a line: the OS, Python, the Synapse its venv or the system
+  // Python imports, each PostgreSQL cluster, and the server on PostgreSQL's port (the one serving).
+  versions: () => [
+    'printf "os=%s\\n" "$(. /etc/os-release && echo "$PRETTY_NAME")"',
+    'command -v python3 >/dev/null && printf "python=%s\\n" "$(python3 -c "import platform; print(platform.python_version())")"',
+    `py=/usr/bin/python3; [ -x ${hostLayout.synapseVenv}/bin/python ] && py=${hostLayout.synapseVenv}/bin/python`,
+    `"$py" -c 'import synapse; print("synapse=" + synapse.__version__)' 2>/dev/null`,
+    "command -v pg_lsclusters >/dev/null && pg_lsclusters --no-header | awk '{ print \"cluster=\" $1 \"/\" $2 \" \" $3 \" \" $4 }'",
+    'command -v psql >/dev/null && printf "postgres=%s\\n" "$(runuser -u postgres -- psql -p 5432 -XAtc \"SHOW server_version\" 2>/dev/null)"',
+    "true",
+  ].join("; "),
   // The monitoring's view (Prometheus, Alertmanager), or `{}` when monitoring is off.
   status: () => "if command -v synapse-status >/dev/null; then synapse-status; else echo '{}'; fi",
   backupList: (json: boolean) => `synapse-backup --list${json ? " --json" : ""}`,
@@ -139,6 +162,7 @@ export function isDestructive(args: string[]): boolean {
 
 export interface Deps {
   access: (stack: string | undefined) => AdminAccess;
+  pins: (stack: string | undefined) => Pins;
   run: (host: HostAccess, command: string, capture?: boolean, input?: string) => Promise<HostResult>;
   readFile: (file: string) => string;
   confirm: (question: string) => Promise<boolean>;
@@ -252,6 +276,24 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
       await confirmOrStop(o.yes, `Replace the homeserver on ${host.host} (its database, signing key and media) with backup ${source}? Messages since that backup are lost.`);
       setExit((await deps.run(host, remoteCommands.restore(source, identity !== undefined), false, identity)).code);
     });
+  cli.command("versions")
+    .description("what runs on each host, Synapse, PostgreSQL (every cluster), Python and the OS, against what the stack pins; exits 2 when a host differs")
+    .option("--json", "one JSON object, for scripts")
+    .action(async (o: { json?: boolean }) => {
+      const hosts = access();
+      const pins = deps.pins(cli.opts().stack);
+      const same = hosts.database.host === hosts.synapse.host && hosts.database.port === hosts.synapse.port;
+      const roles: [string, HostAccess][] = same ? [["synapse, database", hosts.synapse]] : [["synapse", hosts.synapse], ["database", hosts.database]];
+      const found: HostVersions[] = [];
+      for (const [role, host] of roles) {
+        const r = await deps.run(host, remoteCommands.versions(), true);
+        if (r.code !== 0) throw new AdminError(`cannot read the versions on ${host.host}`, r.code);
+        found.push({ role, host: host.host, ...parseVersions(r.stdout) });
+      }
+      const report = versionsReport(found, pins);
+      deps.print(o.json ? `${JSON.stringify(report)}\n` : renderVersions(report));
+      setExit(report.differs.length > 0 ? 2 : 0);
+    });
   cli.command("synadm")
     .description("run synadm on the Synapse VPS as the admin, e.g. `synadm user list`; --json for JSON, --yes skips the confirmation of deactivations, purges and deletions")
     .argument("[args...]", "synadm's own arguments")
@@ -292,6 +334,56 @@ export function program(deps: Deps, setExit: (code: number) => void): Command {
       }
     });
   return cli;
+}
+
+/** What runs on one host. */
+export interface HostVersions {
+  role: string;
+  host: string;
+  os?: string;
+  python?: string;
+  synapse?: string;
+  /** The server on PostgreSQL's port: the cluster serving Synapse. */
+  postgres?: string;
+  /** Every cluster: "18/main 5432 online". */
+  clusters: string[];
+}
+
+export function parseVersions(text: string): Omit<HostVersions, "role" | "host"> {
+  const out: Omit<HostVersions, "role" | "host"> = { clusters: [] };
+  for (const line of text.split("\n")) {
+    const m = /^(os|python|synapse|postgres|cluster)=(.*)$/.exec(line.trim());
+    if (!m || m[2] === "") continue;
+    if (m[1] === "cluster") out.clusters.push(m[2]);
+    else out[m[1] as "os" | "python" | "synapse" | "postgres"] = m[2];
+  }
+  return out;
+}
+
+/** The hosts' versions against the stack's pins, and every difference in words. */
+export function versionsReport(hosts: HostVersions[], pins: Pins): { hosts: HostVersions[]; pins: Pins; differs: string[] } {
+  const differs: string[] = [];
+  for (const h of hosts) {
+    if (pins.synapseVersion && h.synapse && h.synapse !== pins.synapseVersion) {
+      differs.push(`${h.host} runs Synapse ${h.synapse}, the stack pins ${pins.synapseVersion}`);
+    }
+    const major = h.postgres?.split(".")[0];
+    if (pins.postgresVersion && major && major !== pins.postgresVersion) {
+      differs.push(`${h.host} serves the database from PostgreSQL ${h.postgres}, the stack pins ${pins.postgresVersion}`);
+    }
+  }
+  return { hosts, pins, differs };
+}
+
+export function renderVersions(r: ReturnType<typeof versionsReport>): string {
+  const table = new Table({ head: ["host", "Synapse", "PostgreSQL", "Python", "OS"], style: { head: [], border: [] } });
+  for (const h of r.hosts) {
+    const others = h.clusters.filter((c) => !c.includes(" 5432 ")).map((c) => `also ${c}`);
+    table.push([`${h.host} (${h.role})`, h.synapse ?? "–", [h.postgres ?? "–", ...others].join("\n"), h.python ?? "–", h.os ?? "?"]);
+  }
+  const lines = [table.toString(), `the stack pins: Synapse ${r.pins.synapseVersion ?? "?"}, PostgreSQL ${r.pins.postgresVersion ?? "?"}`];
+  lines.push(...(r.differs.length ? r.differs.map((d) => `DIFFERS: ${d}`) : ["every host runs what the stack pins"]));
+  return `${lines.join("\n")}\n`;
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
@@ -412,6 +504,7 @@ export async function main(argv: string[], cwd = process.cwd()): Promise<number>
   let exitCode = 0;
   const cli = program({
     access: (stack) => stackAccess(stack, cwd),
+    pins: (stack) => stackPins(stack, cwd),
     run: (host, command, capture, input) => onHost(host, command, cwd, capture, input),
     readFile: (file) => {
       try {

@@ -39,10 +39,15 @@ export class HostExporters extends pulumi.ComponentResource {
       },
     }, { parent: this });
     const url = (port: number) => `http://${host.address.includes(":") ? `[${host.address}]` : host.address}:${port}/metrics`;
-    const files: Record<string, string> = {
-      "node.default": renderDefaults({ ARGS: nodeExporterArgs(host.address) }),
-      ...(host.postgres ? { "postgres.default": renderDefaults({ DATA_SOURCE_NAME: postgresExporterDsn, ARGS: postgresExporterArgs(host.address) }) } : {}),
-    };
+    // Each exporter's service (named like its package) and the file of its arguments.
+    const exporters = [
+      { service: componentPackages.nodeExporter[0], file: "node.default", content: renderDefaults({ ARGS: nodeExporterArgs(host.address) }) },
+      ...(host.postgres ? [{
+        service: componentPackages.postgresExporter[0], file: "postgres.default",
+        content: renderDefaults({ DATA_SOURCE_NAME: postgresExporterDsn, ARGS: postgresExporterArgs(host.address) }),
+      }] : []),
+    ];
+    const files: Record<string, string> = Object.fromEntries(exporters.map((e) => [e.file, e.content]));
     const staged = Object.entries(files).map(([file, content]) => stagedFile(`${name}-staged-${file.replace(/\./g, "-")}`, {
       connection: args.connection, path: `${stagedDir}/exporters/${file}`, content, mode: "0644", owner: "root:root",
     }, { parent: this }));
@@ -55,6 +60,7 @@ export class HostExporters extends pulumi.ComponentResource {
       params: {
         NODE_URL: url(monitoringPorts.nodeExporter),
         ...(host.postgres ? { POSTGRES_URL: url(monitoringPorts.postgresExporter) } : {}),
+        EXPORTERS: exporters.map((e) => `${e.service}=${e.file}`).join(" "),
         CONTENT_SHA256: sha256(Object.values(files).join("\0")).slice(0, 16),
       },
     }, { parent: this, dependsOn: [...staged, ...firewall] });

@@ -6,6 +6,10 @@ import { scriptStep } from "./remote";
 export interface HostPackagesArgs {
   /** One plan per host (render/packages.ts). */
   plans: HostPackagePlan[];
+  /** The Synapse release the stack holds: a missing package is installed (and pinned) at it. */
+  synapseVersion: pulumi.Input<string>;
+  /** The PostgreSQL major the stack holds: the per-major packages' %s. */
+  postgresMajor: pulumi.Input<string>;
 }
 
 /**
@@ -20,7 +24,7 @@ export class HostPackages extends pulumi.ComponentResource {
     super("synapse:index:HostPackages", name, {}, opts);
     this.steps = args.plans.map((plan) => scriptStep(`${name}-${plan.role}`, {
       connection: plan.connection, script: "host-packages",
-      params: hostPackagesParams(plan),
+      params: pulumi.all([args.synapseVersion, args.postgresMajor]).apply(([synapse, postgresMajor]) => hostPackagesParams(plan, { synapse, postgresMajor })),
     }, { parent: this }));
     this.registerOutputs({ packages: this.steps.map((s) => s.stdout) });
   }

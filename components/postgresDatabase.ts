@@ -3,10 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Sizing } from "../config";
 import { DatabaseSection, HomeserverPart } from "../render/homeserver";
-import { componentPackages, packagesParam } from "../render/packages";
+import { componentPackages } from "../render/packages";
 import { stagedDir, synapseConfigDir } from "../render/paths";
 import {
-  PostgresNetwork, postgresDropIn, postgresNetworkDropIn, renderAutovacuum, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
+  PostgresNetwork, postgresDropIn, postgresPort, postgresNetworkDropIn, renderAutovacuum, renderHbaBlock, renderListenDropIn, renderPostgresTuning,
   synapseAutovacuum, synapseDatabaseName,
 } from "../render/postgres";
 import { hostFirewall } from "./firewall";
@@ -30,6 +30,12 @@ export interface PostgresDatabaseArgs {
   clients?: pulumi.Input<string>[];
   /** `pulumi destroy` drops the database and role (otherwise they are kept). */
   deleteDataOnDestroy?: pulumi.Input<boolean>;
+  /** The cluster ("major/name") the database lives in (Upgrades): a new major moves it there. */
+  cluster: pulumi.Input<string>;
+  /** What a move to another cluster waits for: the upgrade gate, which stops Synapse after a backup. */
+  moveAfter?: pulumi.Resource[];
+  /** The major of an old cluster a move left behind, to drop (postgresDropOldCluster); none keeps it. */
+  dropOldCluster?: string;
 }
 
 /**
@@ -45,6 +51,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   public readonly homeserverPart: pulumi.Output<HomeserverPart>;
   /** What the SQLite migration did, in a sentence. */
   public readonly migration: pulumi.Output<string>;
+  /** The cluster serving the database, or what its last move did, in a sentence. */
+  public readonly clusterState: pulumi.Output<string>;
   /** On a database box: what the move from the Synapse host's own PostgreSQL did, in a sentence. */
   public readonly move?: pulumi.Output<string>;
   /** Everything Synapse needs before it may start on this database. */
@@ -58,15 +66,18 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 
   private readonly stepPrefix: string;
   private readonly hostConnection: SshConnectionArgs;
+  private readonly cluster: pulumi.Output<string>;
 
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:PostgresDatabase", name, {}, opts);
     this.stepPrefix = name;
     this.hostConnection = args.connection;
+    const cluster = pulumi.output(args.cluster);
+    this.cluster = cluster;
     const databaseName = pulumi.output(args.databaseName ?? synapseDatabaseName);
     const user = pulumi.output(args.user ?? "synapse_user");
     const host = pulumi.output(args.address ?? "127.0.0.1");
-    const port = 5432;
+    const port = postgresPort;
 
     // Alphanumeric: it travels through psql and a pgpass file without quoting rules.
     const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
@@ -74,23 +85,36 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 
     const teardown = teardownStep(`${name}-teardown`, {
       connection: args.connection, script: "postgres-teardown",
-      params: pulumi.all([databaseName, user, args.deleteDataOnDestroy ?? false]).apply(([db, u, deleteData]) => ({
-        DB_NAME: db, DB_USER: u, DELETE_DATA: deleteData,
+      params: pulumi.all([cluster, databaseName, user, args.deleteDataOnDestroy ?? false]).apply(([c, db, u, deleteData]) => ({
+        PG_CLUSTER: c, DB_NAME: db, DB_USER: u, DELETE_DATA: deleteData,
       })),
     }, { parent: this });
-    const packages = scriptStep(`${name}-packages`, {
-      connection: args.connection, script: "postgres-packages", params: { PACKAGES: packagesParam(componentPackages.postgres) },
-    }, { parent: this });
+    // The cluster installed and serving; a new major moves the database there (Synapse stopped).
+    const clusterStep = scriptStep(`${name}-cluster`, {
+      connection: args.connection,
+      script: "postgres-cluster",
+      params: pulumi.all([cluster, databaseName, user]).apply(([c, db, u]) => ({
+        PG_CLUSTER: c, PORT: port, DB_NAME: db, DB_USER: u, PACKAGE: componentPackages.postgres[0],
+      })),
+      stdin: secretPassword,
+    }, { parent: this, dependsOn: args.moveAfter ?? [] });
+    if (args.dropOldCluster) {
+      scriptStep(`${name}-drop-old-cluster`, {
+        connection: args.connection,
+        script: "postgres-drop-cluster",
+        params: cluster.apply((c) => ({ DROP: args.dropOldCluster!, PG_CLUSTER: c })),
+      }, { parent: this, dependsOn: [clusterStep] });
+    }
     const tuning = scriptStep(`${name}-tuning`, {
       connection: args.connection,
       script: "postgres-tuning",
-      params: { DROPIN: postgresDropIn },
+      params: cluster.apply((c) => ({ PG_CLUSTER: c, DROPIN: postgresDropIn })),
       stdin: pulumi.output(args.sizing).apply(renderPostgresTuning),
-    }, { parent: this, dependsOn: [packages] });
+    }, { parent: this, dependsOn: [clusterStep] });
     const database = scriptStep(`${name}-database`, {
       connection: args.connection,
       script: "postgres-database",
-      params: pulumi.all([databaseName, user]).apply(([db, u]) => ({ DB_NAME: db, DB_USER: u })),
+      params: pulumi.all([cluster, databaseName, user]).apply(([c, db, u]) => ({ PG_CLUSTER: c, DB_NAME: db, DB_USER: u })),
       stdin: secretPassword,
     }, { parent: this, dependsOn: [tuning] });
     const box = args.clients ? this.privateNetwork(name, args, databaseName, user, host, port, database, secretPassword) : undefined;
@@ -122,10 +146,11 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.password = secretPassword;
     this.homeserverPart = section.apply((database): HomeserverPart => ({ database }));
     this.migration = this.ready.stdout;
+    this.clusterState = clusterStep.stdout.apply((s) => s.trim());
     this.synapseDependsOn = [this.ready, teardown];
     this.registerOutputs({
       databaseName: this.databaseName, user: this.user, host: this.host,
-      homeserverPart: this.homeserverPart, migration: this.migration, move: this.move,
+      homeserverPart: this.homeserverPart, migration: this.migration, move: this.move, clusterState: this.clusterState,
     });
   }
 
@@ -137,7 +162,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     return scriptStep(`${this.stepPrefix}-autovacuum`, {
       connection: this.hostConnection,
       script: "postgres-autovacuum",
-      params: this.databaseName.apply((db) => ({ DB_NAME: db })),
+      params: pulumi.all([this.cluster, this.databaseName]).apply(([c, db]) => ({ PG_CLUSTER: c, DB_NAME: db })),
       stdin: renderAutovacuum(synapseAutovacuum),
     }, { parent: this, dependsOn: [schema] });
   }
@@ -164,7 +189,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       connection: args.connection,
       script: "postgres-network",
       // The files' digest: a new client or address re-runs the step that puts them live.
-      params: network.apply((n) => ({ STAGED: staged, DROPIN: postgresNetworkDropIn, CONFIG_SHA256: sha256(files.map(([, render]) => render(n)).join("\0")).slice(0, 16) })),
+      params: pulumi.all([network, this.cluster]).apply(([n, c]) => ({
+        PG_CLUSTER: c, STAGED: staged, DROPIN: postgresNetworkDropIn, CONFIG_SHA256: sha256(files.map(([, render]) => render(n)).join("\0")).slice(0, 16),
+      })),
     }, { parent: this, dependsOn: [firewall, ...stagedFiles] });
     const move = scriptStep(`${name}-move`, {
       connection: args.synapseConnection,

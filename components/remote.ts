@@ -3,8 +3,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { componentPackages, packagesParam, synapsePackageParams } from "../render/packages";
-import { PackageSource } from "../render/paths";
+import { packagesParam, synapsePackageParams, synapseStepPackages } from "../render/packages";
+import { PackageSource, stagedDir, workerUnitTemplate } from "../render/paths";
+import { pypiUnitStagedPath, renderPypiSynapseUnit, renderStartDropIn, startDropInStagedPath } from "../render/synapseService";
 import { remoteCommand, ScriptParams } from "../render/script";
 
 /** An SSH connection. The private key is made secret here, whatever the caller passed. */
@@ -115,25 +116,47 @@ export function fingerprint(contents: pulumi.Input<string>[]): pulumi.Output<str
 export interface SynapsePackagesArgs {
   connection: SshConnectionArgs;
   serverName: pulumi.Input<string>;
-  packageSource: pulumi.Input<PackageSource>;
+  packageSource: PackageSource;
   reportStats: pulumi.Input<boolean>;
+  /** The release the stack holds (Upgrades). */
+  version: pulumi.Input<string>;
+  /** A PyPI install's lock (Upgrades). */
+  lock?: pulumi.Input<string>;
+  /** This host's upgrade gate: a release replacing another goes in only after it stopped Synapse. */
+  gate?: pulumi.Resource;
 }
 
 /**
  * The first two steps on any host that runs Synapse (main process or workers): the preflight
- * (a Debian/Ubuntu host serving no other server name), then the package, never started on its
- * default config. Returns the packages step, which the host's other steps follow.
+ * (a Debian/Ubuntu host serving no other server name), then Synapse at the release the stack
+ * holds: the package, never started on its default config, or from PyPI the virtualenv, the
+ * service user and the unit. Returns the packages step, which the host's other steps follow.
  */
 export function synapsePackages(name: string, args: SynapsePackagesArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const preflight = scriptStep(`${name}-preflight`, {
     connection: args.connection, script: "synapse-preflight",
     params: pulumi.output(args.serverName).apply((s) => ({ SERVER_NAME: s })),
   }, opts);
+  const pypi = args.packageSource === "pypi";
+  // The unit (PyPI) and the start timeout's drop-in (every source), staged for the step to put live.
+  const units = [
+    { key: "start-dropin", path: startDropInStagedPath, content: renderStartDropIn() },
+    ...(pypi ? [{ key: "unit", path: pypiUnitStagedPath, content: renderPypiSynapseUnit() }] : []),
+  ];
+  const staged = units.map((u) => stagedFile(`${name}-staged-${u.key}`, {
+    connection: args.connection, path: `${stagedDir}/${u.path}`, content: u.content, mode: "0644", owner: "root:root",
+  }, { ...opts, dependsOn: [preflight] }));
   return scriptStep(`${name}-packages`, {
     connection: args.connection, script: "synapse-packages",
-    params: pulumi.all([args.packageSource, args.serverName, args.reportStats]).apply(([source, serverName, stats]) => ({
-      SOURCE: source, SERVER_NAME: serverName, REPORT_STATS: stats,
-      PACKAGES: packagesParam(componentPackages.synapse), ...synapsePackageParams(source),
+    params: pulumi.all([args.serverName, args.reportStats, args.version]).apply(([serverName, stats, version]) => ({
+      SOURCE: args.packageSource, SERVER_NAME: serverName, REPORT_STATS: stats, VERSION: version,
+      START_DROPIN: `${stagedDir}/${startDropInStagedPath}`,
+      ...(pypi ? { UNIT: `${stagedDir}/${pypiUnitStagedPath}` } : {}),
+      UNITS_SHA256: sha256(units.map((u) => u.content).join("\0")).slice(0, 16),
+      PACKAGES: packagesParam(synapseStepPackages(args.packageSource)),
+      ...synapsePackageParams(args.packageSource),
+      WORKER_UNIT: workerUnitTemplate,
     })),
-  }, { ...opts, dependsOn: [preflight] });
+    stdin: pypi ? args.lock : undefined,
+  }, { ...opts, dependsOn: [preflight, ...staged, ...(args.gate ? [args.gate] : [])] });
 }

@@ -10,6 +10,8 @@ export interface SpaceReclaimArgs {
   /** The database host: pg_repack runs there, as postgres, over the local socket. */
   connection: SshConnectionArgs;
   database: pulumi.Input<string>;
+  /** The PostgreSQL cluster ("major/name") serving it: pg_repack is per major. */
+  cluster: pulumi.Input<string>;
   settings: pulumi.Input<ReclaimSettings>;
 }
 
@@ -28,12 +30,12 @@ export class SpaceReclaim extends pulumi.ComponentResource {
     this.install = scriptStep(`${name}-install`, {
       connection: args.connection,
       script: "reclaim-install",
-      params: pulumi.output(args.database).apply((database) => ({ DATABASE: database, PACKAGE: componentPackages.reclaim[0] })),
+      params: pulumi.output(args.cluster).apply((cluster) => ({ PG_CLUSTER: cluster, PACKAGE: componentPackages.reclaim[0] })),
     }, { parent: this });
     this.timer = maintenanceTool(`${name}-timer`, {
       connection: args.connection,
       toolName: "synapse-reclaim",
-      tool: pulumi.all([args.database, args.settings]).apply(([database, s]) => reclaimTool(database, s)),
+      tool: pulumi.all([args.database, args.cluster, args.settings]).apply(([database, cluster, s]) => reclaimTool(database, cluster, s)),
     }, { parent: this, dependsOn: [this.install] });
     this.registerOutputs({ install: this.install.stdout });
   }

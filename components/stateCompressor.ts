@@ -13,7 +13,8 @@ import { scriptStep, SshConnectionArgs, stagedFile } from "./remote";
 export interface StateCompressorArgs {
   /** The database host: the compressor is built there and talks to PostgreSQL over its socket. */
   connection: SshConnectionArgs;
-  database: { name: pulumi.Input<string>; user: pulumi.Input<string> };
+  /** Synapse's database, its role, and the PostgreSQL cluster ("major/name") serving it. */
+  database: { name: pulumi.Input<string>; user: pulumi.Input<string>; cluster: pulumi.Input<string> };
   /** systemd OnCalendar expression. */
   schedule: pulumi.Input<string>;
   /** The compressor's -c (state groups in memory at once) and -n (chunks per run). */
@@ -58,8 +59,8 @@ export class StateCompressor extends pulumi.ComponentResource {
     this.timer = maintenanceTool(`${name}-timer`, {
       connection: args.connection,
       toolName: compressState.name,
-      tool: pulumi.all([args.database.name, args.database.user, args.schedule, args.chunkSize, args.chunks]).apply(
-        ([db, user, schedule, chunkSize, chunks]) => compressStateTool({ name: db, user }, { schedule, chunkSize, chunks, reclaim: args.reclaim })),
+      tool: pulumi.all([args.database.name, args.database.user, args.database.cluster, args.schedule, args.chunkSize, args.chunks]).apply(
+        ([db, user, cluster, schedule, chunkSize, chunks]) => compressStateTool({ name: db, user, cluster }, { schedule, chunkSize, chunks, reclaim: args.reclaim })),
     }, { parent: this, dependsOn: [this.install] });
     this.registerOutputs({ install: this.install.stdout });
   }

@@ -5,6 +5,7 @@ import {
   DatabaseSection, HomeserverPart, renderHomeserver, renderLogConfig, renderPassfile, renderSecrets,
 } from "../render/homeserver";
 import { PackageSource, stagedDir, synapseLocalUrl, synapsePaths } from "../render/paths";
+import { startTimeoutSeconds } from "../render/synapseService";
 import { scriptStep, sha256, stagedFile, SshConnectionArgs, synapsePackages, teardownStep } from "./remote";
 import { synapseConfig } from "./synapseConfig";
 import { HostStep, SynapseConfigFile, SynapseExtension } from "./synapseExtension";
@@ -12,8 +13,16 @@ import { HostStep, SynapseConfigFile, SynapseExtension } from "./synapseExtensio
 export interface SynapseHostArgs {
   connection: SshConnectionArgs;
   serverName: pulumi.Input<string>;
-  packageSource: pulumi.Input<PackageSource>;
+  packageSource: PackageSource;
   reportStats: pulumi.Input<boolean>;
+  /** The Synapse release the stack holds, and a PyPI install's lock (Upgrades). */
+  version: pulumi.Input<string>;
+  lock?: pulumi.Input<string>;
+  /**
+   * The upgrade gate on this host (Upgrades.gate): a new release goes in after it, and its answer
+   * joins the activation's parameters, so whatever it stopped, the activation starts again.
+   */
+  gate?: command.remote.Command;
   /** homeserver.yaml, composed from these parts (base settings, database, later workers…). */
   homeserverParts: pulumi.Input<pulumi.Input<HomeserverPart>[]>;
   /** The password for the database section's passfile (secret). */
@@ -54,7 +63,7 @@ export class SynapseHost extends pulumi.ComponentResource {
   constructor(name: string, args: SynapseHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("synapse:index:SynapseHost", name, {}, opts);
     const conn = args.connection;
-    const paths = pulumi.output(args.packageSource).apply(synapsePaths);
+    const paths = synapsePaths(args.packageSource);
 
     teardownStep(`${name}-teardown`, {
       connection: conn, script: "synapse-teardown",
@@ -62,6 +71,7 @@ export class SynapseHost extends pulumi.ComponentResource {
     }, { parent: this });
     const packages = synapsePackages(name, {
       connection: conn, serverName: args.serverName, packageSource: args.packageSource, reportStats: args.reportStats,
+      version: args.version, lock: args.lock, gate: args.gate,
     }, { parent: this });
 
     const extensions = args.extensions ?? [];
@@ -90,7 +100,13 @@ export class SynapseHost extends pulumi.ComponentResource {
     const config = synapseConfig(name, {
       connection: conn, serverName: args.serverName, python: paths.python, files: configFiles, workerFiles: workerConfigs,
       health: `${synapseLocalUrl}/health`,
-      digests: extensions.length > 0 ? { EXTENSIONS_SHA256: extensionDigest } : {},
+      digests: {
+        // A new release, or what the gate stopped, runs the activation again: it starts Synapse.
+        SYNAPSE_VERSION: args.version,
+        ...(args.gate ? { GATE: args.gate.stdout.apply((g) => g.trim()) } : {}),
+        START_TIMEOUT: String(startTimeoutSeconds),
+        ...(extensions.length > 0 ? { EXTENSIONS_SHA256: extensionDigest } : {}),
+      },
       after: [packages],
       // After the staged config too: a step may read it (the restore reads the staged passfile).
       activationAfter: (staged) => beforeSteps.map((step) => hostStep(step, [packages, ...staged, ...extensionStaged])),
@@ -136,11 +152,11 @@ export class SynapseHost extends pulumi.ComponentResource {
   }
 
   /** The first admin, made (or adopted) through the shared-secret registration once Synapse runs. */
-  private firstAdmin(name: string, conn: SshConnectionArgs, adminUser: string, python: pulumi.Output<string>): NonNullable<SynapseHost["admin"]> {
+  private firstAdmin(name: string, conn: SshConnectionArgs, adminUser: string, python: string): NonNullable<SynapseHost["admin"]> {
     const password = this.secret(name, "admin-password");
     const step = scriptStep(`${name}-admin-user`, {
       connection: conn, script: "synapse-admin-user",
-      params: python.apply((p) => ({ ADMIN_USER: adminUser, PYTHON: p, BASE_URL: synapseLocalUrl })),
+      params: { ADMIN_USER: adminUser, PYTHON: python, BASE_URL: synapseLocalUrl },
       stdin: password,
       secretStdout: true,
     }, { parent: this, dependsOn: [this.activated] });

@@ -16,8 +16,13 @@ export interface WorkerHostArgs {
   address: string;
   workers: WorkerSpec[];
   serverName: pulumi.Input<string>;
-  packageSource: pulumi.Input<PackageSource>;
+  packageSource: PackageSource;
   reportStats: pulumi.Input<boolean>;
+  /** The Synapse release the stack holds, and a PyPI install's lock (Upgrades). */
+  version: pulumi.Input<string>;
+  lock?: pulumi.Input<string>;
+  /** This host's upgrade gate (Upgrades.gate): its answer joins the workers step's parameters. */
+  gate?: command.remote.Command;
   /** The files every Synapse process reads, as the Synapse VPS has them (SynapseHost.sharedConfigFiles). */
   sharedConfigFiles: SynapseConfigFile[];
   /** The Synapse VPS's signing key (secret). */
@@ -48,6 +53,7 @@ export class WorkerHost extends pulumi.ComponentResource {
     }, { parent: this });
     const packages = synapsePackages(name, {
       connection: conn, serverName: args.serverName, packageSource: args.packageSource, reportStats: args.reportStats,
+      version: args.version, lock: args.lock, gate: args.gate,
     }, { parent: this });
     const redisClient = scriptStep(`${name}-redis-client`, {
       connection: conn, script: "redis-ensure",
@@ -75,12 +81,14 @@ export class WorkerHost extends pulumi.ComponentResource {
       connection: conn, serverName: args.serverName, python, files: configFiles, workerFiles: workerFiles.map((f) => f.path),
       after: [packages], activationAfter: () => [redisClient],
     }, this);
-    // Re-run whenever the config or the units change: the step restarts workers whose files are newer.
+    // Re-run whenever the config, the units, the release or what the gate stopped change: the step
+    // restarts workers whose files are newer, and starts those not running.
     this.workersReady = scriptStep(`${name}-workers`, {
       connection: conn, script: "synapse-workers",
-      params: pulumi.all([config.params, pulumi.all(unitContents.map((u) => u.content))]).apply(([p, unitTexts]) => ({
+      params: pulumi.all([config.params, args.version, args.gate?.stdout ?? "", pulumi.all(unitContents.map((u) => u.content))])
+        .apply(([p, version, gate, unitTexts]) => ({
         WORKERS: args.workers.map((w) => `${w.name}:${w.port}`).join(" "), UNIT: workerUnitTemplate, TARGET: workerTarget,
-        HOST: args.address, ACTIVATION: sha256([String(p.CONFIG_SHA256), ...unitTexts].join("\0")).slice(0, 16),
+        HOST: args.address, ACTIVATION: sha256([String(p.CONFIG_SHA256), version, gate, ...unitTexts].join("\0")).slice(0, 16),
       })),
     }, { parent: this, dependsOn: [config.activation, firewall, ...units] });
     this.registerOutputs({ workers: args.workers.map((w) => w.name) });

@@ -1,3 +1,4 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { WorkerCounts, WorkerHosts, WorkerHostSpec } from "../config";
@@ -16,7 +17,7 @@ import { WorkerHost } from "./workerHost";
 export interface WorkerPoolArgs {
   /** Workers per kind; all 0 is a single process. Known when the program runs: it decides resources. */
   counts: WorkerCounts;
-  packageSource: pulumi.Input<PackageSource>;
+  packageSource: PackageSource;
   /** systemd MemoryHigh of each worker (MiB). */
   workerMemoryMiB: pulumi.Input<number>;
   /** Equal to Synapse's max_upload_size (nginx's client_max_body_size on the media routes). */
@@ -26,6 +27,16 @@ export interface WorkerPoolArgs {
   /** What a worker host's Synapse package is installed with. */
   serverName: pulumi.Input<string>;
   reportStats: pulumi.Input<boolean>;
+}
+
+/** What the worker hosts follow: the packages, and the release the stack holds with its gate per host. */
+export interface WorkerHostsOptions {
+  dependsOn: pulumi.Resource[];
+  /** The Synapse release the stack holds, and a PyPI install's lock (Upgrades). */
+  version: pulumi.Input<string>;
+  lock?: pulumi.Input<string>;
+  /** The upgrade gate of each host of `workerHosts`, in its order (Upgrades.gate). */
+  gates: command.remote.Command[];
 }
 
 /** Workers on other hosts: each host with its workers, the Synapse VPS's address, the step that reads the signing key there. */
@@ -74,7 +85,7 @@ export class WorkerPool extends pulumi.ComponentResource {
    * VPS's config files and signing key (read back from it by this pool's step there), its workers,
    * and a firewall admitting only the pool's hosts.
    */
-  public addWorkerHosts(synapse: SynapseHost, opts: { dependsOn: pulumi.Resource[] }): WorkerHost[] {
+  public addWorkerHosts(synapse: SynapseHost, opts: WorkerHostsOptions): WorkerHost[] {
     const remote = this.remote;
     if (!remote) return [];
     // The command's stdout loses the file's final newline; put it back, so copies are byte for byte.
@@ -87,6 +98,9 @@ export class WorkerPool extends pulumi.ComponentResource {
       serverName: this.args.serverName,
       packageSource: this.args.packageSource,
       reportStats: this.args.reportStats,
+      version: opts.version,
+      lock: opts.lock,
+      gate: opts.gates[this.args.workerHosts.hosts.findIndex((w) => w.address === h.address)],
       sharedConfigFiles: synapse.sharedConfigFiles,
       signingKey,
       workerMemoryMiB: this.args.workerMemoryMiB,
@@ -95,7 +109,7 @@ export class WorkerPool extends pulumi.ComponentResource {
   }
 
   private extension(name: string, args: WorkerPoolArgs): SynapseExtension {
-    const python = pulumi.output(args.packageSource).apply((s) => synapsePaths(s).python);
+    const python = pulumi.output(synapsePaths(args.packageSource).python);
     const replicationSecret = new random.RandomPassword(`${name}-replication-secret`, { length: 48, special: false }, { parent: this });
     const local = this.workers.filter((w) => w.host === loopback);
     const files = local.map((w) => ({ worker: w, path: `workers/${w.name}.yaml`, content: renderWorkerConfig(w) }));

@@ -8,6 +8,7 @@ export * from "./loaderRules";
 export * from "./media";
 export * from "./settings";
 export * from "./tiers";
+export * from "./versions";
 export * from "./workers";
 
 /**

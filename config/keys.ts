@@ -8,6 +8,7 @@ import hostLayout from "./hostLayout.json";
 import { bucketNamePattern, calendarPattern, dnsName, forms, isCidr, override, unset } from "./forms";
 import { appServiceRegistration } from "./appservices";
 import { mediaBucketModes } from "./media";
+import { packageSources, postgresMajorPattern, synapseVersionPattern } from "./versions";
 import { promDurationPattern, promSizePattern, tierMonitoring } from "./monitoring";
 import { relayPortsPattern } from "./turn";
 import { peerRatePattern, tierFederationLimits } from "./federationLimits";
@@ -36,7 +37,7 @@ export type ConfigKey = KeySpec & { name: string };
 
 /** The config reference's sections, in order. */
 export const sections = [
-  "The homeserver", "Hosts and SSH", "A database box and worker hosts", "Packages and TLS", "Users and federation",
+  "The homeserver", "Hosts and SSH", "A database box and worker hosts", "Versions and upgrades", "TLS", "Users and federation",
   "Federation limits", "What the homeserver deletes by itself", "Keeping the database small", "Backups and restore",
   "Media in a bucket", "Workers", "Calls (TURN)", "Monitoring and alerts", "Sizing (overrides of the tier)", "Teardown",
 ] as const;
@@ -112,20 +113,26 @@ export const keyTable = {
   workerHosts: key({ section: "A database box and worker hosts", type: "array", default: [], schema: z.array(forms.ip),
     description: "IP addresses of more VPSes for Synapse's workers, on the private network and reachable by SSH there (sshPort, sshUser, sshPrivateKey); needs databaseHost. Synchrotrons, federation readers and senders, client readers and event persisters are spread over them; the media and background workers stay on the Synapse VPS." }),
 
-  packageSource: key({ section: "Packages and TLS", type: "string", default: "matrix-org", schema: z.enum(["matrix-org", "debian"], { error: "matrix-org or debian" }),
-    description: "matrix-org (packages.matrix.org, matrix-synapse-py3) or debian (the distribution's matrix-synapse)." }),
-  tlsMode: key({ section: "Packages and TLS", type: "string", default: "acme", schema: z.enum(["acme", "provided", "self-signed"], { error: "acme, provided or self-signed" }),
+  packageSource: key({ section: "Versions and upgrades", type: "string", default: "matrix-org", schema: z.enum(packageSources, { error: packageSources.join(", ") }),
+    description: "matrix-org (packages.matrix.org, matrix-synapse-py3), debian (the distribution's matrix-synapse) or pypi (Synapse from PyPI into a virtualenv at /opt/venvs/matrix-synapse, matrix.org's layout, with a lock of its dependencies)." }),
+  synapseVersion: key({ section: "Versions and upgrades", type: "string", default: "", schema: unset(z.string().regex(synapseVersionPattern, { error: "a Synapse release such as 1.160.0 (or 1.161.0rc1)" })),
+    description: "The Synapse release to run, e.g. 1.160.0; changing it is what upgrades (or downgrades) Synapse, with a backup first. Empty: the newest the package source has when Synapse is first installed (or the one already installed), then held (the stack output synapseVersion) until you set one." }),
+  postgresVersion: key({ section: "Versions and upgrades", type: "string", default: "", schema: unset(z.string().regex(postgresMajorPattern, { error: "a PostgreSQL major version such as 17" })),
+    description: "The PostgreSQL major version on the database host, e.g. 17; changing it to a newer one moves the database to a new cluster of that version (the old one is kept, stopped). Empty: the distribution's default when PostgreSQL is first installed (or the cluster already serving), then held (the stack output postgresVersion)." }),
+  postgresDropOldCluster: key({ section: "Versions and upgrades", type: "string", default: "", schema: unset(z.string().regex(postgresMajorPattern, { error: "the major version of the old cluster to drop, such as 17" })),
+    description: "The major version of a cluster a PostgreSQL upgrade moved the database from (e.g. 17), to drop (pg_dropcluster) once you are satisfied with the new one; empty keeps it. Only a cluster this program moved from is ever dropped." }),
+  tlsMode: key({ section: "TLS", type: "string", default: "acme", schema: z.enum(["acme", "provided", "self-signed"], { error: "acme, provided or self-signed" }),
     description: "acme (Let's Encrypt via certbot, HTTP-01), provided (tlsCertificate + tlsPrivateKey) or self-signed (sandbox only)." }),
-  acmeEmail: key({ section: "Packages and TLS", type: "string", default: "", schema: unset(z.email({ error: "an e-mail address" })),
+  acmeEmail: key({ section: "TLS", type: "string", default: "", schema: unset(z.email({ error: "an e-mail address" })),
     description: "Contact e-mail for ACME; required when tlsMode is acme." }),
-  acmeServer: key({ section: "Packages and TLS", type: "string", default: "production",
+  acmeServer: key({ section: "TLS", type: "string", default: "production",
     schema: z.union([z.enum(["production", "staging"]), z.url({ protocol: /^https$/, error: "production, staging or an https:// ACME directory URL" })]),
     description: "ACME directory: production or staging (Let's Encrypt's), or the https:// URL of another ACME server (a company CA)." }),
-  acmeCaBundle: key({ section: "Packages and TLS", type: "string", default: "", schema: unset(forms.certificates),
+  acmeCaBundle: key({ section: "TLS", type: "string", default: "", schema: unset(forms.certificates),
     description: "PEM certificate(s) certbot trusts for a private ACME server's HTTPS; empty means the system's CAs." }),
-  tlsCertificate: key({ section: "Packages and TLS", type: "string", default: "", schema: unset(forms.certificates),
+  tlsCertificate: key({ section: "TLS", type: "string", default: "", schema: unset(forms.certificates),
     description: "PEM certificate chain covering matrixHost and serverName; required when tlsMode is provided." }),
-  tlsPrivateKey: key({ section: "Packages and TLS", type: "string", secret: true, schema: unset(forms.pemPrivateKey),
+  tlsPrivateKey: key({ section: "TLS", type: "string", secret: true, schema: unset(forms.pemPrivateKey),
     description: "PEM private key of tlsCertificate; required when tlsMode is provided (set with --secret)." }),
 
   enableRegistration: key({ section: "Users and federation", type: "boolean", default: false, schema: z.boolean(),

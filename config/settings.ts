@@ -13,6 +13,7 @@ import { MediaSettings, mediaSettings } from "./media";
 import { MonitoringSettings, monitoringSettings } from "./monitoring";
 import { renamedKeys } from "./renamed";
 import { Sizing, TierName, tiers } from "./tiers";
+import { PackageSource, VersionSettings, versionSettings } from "./versions";
 import { connectionsNeeded, maxWorkersPerKind, processCount, processMemoryMiB, singletonKinds, WorkerCounts, workerKinds, tierWorkers } from "./workers";
 import { TurnSettings, turnSettings } from "./turn";
 
@@ -48,7 +49,9 @@ export interface Settings {
   /** Where PostgreSQL runs and who may reach it. */
   database: DatabaseNetwork;
   workerHosts: WorkerHosts;
-  packageSource: "matrix-org" | "debian";
+  packageSource: PackageSource;
+  /** The Synapse release and PostgreSQL major the stack pins ("" = held at what the host got first). */
+  versions: VersionSettings;
   tls: TlsSettings;
   enableRegistration: boolean;
   adminUser?: string;
@@ -437,6 +440,7 @@ function toSettings(c: Parsed, errors: string[]): Settings {
     database: databaseNetwork(c, errors),
     workerHosts: workerHosts(c, synapse, errors),
     packageSource: c.packageSource,
+    versions: versionSettings(c, errors, projectName),
     tls,
     enableRegistration: c.enableRegistration,
     adminUser: c.adminUser || undefined,

@@ -72,7 +72,8 @@ load_offsite() {
 }
 
 if [ "${1:-}" = --list ]; then
-  local_runs=$(complete_runs -printf '%f\n' 2>/dev/null | sort)
+  # None yet (no run has made the directory) is an empty list, not a failure.
+  local_runs=$(complete_runs -printf '%f\n' 2>/dev/null | sort || true)
   offsite_runs=""
   if [ -n "$offsite" ]; then
     load_offsite

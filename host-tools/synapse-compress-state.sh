@@ -10,12 +10,15 @@
 # So first the progress of every room whose recorded state groups are gone is reset: that room is
 # compressed again from its start. Then, when synapse-reclaim is installed (reclaim= in the
 # config), the space the compressor freed goes back to the disk.
-# Settings (binary, database, role, chunk_size, chunks, reclaim) in /etc/synapse-deploy/compress-state.conf.
+# Settings (binary, database, cluster, role, chunk_size, chunks, reclaim) in
+# /etc/synapse-deploy/compress-state.conf; the cluster is named there (a host can keep an old one
+# after a PostgreSQL upgrade).
 set -euo pipefail
 conf=${SYNAPSE_COMPRESS_STATE_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
-: "${binary:?} ${database:?} ${role:?} ${chunk_size:?} ${chunks:?}"
+: "${binary:?} ${database:?} ${cluster:?} ${role:?} ${chunk_size:?} ${chunks:?}"
+export PGCLUSTER=$cluster
 log() { printf 'synapse-compress-state: %s\n' "$*"; }
 sql() { runuser -u postgres -- psql -X -qAt -F ' ' -v ON_ERROR_STOP=1 -d "$database" "$@"; }
 
@@ -57,8 +60,10 @@ SQL
 fi
 before=$(measure)
 report before "$before"
+# The compressor's own Postgres client knows nothing of PGCLUSTER: it gets the cluster's port.
+port=$(pg_conftool -s "${cluster%%/*}" "${cluster#*/}" show port) || { log "ERROR: no PostgreSQL cluster $cluster"; exit 1; }
 log "running synapse_auto_compressor -c $chunk_size -n $chunks"
-runuser -u postgres -- "$binary" -p "host=/var/run/postgresql dbname=$database user=postgres options='-c role=$role'" \
+runuser -u postgres -- "$binary" -p "host=/var/run/postgresql port=$port dbname=$database user=postgres options='-c role=$role'" \
   -c "$chunk_size" -n "$chunks"
 sql -c 'VACUUM (ANALYZE) state_groups_state, state_group_edges'
 after=$(measure)

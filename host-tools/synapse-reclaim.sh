@@ -19,12 +19,17 @@
 # index on each one's key is built concurrently first and dropped after; duplicate rows make that impossible, which is reported and
 # the table left alone. Nothing is left behind: the extensions it creates are dropped again, so a
 # dump restores on a host without pg_repack.
-# Settings (database, min_mib, min_percent, state_dir) in /etc/synapse-deploy/reclaim.conf.
+# Settings (database, cluster, min_mib, min_percent, state_dir) in /etc/synapse-deploy/reclaim.conf;
+# the cluster is named there (a host can keep an old one after a PostgreSQL upgrade).
 set -euo pipefail
 conf=${SYNAPSE_RECLAIM_CONF:-$TOOL_CONF}
 # shellcheck disable=SC1090
 . "$conf"
-: "${database:?} ${min_mib:?} ${min_percent:?} ${state_dir:?}"
+: "${database:?} ${cluster:?} ${min_mib:?} ${min_percent:?} ${state_dir:?}"
+# psql and the other wrapped tools through PGCLUSTER, pg_repack (not wrapped) through PGPORT.
+export PGCLUSTER=$cluster
+PGPORT=$(pg_conftool -s "${cluster%%/*}" "${cluster#*/}" show port) || { echo "synapse-reclaim: no PostgreSQL cluster $cluster" >&2; exit 1; }
+export PGPORT
 mode=run
 json=0
 for arg in "$@"; do

@@ -89,11 +89,13 @@ export function renderCompressorBuildService(): string {
   ].join("\n");
 }
 
-export function renderCompressStateConf(db: { name: string; user: string }, chunkSize: number, chunks: number, withReclaim: boolean): string {
+export function renderCompressStateConf(db: CompressedDatabase, chunkSize: number, chunks: number, withReclaim: boolean): string {
   return [
     "# Managed by the synapse Pulumi program: synapse-compress-state's settings.",
     `binary=${compressorBinary()}`,
     `database=${db.name}`,
+    "# The PostgreSQL cluster serving it (major/name).",
+    `cluster=${db.cluster}`,
     "# The compressor connects as postgres over the local socket and acts as Synapse's role, so",
     "# the tables it creates belong to Synapse like the rest.",
     `role=${db.user}`,
@@ -104,7 +106,10 @@ export function renderCompressStateConf(db: { name: string; user: string }, chun
   ].join("\n");
 }
 
-export function compressStateTool(db: { name: string; user: string }, c: { schedule: string; chunkSize: number; chunks: number; reclaim: boolean }): MaintenanceTool {
+/** The database the compressor works on, its role, and the cluster ("major/name") serving it. */
+export interface CompressedDatabase { name: string; user: string; cluster: string }
+
+export function compressStateTool(db: CompressedDatabase, c: { schedule: string; chunkSize: number; chunks: number; reclaim: boolean }): MaintenanceTool {
   return {
     ...compressState,
     description: "Synapse state compression (synapse_auto_compressor, then VACUUM ANALYZE)",

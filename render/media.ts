@@ -4,7 +4,7 @@
 // homeserver.yaml and every unit stay readable in preview diffs.
 import { S3MediaSettings } from "../config";
 import { HomeserverPart } from "./homeserver";
-import { PackageSource, synapseConfigDir } from "./paths";
+import { hasVenv, PackageSource, synapseConfigDir, synapsePaths, synapseVenv } from "./paths";
 
 /** The synapse-s3-storage-provider release installed (≥ 1.6.0 is needed from Synapse 1.140 on). */
 export const s3ProviderVersion = "1.7.0";
@@ -30,8 +30,8 @@ export interface S3ProviderPaths {
 export const debianProviderPrefix = "/opt/synapse-s3-storage-provider";
 
 export function s3ProviderPaths(source: PackageSource): S3ProviderPaths {
-  if (source === "matrix-org") {
-    return { python: "/opt/venvs/matrix-synapse/bin/python", uploadTool: "/opt/venvs/matrix-synapse/bin/s3_media_upload" };
+  if (hasVenv(source)) {
+    return { python: synapsePaths(source).python, uploadTool: `${synapseVenv}/bin/s3_media_upload` };
   }
   return {
     python: `${debianProviderPrefix}/venv/bin/python`,

@@ -5,7 +5,11 @@
 // costs another transaction, which the end-to-end suite notices (one install on a fresh VPS).
 import { SshConnection } from "../config";
 import type { Settings } from "../config";
+import { packageSources } from "../config/versions";
 import { PackageSource } from "./paths";
+
+/** PostgreSQL's server, per major version (%s: the major the stack holds). */
+export const postgresPackage = "postgresql-%s";
 
 export interface HostPackagePlan {
   /** Names the host's step: synapse, database, well-known or worker-host-N (the first role on it). */
@@ -19,10 +23,14 @@ export interface HostPackagePlan {
 /** What each component's own steps install (scripts/*.sh), by component. */
 export const componentPackages = {
   synapse: ["ca-certificates", "curl", "debconf-utils", "sqlite3", "python3"],
+  /** A PyPI install: the virtualenv, and what builds psycopg2 (PyPI has no Linux wheel of it) against the system's libpq. */
+  synapsePypi: ["gcc", "libc6-dev", "libpq-dev", "python3-dev", "python3-venv"],
   /** What fetches matrix.org's keyring before its repository is added. */
   matrixOrgRepository: ["ca-certificates", "curl"],
-  postgres: ["postgresql"],
-  /** pg_repack, per PostgreSQL major version (%s: the major the host runs, resolved on the host). */
+  postgres: [postgresPackage],
+  /** Never installed: Debian's postgresql, asked which major it depends on (a first install's default). */
+  postgresDefault: ["postgresql"],
+  /** pg_repack, per PostgreSQL major version (%s: the major the stack holds). */
   reclaim: ["postgresql-%s-repack"],
   nginx: (acme: boolean) => ["nginx", "openssl", "ssl-cert", ...(acme ? ["certbot"] : [])],
   firewall: ["nftables"],
@@ -47,33 +55,53 @@ export const componentPackages = {
 
 /**
  * Synapse's package from each source, first, and what it needs with it: Debian's package only
- * recommends PostgreSQL's driver (the matrix.org venv bundles it).
+ * recommends PostgreSQL's driver (the matrix.org venv bundles it). None from PyPI: a virtualenv.
  */
 export function synapsePackagesFrom(source: PackageSource): string[] {
-  return source === "matrix-org" ? ["matrix-synapse-py3"] : ["matrix-synapse", "python3-psycopg2"];
+  switch (source) {
+    case "matrix-org": return ["matrix-synapse-py3"];
+    case "debian": return ["matrix-synapse", "python3-psycopg2"];
+    case "pypi": return [];
+  }
 }
 
-/** The parameters of a step that installs Synapse's package (host-packages.sh, synapse-packages.sh). */
-export function synapsePackageParams(source: PackageSource): { SYNAPSE_PACKAGES: string; REPOSITORY_PACKAGES: string } {
+/**
+ * The parameters of a step that installs or asks after Synapse's package: this source's packages,
+ * what fetches matrix.org's key, and each source's package by name (a host may hold another
+ * source's, which the version check names).
+ */
+export function synapsePackageParams(source: PackageSource): { SYNAPSE_PACKAGES: string; REPOSITORY_PACKAGES: string; SOURCE_PACKAGES: string } {
   return {
     SYNAPSE_PACKAGES: packagesParam(synapsePackagesFrom(source)),
     REPOSITORY_PACKAGES: source === "matrix-org" ? packagesParam(componentPackages.matrixOrgRepository) : "",
+    SOURCE_PACKAGES: packageSources.flatMap((s) => synapsePackagesFrom(s).slice(0, 1).map((p) => `${s}=${p}`)).join(" "),
   };
+}
+
+/** What Synapse's own steps (synapse-packages.sh) use, from each source. */
+export function synapseStepPackages(source: PackageSource): string[] {
+  return [...componentPackages.synapse, ...(source === "pypi" ? componentPackages.synapsePypi : [])];
 }
 
 /** A list of packages as a script parameter. */
 export const packagesParam = (packages: string[]) => packages.join(" ");
 
+/** The versions the stack holds (Upgrades): a host's per-major packages and Synapse's package take them. */
+export interface HeldVersions {
+  synapse: string;
+  postgresMajor: string;
+}
+
 /** host-packages.sh's parameters for one host. */
-export function hostPackagesParams(plan: HostPackagePlan): Record<string, string | boolean> {
+export function hostPackagesParams(plan: HostPackagePlan, held: HeldVersions): Record<string, string | boolean> {
   return {
     PACKAGES: packagesParam(plan.packages),
+    // Each host's step names only the versions its packages depend on.
+    ...(plan.packages.some((p) => p.includes("%s")) ? { PG_MAJOR: held.postgresMajor } : {}),
     ...(plan.synapse ? {
       SOURCE: plan.synapse.source, SERVER_NAME: plan.synapse.serverName, REPORT_STATS: plan.synapse.reportStats,
-      ...synapsePackageParams(plan.synapse.source),
+      SYNAPSE_VERSION: held.synapse, ...synapsePackageParams(plan.synapse.source),
     } : {}),
-    // A package per PostgreSQL major (%s) takes the major of the one the postgres package installs.
-    ...(plan.packages.some((p) => p.includes("%s")) ? { MAJOR_FROM: componentPackages.postgres[0] } : {}),
   };
 }
 
@@ -93,8 +121,9 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
   const offsite = !!(s.backups?.offsite || s.restore?.offsite);
   const monitoring = s.monitoring !== undefined;
 
+  const synapsePackages = synapseStepPackages(s.packageSource);
   add("synapse", s.hosts.synapse, [
-    ...componentPackages.synapse,
+    ...synapsePackages,
     ...componentPackages.nginx(s.tls.mode === "acme"),
     ...(workers ? componentPackages.redisServer : []),
     ...redisClient,
@@ -109,7 +138,7 @@ export function hostPackagePlans(s: Settings): HostPackagePlan[] {
     ...(monitoring ? [...componentPackages.postgresExporter, ...componentPackages.nodeExporter] : [])]);
   if (s.delegated) add("well-known", s.hosts.wellKnown, componentPackages.nginx(s.tls.mode === "acme"));
   s.workerHosts.hosts.forEach((h, i) =>
-    add(`worker-host-${i + 1}`, h.connection, [...componentPackages.synapse, ...redisClient, ...componentPackages.firewall,
+    add(`worker-host-${i + 1}`, h.connection, [...synapsePackages, ...redisClient, ...componentPackages.firewall,
       ...(monitoring ? componentPackages.nodeExporter : [])], true));
   if (s.turn && !s.turn.onSynapseHost) {
     add("turn", s.turn.connection, [...componentPackages.turn, ...componentPackages.firewall, ...componentPackages.nginx(s.tls.mode === "acme")]);

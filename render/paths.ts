@@ -1,15 +1,22 @@
 // Where things are on a host: what each package source puts where, and the program's own layout.
 import hostLayout from "../config/hostLayout.json";
-
-export type PackageSource = "matrix-org" | "debian";
+import type { PackageSource } from "../config/versions";
+export type { PackageSource };
 
 export interface SynapsePaths {
   /** The interpreter that has the installed Synapse (its config loader and tools). */
   python: string;
 }
 
+/** matrix.org's package and a PyPI install keep Synapse in a virtualenv here; Debian's uses the system Python. */
+export const synapseVenv = hostLayout.synapseVenv;
+
+export function hasVenv(source: PackageSource): boolean {
+  return source !== "debian";
+}
+
 export function synapsePaths(source: PackageSource): SynapsePaths {
-  return { python: source === "matrix-org" ? "/opt/venvs/matrix-synapse/bin/python" : "/usr/bin/python3" };
+  return { python: hasVenv(source) ? `${synapseVenv}/bin/python` : "/usr/bin/python3" };
 }
 
 /**

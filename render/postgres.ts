@@ -3,6 +3,8 @@ import { Sizing } from "../config";
 import { Firewall } from "./firewall";
 
 export const postgresDropIn = "60-synapse.conf";
+/** The port of the cluster serving Synapse (Synapse connects to it; a kept old cluster moves off it). */
+export const postgresPort = 5432;
 /** The database Synapse's data lives in (unless PostgresDatabase is given another). */
 export const synapseDatabaseName = "synapse";
 

@@ -10,10 +10,12 @@ export const reclaim = {
 };
 export const reclaimStateDir = "/var/lib/synapse-deploy/reclaim";
 
-export function renderReclaimConf(database: string, s: ReclaimSettings): string {
+export function renderReclaimConf(database: string, cluster: string, s: ReclaimSettings): string {
   return [
     "# Managed by the synapse Pulumi program: synapse-reclaim's settings.",
     `database=${database}`,
+    "# The PostgreSQL cluster serving it (major/name).",
+    `cluster=${cluster}`,
     "# A table is rebuilt only when at least min_mib MiB and min_percent % of it (with its indexes) is reclaimable.",
     `min_mib=${s.minMiB}`,
     `min_percent=${s.minPercent}`,
@@ -22,12 +24,12 @@ export function renderReclaimConf(database: string, s: ReclaimSettings): string 
   ].join("\n");
 }
 
-export function reclaimTool(database: string, s: ReclaimSettings): MaintenanceTool {
+export function reclaimTool(database: string, cluster: string, s: ReclaimSettings): MaintenanceTool {
   return {
     ...reclaim,
     description: "Synapse's tables rebuilt online where deleted rows left space (pg_repack)",
     schedule: s.schedule,
-    conf: renderReclaimConf(database, s),
+    conf: renderReclaimConf(database, cluster, s),
     after: ["postgresql.service"],
   };
 }

@@ -3,7 +3,7 @@
 // travels on stdin, never in the command string, which the command provider prints on failure.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { deployConfigDir, deployStateDir, stagedDir, synapseConfigDir, synapseDataDir, tlsRoot } from "./paths";
+import { deployConfigDir, deployStateDir, stagedDir, synapseConfigDir, synapseDataDir, synapseVenv, tlsRoot } from "./paths";
 
 export const scriptsDir = path.join(__dirname, "..", "scripts");
 
@@ -36,6 +36,7 @@ export function hostLayoutHeader(): string {
       place("SYNAPSE_DATA", "SYNAPSE_DEPLOY_DATA_DIR", synapseDataDir),
       place("TLS_ROOT", "SYNAPSE_DEPLOY_TLS_DIR", tlsRoot),
       place("DEPLOY_ETC", "SYNAPSE_DEPLOY_CONFIG_DIR", deployConfigDir),
+      place("SYNAPSE_VENV", "SYNAPSE_DEPLOY_VENV", synapseVenv),
     ].join(" \\\n  ")}`,
   ].join("\n");
 }

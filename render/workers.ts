@@ -5,8 +5,9 @@ import { WorkerCounts, WorkerKind, workerKinds } from "../config/workers";
 import { HomeserverPart, Listener, renderYaml } from "./homeserver";
 import { NginxLocation, NginxMap, NginxRouting, NginxUpstream, proxyTo } from "./nginx";
 import { componentPackages, packagesParam } from "./packages";
-import { synapseConfigDir, synapseDataDir, workerTarget } from "./paths";
+import { synapseConfigDir, workerTarget } from "./paths";
 import { ScriptParams } from "./script";
+import { synapseProcessService } from "./synapseService";
 
 export interface WorkerSpec {
   /** worker_name, and the instance of matrix-synapse-worker@.service. */
@@ -161,13 +162,8 @@ export function renderWorkerUnit(python: string, memoryHighMiB: number, onWorker
       : ["After=matrix-synapse.service redis-server.service", "Requires=matrix-synapse.service", "PartOf=matrix-synapse.service"]),
     "",
     "[Service]",
-    "Type=notify",
-    "NotifyAccess=main",
-    "User=matrix-synapse",
-    `WorkingDirectory=${synapseDataDir}`,
-    // The main unit's environment file (Debian's package has one); its drop-ins' Environment= the
-    // workers step copies.
-    "EnvironmentFile=-/etc/default/matrix-synapse",
+    // As the main process runs; its drop-ins' Environment= the workers step copies.
+    ...synapseProcessService,
     `ExecStart=${python} -m synapse.app.generic_worker ${config(`${synapseConfigDir}/homeserver.yaml`)} ${config(`${synapseConfigDir}/conf.d/`)} ${config(`${workerConfigDir}/%i.yaml`)}`,
     "ExecReload=/bin/kill -HUP $MAINPID",
     "Restart=always",

@@ -4,15 +4,15 @@
 # PostgreSQL's exporter's, which connects over the local socket as a role of its own in pg_monitor
 # (peer authentication: no password anywhere). Each is restarted only when its arguments changed,
 # then must answer where it listens.
-# Parameters: NODE_URL, POSTGRES_URL (empty: no PostgreSQL here); CONTENT_SHA256 only makes the
-# step run again for new content.
-: "${NODE_URL:?}"
+# Parameters: NODE_URL, POSTGRES_URL (empty: no PostgreSQL here), EXPORTERS ("service=file …":
+# each exporter's service, named like its package, and its staged arguments); CONTENT_SHA256 only
+# makes the step run again for new content.
+: "${NODE_URL:?}" "${EXPORTERS:?}"
 POSTGRES_URL=${POSTGRES_URL:-}
 staged=$STAGED_DIR/exporters
-declare -A files=([prometheus-node-exporter]=node.default)
-[ -z "$POSTGRES_URL" ] || files[prometheus-postgres-exporter]=postgres.default
-# shellcheck disable=SC2068 # the packages are the services' names
-ensure_packages ${!files[@]}
+declare -A files=()
+for pair in $EXPORTERS; do files[${pair%%=*}]=${pair#*=}; done
+ensure_packages "${!files[@]}"
 if [ -n "$POSTGRES_URL" ]; then
   runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 <<'SQL'
 DO $$ BEGIN
@@ -32,10 +32,12 @@ for service in "${!files[@]}"; do
     result+=("$service restarted")
   fi
 done
+units=()
+for service in "${!files[@]}"; do units+=(-u "$service"); done
 for url in "$NODE_URL" ${POSTGRES_URL:+"$POSTGRES_URL"}; do
   for i in $(seq 1 30); do
     curl -fs -o /dev/null "$url" && break
-    [ "$i" -lt 30 ] || { journalctl -u prometheus-node-exporter -u prometheus-postgres-exporter -n 30 --no-pager >&2 || true; die "$url did not answer within 30 s"; }
+    [ "$i" -lt 30 ] || { journalctl "${units[@]}" -n 30 --no-pager >&2 || true; die "$url did not answer within 30 s"; }
     sleep 1
   done
 done

@@ -2,8 +2,9 @@
 # Sets per-table autovacuum settings for Synapse's hot tables (stdin: `table key=value,…` per
 # line, keys sorted) where they differ from what the table has; a table this Synapse version
 # does not have is skipped. Runs once Synapse has created its schema. Changes nothing when
-# everything is already set. Parameters: DB_NAME.
-: "${DB_NAME:?}"
+# everything is already set. Parameters: PG_CLUSTER, DB_NAME.
+: "${PG_CLUSTER:?}" "${DB_NAME:?}"
+use_cluster "$PG_CLUSTER"
 sql() { runuser -u postgres -- psql -X -v ON_ERROR_STOP=1 -qAt -d "$DB_NAME" "$@"; }
 changed=0 same=0 missing=0
 while read -r table options; do

@@ -14,9 +14,11 @@ if [ "$(cat "$marker" 2>/dev/null)" = "$target" ]; then
   printf 'already moved to %s\n' "$target"
   exit 0
 fi
-local_sql() { runuser -u postgres -- psql -X -qAt -d "$DB_NAME" "$@"; }
+# This host's own cluster, the one Synapse used: the one on PostgreSQL's port.
+local_cluster=$(cluster_on_port "$DB_PORT" 2>/dev/null || true)
+local_sql() { PGCLUSTER=$local_cluster runuser -u postgres -- psql -X -qAt -d "$DB_NAME" "$@"; }
 has_local_db() {
-  command -v pg_dump >/dev/null && systemctl is-active --quiet postgresql \
+  [ -n "$local_cluster" ] && command -v pg_dump >/dev/null && systemctl is-active --quiet postgresql \
     && [ "$(local_sql -c "SELECT to_regclass('public.schema_version') IS NOT NULL" 2>/dev/null)" = t ]
 }
 if ! has_local_db; then
@@ -47,7 +49,7 @@ log "stopping Synapse to move $DB_NAME ($events events) to $target"
 systemctl stop matrix-synapse || true
 install -d -m 0700 "$STATE_DIR/backups"
 dump=$STATE_DIR/backups/$DB_NAME-before-move-$(date -u +%Y%m%dT%H%M%SZ).dump
-(umask 077 && runuser -u postgres -- pg_dump -Fc "$DB_NAME" >"$dump.tmp") || die "pg_dump of the local $DB_NAME failed; Synapse is stopped, nothing was moved"
+(umask 077 && PGCLUSTER=$local_cluster runuser -u postgres -- pg_dump -Fc "$DB_NAME" >"$dump.tmp") || die "pg_dump of the local $DB_NAME failed; Synapse is stopped, nothing was moved"
 mv "$dump.tmp" "$dump"
 if ! PGPASSFILE=$work/pgpass pg_restore --no-owner --no-privileges --single-transaction --exit-on-error \
     -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d "$DB_NAME" "$dump" 2>"$work/restore.log"; then

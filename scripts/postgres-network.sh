@@ -4,12 +4,12 @@
 # private address only. Each part changes only when it differs;
 # pg_hba is checked before PostgreSQL reloads it, and PostgreSQL restarts only for a setting
 # that needs it (the listen address), getting its old settings back if it refuses the new ones.
-# Parameters: STAGED (a directory holding hba.conf and listen.conf), DROPIN (conf.d file name);
-# CONFIG_SHA256 only makes the step run again for new files.
-: "${STAGED:?}" "${DROPIN:?}"
+# Parameters: PG_CLUSTER, STAGED (a directory holding hba.conf and listen.conf), DROPIN (conf.d
+# file name); CONFIG_SHA256 only makes the step run again for new files.
+: "${PG_CLUSTER:?}" "${STAGED:?}" "${DROPIN:?}"
 psql_admin() { runuser -u postgres -- psql -X -qAt "$@"; }
-read -r version cluster _ < <(pg_lsclusters --no-header | head -n 1)
-[ -n "${cluster:-}" ] || die "no PostgreSQL cluster found (pg_lsclusters)"
+use_cluster "$PG_CLUSTER"
+version=$PG_MAJOR cluster=$PG_NAME
 reload() { pg_ctlcluster "$version" "$cluster" reload; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

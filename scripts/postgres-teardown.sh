@@ -2,8 +2,8 @@
 # Runs on `pulumi destroy`, after Synapse has stopped. By default the database stays (it is the
 # homeserver's history). With DELETE_DATA=true (the stack's explicit destroyDeletesData) the
 # database and its role are dropped. PostgreSQL itself stays installed.
-# Parameters: DB_NAME, DB_USER, DELETE_DATA (true|false).
-: "${DB_NAME:?}" "${DB_USER:?}" "${DELETE_DATA:?}"
+# Parameters: PG_CLUSTER, DB_NAME, DB_USER, DELETE_DATA (true|false).
+: "${PG_CLUSTER:?}" "${DB_NAME:?}" "${DB_USER:?}" "${DELETE_DATA:?}"
 if [ "$DELETE_DATA" != true ]; then
   log "kept the database $DB_NAME (destroyDeletesData is off)"
   printf 'kept database %s\n' "$DB_NAME"
@@ -12,6 +12,7 @@ fi
 if ! command -v psql >/dev/null || ! systemctl is-active --quiet postgresql; then
   die "PostgreSQL is not running, so the database $DB_NAME could not be dropped"
 fi
+use_cluster "$PG_CLUSTER"
 runuser -u postgres -- psql -X -v ON_ERROR_STOP=1 -qAt -v db="$DB_NAME" -v user="$DB_USER" <<'SQL'
 DROP DATABASE IF EXISTS :"db" WITH (FORCE);
 DROP ROLE IF EXISTS :"user";

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Installs the memory settings (stdin) as a conf.d drop-in of the running cluster; restarts
-# PostgreSQL only when they changed, and puts the old file back if PostgreSQL refuses them.
-# Parameters: DROPIN (file name).
-: "${DROPIN:?}"
+# Installs the memory settings (stdin) as a conf.d drop-in of the cluster PG_CLUSTER; restarts
+# it only when they changed, and puts the old file back if PostgreSQL refuses them.
+# Parameters: PG_CLUSTER, DROPIN (file name).
+: "${PG_CLUSTER:?}" "${DROPIN:?}"
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.old"' EXIT
 cat >"$tmp"
-read -r version cluster _ < <(pg_lsclusters --no-header | head -n 1)
-[ -n "${cluster:-}" ] || die "no PostgreSQL cluster found (pg_lsclusters)"
+use_cluster "$PG_CLUSTER"
+version=$PG_MAJOR cluster=$PG_NAME
 dest=/etc/postgresql/$version/$cluster/conf.d/$DROPIN
 old=""
 if [ -f "$dest" ]; then cp -p "$dest" "$tmp.old"; old=$tmp.old; fi

@@ -3,10 +3,11 @@
 # it per major: postgresql-<major>-repack), so synapse-reclaim can rebuild tables online. Where the
 # distribution has no such package for this major, says so and installs nothing: synapse-reclaim
 # then reports the tables it could not rebuild, and leaves them as they are.
-# Parameters: DATABASE; PACKAGE (the package's name, %s standing for the major version).
-: "${DATABASE:?}" "${PACKAGE:?}"
-major=$(runuser -u postgres -- psql -X -qAt -d "$DATABASE" -c 'SHOW server_version_num' | cut -c1-2)
-[[ $major =~ ^[0-9]+$ ]] || die "cannot tell the PostgreSQL major version that serves $DATABASE"
+# Parameters: PG_CLUSTER (the cluster serving it), PACKAGE (the package's name, %s standing for
+# the major version).
+: "${PG_CLUSTER:?}" "${PACKAGE:?}"
+use_cluster "$PG_CLUSTER"
+major=$PG_MAJOR
 # shellcheck disable=SC2059 # the package name is the format
 package=$(printf "$PACKAGE" "$major")
 if [ -z "$(packages_missing "$package")" ]; then

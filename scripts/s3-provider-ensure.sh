@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Makes sure Synapse's Python imports synapse-s3-storage-provider VERSION, installing it when it
-# does not: into the matrix.org package's venv, or, for Debian's package (whose Python is
+# does not: into Synapse's venv (matrix.org's package, or a PyPI install), or, for Debian's package (whose Python is
 # externally managed), into a venv of its own that sees the system's packages, exposed to Synapse
 # as PYTHONPATH=$PREFIX/site (the drop-in). Installed as Synapse's ExecStartPre, so a package
 # upgrade that replaced the venv is repaired before Synapse needs the module, and a failure stops
 # the start with the reason in the journal instead of a Synapse that cannot load its config.
-# Parameters: SOURCE (matrix-org|debian), VERSION, PREFIX (Debian's venv lives in $PREFIX/venv),
+# Parameters: SOURCE (matrix-org|pypi|debian), VERSION, PREFIX (Debian's venv lives in $PREFIX/venv),
 # DEBIAN_PACKAGES (what Debian packages of the provider's dependencies).
 : "${SOURCE:?}" "${VERSION:?}" "${PREFIX:?}" "${DEBIAN_PACKAGES:?}"
 unset PYTHONPATH
 case "$SOURCE" in
-  matrix-org) python=/opt/venvs/matrix-synapse/bin/python pythonpath="" ;;
+  matrix-org | pypi) python=$SYNAPSE_VENV/bin/python pythonpath="" ;;
   debian) python=/usr/bin/python3 pythonpath=$PREFIX/site ;;
   *) die "unknown package source '$SOURCE'" ;;
 esac
@@ -26,9 +26,9 @@ if importable; then
   exit 0
 fi
 log "installing synapse-s3-storage-provider $VERSION for Synapse ($SOURCE package)"
-if [ "$SOURCE" = matrix-org ]; then
-  [ -x /opt/venvs/matrix-synapse/bin/pip ] || die "no /opt/venvs/matrix-synapse/bin/pip: is matrix-synapse-py3 installed?"
-  /opt/venvs/matrix-synapse/bin/pip install --quiet --disable-pip-version-check "synapse-s3-storage-provider==$VERSION"
+if [ "$SOURCE" != debian ]; then
+  [ -x "$SYNAPSE_VENV/bin/pip" ] || die "no $SYNAPSE_VENV/bin/pip: is Synapse installed?"
+  "$SYNAPSE_VENV/bin/pip" install --quiet --disable-pip-version-check "synapse-s3-storage-provider==$VERSION"
 else
   # What Debian packages itself comes from apt; pip adds only what is missing or too old (boto3).
   # shellcheck disable=SC2086 # one package name per word

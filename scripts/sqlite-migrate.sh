@@ -14,7 +14,7 @@ if [ ! -s "$sqlite_db" ]; then
 fi
 
 port_db=""
-for candidate in /opt/venvs/matrix-synapse/bin/synapse_port_db /usr/bin/synapse_port_db; do
+for candidate in "$SYNAPSE_VENV/bin/synapse_port_db" /usr/bin/synapse_port_db; do
   [ -x "$candidate" ] && { port_db=$candidate; break; }
 done
 [ -n "$port_db" ] || die "found $sqlite_db but no synapse_port_db to migrate it"

@@ -7,7 +7,9 @@
 # Parameters: SERVER_NAME, PYTHON (the package's interpreter), FILES (space-separated paths
 # relative to $SYNAPSE_ETC, staged under $STAGED_DIR/synapse), HEALTH_URL; WORKER_FILES
 # (optional: the worker files among FILES, each checked as its worker loads it); MAIN (optional,
-# default true).
+# default true); SYNAPSE_VERSION and GATE (the upgrade gate's answer) only make it run again after
+# a version change, and so start what the gate stopped; START_TIMEOUT (seconds a start may take:
+# migrating the schema after an upgrade, as the unit's TimeoutStartSec).
 : "${SERVER_NAME:?}" "${PYTHON:?}" "${FILES:?}" "${HEALTH_URL:?}"
 WORKER_FILES=${WORKER_FILES:-}
 MAIN=${MAIN:-true}
@@ -89,25 +91,44 @@ if [ "$MAIN" != true ]; then
   exit 0
 fi
 
-# 5. Restart only when needed; wait for health.
+# 5. Restart only when needed; wait for health. A start after an upgrade migrates the schema first
+#    (systemd says "activating" until Synapse is ready), which takes as long as it takes; a start
+#    that fails (the unit fails, or systemd restarts it) stops the wait at once.
 systemctl enable --quiet matrix-synapse
 restarted=0
+since=$(date '+%Y-%m-%d %H:%M:%S')
 if [ "$changed" = 1 ] || ! systemctl is-active --quiet matrix-synapse || applied_differs synapse "${live_files[@]}"; then
   log "restarting matrix-synapse"
-  systemctl restart matrix-synapse
+  # A failed start before this one must not read as this one failing.
+  systemctl reset-failed matrix-synapse 2>/dev/null || true
+  restarts=$(systemctl show -p NRestarts --value matrix-synapse 2>/dev/null || echo 0)
+  systemctl restart --no-block matrix-synapse
   restarted=1
   printf 'restarted\n'
 else
   log "config unchanged; Synapse keeps running"
   printf 'unchanged\n'
 fi
-for _ in $(seq 1 120); do
+restarts=${restarts:-$(systemctl show -p NRestarts --value matrix-synapse 2>/dev/null || echo 0)}
+waited=0
+while [ "$waited" -lt 120 ] || [ "$(systemctl show -p ActiveState --value matrix-synapse)" = activating ] && [ "$waited" -lt "${START_TIMEOUT:-120}" ]; do
   if curl -fsS -o /dev/null "$HEALTH_URL"; then
     [ "$restarted" = 0 ] || mark_applied synapse "${live_files[@]}"
     log "healthy"
     exit 0
   fi
+  if systemctl is-failed --quiet matrix-synapse || [ "$(systemctl show -p NRestarts --value matrix-synapse 2>/dev/null || echo 0)" != "$restarts" ]; then
+    break
+  fi
   sleep 1
+  waited=$((waited + 1))
 done
-journalctl -u matrix-synapse -n 40 --no-pager >&2 || true
-die "Synapse did not answer $HEALTH_URL within 120 s"
+journalctl -u matrix-synapse --since "$since" -n 40 --no-pager >&2 || true
+upgrade=""
+if [[ ${GATE:-} == "stopped for "* ]] && [ -f "$STATE_DIR/upgrade.json" ]; then
+  upgrade=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"""
+This start followed the version change {r["what"]}; the backup taken before it: {r["backup"]}.
+The way back is in docs/upgrades.md: set the version back and apply (Synapse {r["from"]}, if the
+database schema still suits it), or restore that backup (npm run admin -- restore).""")' "$STATE_DIR/upgrade.json")
+fi
+die "Synapse did not start (the journal above says why; journalctl -u matrix-synapse for all of it)$upgrade"

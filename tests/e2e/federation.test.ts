@@ -11,8 +11,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { downVps } from "../sandbox/sandbox";
 import { request, sandboxAgent } from "./clients/https";
-import { federatingStack, startAcme, TestAcme } from "./support/acme";
-import { PulumiWorkspace } from "./support/pulumi";
+import { clientFor, federatingStack, Homeserver, startAcme, TestAcme } from "./support/acme";
 import { suiteNeeding } from "./support/requirements";
 import { S3Store, startS3Store } from "./support/s3";
 import { bootVps, changes, exemptFromRateLimit, expectClean, figure, record, runAdmin, timed, Vps } from "./support/stack";
@@ -42,15 +41,6 @@ function ageKeyPair(): { identity: string; recipient: string } {
 }
 const ageKey = ageKeyPair();
 
-interface Homeserver {
-  name: string;
-  matrixHost: string;
-  vps: Vps;
-  ws: PulumiWorkspace;
-  token: string;
-  client: ReturnType<typeof clientFor>;
-}
-
 let acme: TestAcme;
 let root: string;
 let store: S3Store;
@@ -58,18 +48,6 @@ let store: S3Store;
 let fedRoomId: string;
 let a: Homeserver;
 let b: Homeserver;
-
-/** A client of one homeserver that trusts only Pebble's issuing root. */
-function clientFor(vps: Vps, ca: string) {
-  const agent = sandboxAgent({ address: vps.host, ca });
-  return {
-    get: (url: string, token?: string) => request(agent, url, { token }),
-    post: (url: string, body: unknown, token?: string) => request(agent, url, { body, token }),
-    put: (url: string, body: unknown, token?: string) => request(agent, url, { method: "PUT", body, token }),
-    upload: (url: string, bytes: Buffer, contentType: string, token: string) => request(agent, url, { raw: { bytes, contentType }, token }),
-    close: () => agent.close(),
-  };
-}
 
 /** The certificate a host presents for a name (serial and issuer), verified against `ca`. */
 function servedCertificate(address: string, name: string, port: number, ca: string): Promise<{ serial: string; issuer: string }> {

@@ -15,6 +15,7 @@ export interface Recorded {
   secretInputs: string[];
   /** Resource options as the runtime sent them. */
   protect: boolean;
+  ignoreChanges: string[];
   /** URN::ID of an explicit provider, or "" for the default one. */
   provider: string;
   /** Order in which registrations finished (each takes a few ms, so dependents come later). */
@@ -54,7 +55,7 @@ export interface MockRun {
 export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["sshPrivateKey"],
   hostAnswers: Record<string, string> = {}): Promise<MockRun> {
   const resources: Recorded[] = [];
-  const requests = new Map<string, { urn: string; parent: string; dependencies: string[]; protect: boolean; provider: string }>();
+  const requests = new Map<string, { urn: string; parent: string; dependencies: string[]; protect: boolean; ignoreChanges: string[]; provider: string }>();
   let clock = 0;
   await pulumi.runtime.setMocks({
     newResource: async (args) => {
@@ -70,7 +71,7 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
           : `done ${args.name}`);
         state.stderr = "";
       }
-      const req = requests.get(`${args.type}::${args.name}`) ?? { urn: "", parent: "", dependencies: [], protect: false, provider: "" };
+      const req = requests.get(`${args.type}::${args.name}`) ?? { urn: "", parent: "", dependencies: [], protect: false, ignoreChanges: [], provider: "" };
       const secretInputs = Object.keys(args.inputs).filter((k) => isSecretValue(args.inputs[k]));
       const inputs = Object.fromEntries(Object.entries(args.inputs).map(([k, v]) => [k, unwrapSecret(v)]));
       resources.push({ type: args.type, name: args.name, ...req, custom: args.custom ?? true, inputs, secretInputs, started, finished: clock++ });
@@ -92,6 +93,7 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
       parent,
       dependencies: req.getDependenciesList(),
       protect: Boolean(req.getProtect()),
+      ignoreChanges: req.getIgnorechangesList(),
       provider: req.getProvider(),
     });
     return register(req, callback);

@@ -82,6 +82,15 @@ it("compress-state runs on the database host, through sudo for a user other than
   expect(args[args.length - 1]).toMatch(/^sudo -n bash -c '.*systemctl start synapse-compress-state\.service/s);
 });
 
+it("versions reads the pins from the stack's outputs and what runs from each host", () => {
+  standIns({ ...access, synapseVersion: "1.163.2", postgresVersion: "18" });
+  const r = admin(["versions", "--json"], { SSH_OUT: "synapse=1.163.2\npostgres=18.6\n" });
+  expect(r.status).toBe(0);
+  expect(fs.readFileSync(path.join(dir, "pulumi.args"), "utf8").trim()).toBe("stack output --json");
+  expect(JSON.parse(r.stdout)).toMatchObject({ pins: { synapseVersion: "1.163.2", postgresVersion: "18" }, differs: [] });
+  expect(fs.readFileSync(path.join(dir, "ssh.args.2"), "utf8").trim().split("\n").at(-1)).toMatch(/^sudo -n bash -c '.*pg_lsclusters/);
+});
+
 it("says which host it could not reach, and exits 255", () => {
   standIns(access);
   const r = admin(["db-report"], { SSH_EXIT: "255" });
@@ -118,13 +127,14 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
   const { program, remoteCommands, isDestructive } = require("../../admin/cli") as typeof import("../../admin/cli");
   type Reply = { code: number; stdout: string; stderr?: string };
 
-  async function runCli(argv: string[], replies: Reply[], answer = false) {
+  async function runCli(argv: string[], replies: Reply[], answer = false, pins = { synapseVersion: "1.163.2", postgresVersion: "18" }) {
     const calls: { host: string; command: string }[] = [];
     const asked: string[] = [];
     let printed = "";
     let exit = 0;
     const cli = program({
       access: () => access,
+      pins: () => pins,
       run: async (host, command) => { calls.push({ host: host.host, command }); return replies.shift() ?? { code: 0, stdout: "" }; },
       readFile: (f) => `key from ${f}`,
       confirm: async (q) => { asked.push(q); return answer; },
@@ -231,6 +241,33 @@ describe("synadm and purge-history (the program, with a recorded host)", () => {
     ]);
     expect(failed.exit).toBe(1);
     expect(failed.printed).toMatch(/^Synapse was down \d+ s\n$/);
+  });
+
+  it("versions: each host's Synapse, PostgreSQL (every cluster), Python and OS against the stack's pins; exits 2 when one differs", async () => {
+    const synapseHost = { code: 0, stdout: "os=Debian GNU/Linux forky/sid\npython=3.14.8\nsynapse=1.163.2\n" };
+    const box = { code: 0, stdout: "os=Debian GNU/Linux forky/sid\npython=3.14.8\ncluster=17/main 5433 down\ncluster=18/main 5432 online\npostgres=18.6 (Debian 18.6-3)\n" };
+    const same = await runCli(["versions", "--json"], [synapseHost, box]);
+    expect(same.calls.map((c) => c.host)).toEqual(["203.0.113.10", "198.51.100.20"]);
+    expect(same.calls[0].command).toBe(remoteCommands.versions());
+    expect(same.exit).toBe(0);
+    expect(JSON.parse(same.printed)).toEqual({
+      hosts: [
+        { role: "synapse", host: "203.0.113.10", os: "Debian GNU/Linux forky/sid", python: "3.14.8", synapse: "1.163.2", clusters: [] },
+        { role: "database", host: "198.51.100.20", os: "Debian GNU/Linux forky/sid", python: "3.14.8", postgres: "18.6 (Debian 18.6-3)",
+          clusters: ["17/main 5433 down", "18/main 5432 online"] },
+      ],
+      pins: { synapseVersion: "1.163.2", postgresVersion: "18" },
+      differs: [],
+    });
+    const drifted = await runCli(["versions"], [{ code: 0, stdout: "synapse=1.160.0\n" }, { code: 0, stdout: "postgres=17.12\n" }]);
+    expect(drifted.exit).toBe(2);
+    expect(drifted.printed).toContain("DIFFERS: 203.0.113.10 runs Synapse 1.160.0, the stack pins 1.163.2");
+    expect(drifted.printed).toContain("DIFFERS: 198.51.100.20 serves the database from PostgreSQL 17.12, the stack pins 18");
+    // A kept old cluster shows next to the one serving.
+    const table = (await runCli(["versions"], [synapseHost, box])).printed;
+    expect(table).toContain("18.6 (Debian 18.6-3)");
+    expect(table).toContain("also 17/main 5433 down");
+    expect(table).toContain("every host runs what the stack pins");
   });
 
   it("status shows each process, the services, the alerts firing, the database, the backup and the certificates; exits 1 when something is wrong", async () => {

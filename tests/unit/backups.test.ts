@@ -317,8 +317,10 @@ describe("synapse-backup, run here", () => {
     expect(restore([run]).stderr).toContain(`ERROR: run ${run} fails its SHA256SUMS: it is damaged`);
   });
 
-  it("--status fails when no backup has succeeded", () => {
+  it("--status fails when no backup has succeeded; --list lists none", () => {
     const r = backup(["--status"]);
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: "synapse-backup: no backup has succeeded on this host yet\n" });
+    const list = backup(["--list", "--json"]);
+    expect({ status: list.status, list: JSON.parse(list.stdout || "null")?.local }).toEqual({ status: 0, list: [] });
   });
 });

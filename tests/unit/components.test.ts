@@ -31,6 +31,7 @@ describe("resources", () => {
       "synapse:index:SpaceReclaim maintenance-reclaim",
       "synapse:index:StateCompressor maintenance-compressor",
       "synapse:index:SynapseHost synapse",
+      "synapse:index:Upgrades upgrades",
       "synapse:index:WellKnownSite well-known",
       "synapse:index:WorkerPool workers",
     ]);
@@ -55,9 +56,10 @@ describe("resources", () => {
       "maintenance-reclaim-timer-timer", "maintenance-reclaim-timer-tool",
       "maintenance-report", "maintenance-report-conf", "maintenance-report-service", "maintenance-report-timer", "maintenance-report-tool",
       "nginx-activate", "nginx-certificate", "nginx-packages", "nginx-staged-site", "nginx-teardown",
-      "postgres-autovacuum", "postgres-database", "postgres-packages", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
+      "postgres-autovacuum", "postgres-cluster", "postgres-database", "postgres-sqlite-migration", "postgres-teardown", "postgres-tuning",
       "synapse-activate", "synapse-admin-user", "synapse-packages", "synapse-preflight",
-      "synapse-staged-homeserver", "synapse-staged-log", "synapse-staged-passfile", "synapse-staged-secrets", "synapse-teardown",
+      "synapse-staged-homeserver", "synapse-staged-log", "synapse-staged-passfile", "synapse-staged-secrets", "synapse-staged-start-dropin", "synapse-teardown",
+      "upgrades-gate", "upgrades-postgres-version", "upgrades-synapse-version-debian",
       "well-known-activate", "well-known-certificate", "well-known-packages", "well-known-staged-site", "well-known-teardown",
     ]);
   });
@@ -87,7 +89,7 @@ describe("resources", () => {
       nginx: "synapse:index:NginxProxy", "well-known": "synapse:index:WellKnownSite", maintenance: "synapse:index:DatabaseMaintenance",
       "maintenance-compressor": "synapse:index:StateCompressor", "maintenance-reclaim": "synapse:index:SpaceReclaim",
       "admin-tools": "synapse:index:AdminTools", backups: "synapse:index:Backups",
-      "host-packages": "synapse:index:HostPackages",
+      "host-packages": "synapse:index:HostPackages", upgrades: "synapse:index:Upgrades",
     };
     for (const r of run.resources.filter((x) => x.custom)) {
       const prefix = Object.keys(parentType).sort((a, b) => b.length - a.length).find((p) => r.name.startsWith(`${p}-`))!;
@@ -108,8 +110,12 @@ describe("resources", () => {
   it("orders steps on a host by their dependencies", () => {
     const after = (later: string, earlier: string) =>
       expect({ later, earlier, ok: run.byName(later).started > run.byName(earlier).finished }).toEqual({ later, earlier, ok: true });
-    after("postgres-packages", "host-packages-synapse");
-    after("postgres-tuning", "postgres-packages");
+    after("host-packages-synapse", "upgrades-synapse-version-debian");
+    after("host-packages-synapse", "upgrades-postgres-version");
+    after("upgrades-gate", "host-packages-synapse");
+    after("postgres-cluster", "upgrades-gate");
+    after("synapse-packages", "upgrades-gate");
+    after("postgres-tuning", "postgres-cluster");
     after("postgres-database", "postgres-tuning");
     after("postgres-sqlite-migration", "postgres-database");
     after("synapse-preflight", "postgres-sqlite-migration");

@@ -112,7 +112,7 @@ describe("the host tools, run here", () => {
   });
 
   it("the timer's run fails loudly while the compressor is not built", () => {
-    fs.writeFileSync(path.join(dir, "conf"), `binary=${dir}/none\ndatabase=synapse\nrole=synapse_user\nchunk_size=500\nchunks=100\n`);
+    fs.writeFileSync(path.join(dir, "conf"), `binary=${dir}/none\ndatabase=synapse\ncluster=18/main\nrole=synapse_user\nchunk_size=500\nchunks=100\n`);
     const r = spawnSync("bash", [tool("synapse-compress-state")], {
       encoding: "utf8", env: { ...process.env, SYNAPSE_COMPRESS_STATE_CONF: path.join(dir, "conf") } });
     expect(r.status).toBe(1);

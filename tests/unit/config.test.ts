@@ -27,6 +27,16 @@ describe("valid config", () => {
     expect(s.tls).toEqual({ mode: "acme", email: "admin@example.org", server: "https://acme-v02.api.letsencrypt.org/directory", caBundle: "" });
     expect(s.federation).toEqual({ caCertificates: [], ipRangeAllowlist: [], domainAllowlist: [] });
     expect(s.trustedKeyServers).toEqual(["matrix.org"]);
+    // Versions: what the hosts get first, then held.
+    expect(s.versions).toEqual({ synapse: "", postgres: "", dropOldPostgres: "" });
+  });
+
+  it("takes pinned versions, a PyPI install and an old cluster to drop", () => {
+    const s = settingsOf(validRaw({ packageSource: "pypi", synapseVersion: "1.161.0rc1", postgresVersion: "18", postgresDropOldCluster: "17" }));
+    expect(s.packageSource).toBe("pypi");
+    expect(s.versions).toEqual({ synapse: "1.161.0rc1", postgres: "18", dropOldPostgres: "17" });
+    // Without postgresVersion the held major is known on the host only: the drop step refuses the cluster in use there.
+    expect(settingsOf(validRaw({ postgresDropOldCluster: "17" })).versions.dropOldPostgres).toBe("17");
   });
 
   it("lets each sizing knob be overridden", () => {
@@ -82,7 +92,14 @@ describe("bad input", () => {
     ["a malformed private key", { sshPrivateKey: "ssh-ed25519 AAAAC3Nza... me@laptop" }, /synapse:sshPrivateKey: given a secret value, expected a PEM or OpenSSH private key/],
     ["an upload size nginx can't express", { maxUploadSize: "1T" }, /synapse:maxUploadSize: given "1T", expected digits with an optional K, M or G/],
     ["an upload size in words", { maxUploadSize: "50MB" }, /synapse:maxUploadSize: given "50MB"/],
-    ["an unknown package source", { packageSource: "snap" }, /synapse:packageSource: given "snap", expected matrix-org or debian/],
+    ["an unknown package source", { packageSource: "snap" }, /synapse:packageSource: given "snap", expected matrix-org, debian, pypi/],
+    ["a Synapse version that is no release", { synapseVersion: "latest" }, /synapse:synapseVersion: given "latest", expected a Synapse release such as 1\.160\.0/],
+    ["a Synapse version with a Debian revision", { synapseVersion: "1.160.0-1" }, /synapse:synapseVersion: given "1\.160\.0-1", expected a Synapse release such as 1\.160\.0 \(or 1\.161\.0rc1\)/],
+    ["a PostgreSQL version that is no major", { postgresVersion: "17.2" }, /synapse:postgresVersion: given "17\.2", expected a PostgreSQL major version such as 17/],
+    ["an old cluster to drop that is no major", { postgresDropOldCluster: "true" }, /synapse:postgresDropOldCluster: given "true", expected the major version of the old cluster to drop, such as 17/],
+    // The cluster in use is never dropped, nor one newer than it (a database never moves down).
+    ["the cluster in use as the one to drop", { postgresVersion: "18", postgresDropOldCluster: "18" },
+      /^synapse:postgresDropOldCluster: given "18", expected a major version older than postgresVersion \("18"\): only a cluster an upgrade moved from is dropped, never the one in use$/],
     ["ACME without an e-mail", { acmeEmail: undefined }, /synapse:acmeEmail: given nothing, expected an e-mail address \(required when tlsMode is acme\)/],
     ["a provided certificate missing", { tlsMode: "provided" }, /synapse:tlsCertificate: given nothing/],
     ["a bad CIDR", { adminAllowedNetworks: '["10.0.0.0/33"]' }, /synapse:adminAllowedNetworks\[0\]: given .*expected a CIDR/],

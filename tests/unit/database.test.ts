@@ -84,7 +84,7 @@ describe("the program", () => {
   it("runs PostgreSQL's steps on the box and the move on the Synapse VPS; Synapse connects to the private address", async () => {
     const run = await runProgram({ ...base, databaseHost: "198.51.100.20", databasePrivateAddress: "10.0.0.3", privateAddress: "10.0.0.2" });
     const hostOf = (name: string) => run.byName(name).inputs.connection.host;
-    for (const step of ["postgres-packages", "postgres-tuning", "postgres-database", "postgres-network", "postgres-teardown",
+    for (const step of ["upgrades-postgres-version", "postgres-cluster", "postgres-tuning", "postgres-database", "postgres-network", "postgres-teardown",
       "postgres-firewall", "postgres-firewall-nft", "postgres-firewall-service", "postgres-network-hba"]) {
       expect([step, hostOf(step)]).toEqual([step, "198.51.100.20"]);
     }

@@ -20,7 +20,7 @@ describe("host package plans", () => {
     const [plan, ...others] = plansOf({ host: "203.0.113.10", tier: "solo", packageSource: "debian", adminUser: "admin", tlsMode: "self-signed" });
     expect(others).toEqual([]);
     expect(plan.role).toBe("synapse");
-    expect(plan.packages).toEqual(["age", "ca-certificates", "curl", "debconf-utils", "nginx", "openssl", "postgresql", "postgresql-%s-repack", "python3",
+    expect(plan.packages).toEqual(["age", "ca-certificates", "curl", "debconf-utils", "nginx", "openssl", "postgresql-%s", "postgresql-%s-repack", "python3",
       "python3-venv", "sqlite3", "ssl-cert"]);
     expect(plan.synapse).toMatchObject({ source: "debian", reportStats: false });
   });
@@ -43,8 +43,8 @@ describe("host package plans", () => {
       serverName: "example.org", matrixHost: "matrix.example.org", wellKnownHost: "10.0.0.9",
     });
     expect(plans.map((p) => [p.role, p.host])).toEqual([["synapse", "10.0.0.2"], ["database", "10.0.0.3"], ["well-known", "10.0.0.9"], ["worker-host-1", "10.0.0.4"]]);
-    expect(plans[0].packages).not.toContain("postgresql");
-    expect(plans[1]).toMatchObject({ packages: ["nftables", "postgresql", "postgresql-%s-repack"], synapse: undefined });
+    expect(plans[0].packages).not.toContain("postgresql-%s");
+    expect(plans[1]).toMatchObject({ packages: ["nftables", "postgresql-%s", "postgresql-%s-repack"], synapse: undefined });
     expect(plans[2].packages).toEqual(["certbot", "nginx", "openssl", "ssl-cert"]); // validRaw uses ACME
     expect(plans[3].packages).toEqual(expect.arrayContaining(["nftables", "python3-hiredis", "python3"]));
     expect(plans[3].synapse).toBeDefined();
@@ -54,15 +54,19 @@ describe("host package plans", () => {
 describe("the host-packages step", () => {
   const stack = { serverName: "example.org", host: "203.0.113.10", tlsMode: "self-signed", packageSource: "debian", adminUser: "admin" };
 
-  it("runs first on the host, with the packages and Synapse's debconf answers as parameters", async () => {
-    const run = await runProgram(stack);
+  it("runs first on the host, after the versions are resolved, with the packages, the versions and Synapse's debconf answers as parameters", async () => {
+    const run = await runProgram(stack, undefined, { "upgrades-synapse-version-debian": "1.160.0\n", "upgrades-postgres-version": "18/main\n" });
     const step = run.byName("host-packages-synapse");
     expect(step.inputs.create).toContain("SCRIPT_NAME=host-packages\n");
-    expect(step.inputs.create).toMatch(/\nPACKAGES='age ca-certificates curl [^']*postgresql[^']*'\nSOURCE=debian\nSERVER_NAME=example.org\nREPORT_STATS=false\n/);
-    const first = run.resources.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-teardown"))
+    expect(step.inputs.create).toMatch(
+      /\nPACKAGES='age ca-certificates curl [^']*postgresql-%s[^']*'\nPG_MAJOR=18\nSOURCE=debian\nSERVER_NAME=example.org\nREPORT_STATS=false\nSYNAPSE_VERSION=1.160.0\n/);
+    const first = run.resources.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-teardown") && !r.name.startsWith("upgrades-"))
       .sort((a, b) => a.started - b.started)[0];
     expect(first.name).toBe("host-packages-synapse");
-    for (const later of ["postgres-packages", "synapse-preflight", "nginx-packages", "backups-packages", "admin-tools-synadm"]) {
+    for (const resolve of ["upgrades-synapse-version-debian", "upgrades-postgres-version"]) {
+      expect({ resolve, before: run.byName(resolve).finished < step.started }).toEqual({ resolve, before: true });
+    }
+    for (const later of ["postgres-cluster", "synapse-preflight", "nginx-packages", "backups-packages", "admin-tools-synadm"]) {
       expect({ later, after: run.byName(later).started > step.finished }).toEqual({ later, after: true });
     }
   });
@@ -80,7 +84,7 @@ describe("the one package list", () => {
     ...Object.values(componentPackages).flatMap((list) => (typeof list === "function" ? list(true) : list)),
     ...synapsePackagesFrom("matrix-org"), ...synapsePackagesFrom("debian"),
   ])];
-  const operations = /\b(ensure_packages|apt_install_synapse_down|apt_install|packages_missing|apt_candidate|apt-get\s+install|apt_locked\s+install|apt-cache\s+(?:depends|policy|show))\b(.*)$/;
+  const operations = /\b(ensure_packages|apt_install_services_down|apt_install|packages_missing|apt_candidate|apt-get\s+install|apt_locked\s+install|apt-cache\s+(?:depends|policy|show))\b(.*)$/;
   const code = (text: string) => text.split("\n").map((line, i) => ({ n: i + 1, line: line.replace(/(^|\s)#.*$/, "") }))
     .filter(({ line }) => line.trim() !== "");
   const files = ["scripts", "host-tools"].flatMap((dir) => fs.readdirSync(path.join(repoRoot, dir)).filter((f) => f.endsWith(".sh")).map((f) => `${dir}/${f}`));
@@ -101,7 +105,11 @@ describe("the one package list", () => {
         if (literal.length > 0) found.push(`${n}: ${op[1]} ${literal.join(" ")}`);
       }
       for (const m of line.matchAll(/\b\w+\+?=\(([^)]*)\)/g)) {
-        for (const w of m[1].trim().split(/\s+/)) if (isKnown(w)) found.push(`${n}: ${w} in ${m[0]}`);
+        // A list's words, and an associative array's keys ([key]=value).
+        for (const w of m[1].trim().split(/\s+/)) {
+          const word = /^\[([^\]]+)\]=/.exec(w)?.[1] ?? w;
+          if (isKnown(word)) found.push(`${n}: ${word} in ${m[0]}`);
+        }
       }
       for (const m of line.matchAll(/\b\w+=([^\s;()$]+)(?=$|[\s;])/g)) if (isKnown(m[1])) found.push(`${n}: ${m[1]} in ${m[0]}`);
       for (const m of line.matchAll(/\b(?:printf|echo)\s+(\S+)\s*(?:$|[;|&>])/g)) if (isKnown(m[1])) found.push(`${n}: ${m[1]} printed`);
@@ -124,10 +132,12 @@ describe("the one package list", () => {
   it("finds a package a script names (the check can fail)", () => {
     expect(ownPackages([
       'ensure_packages nftables "$X"', "pkgs=(nginx openssl)", "printf 'python3-psycopg2\\n'", "  matrix-org) package=matrix-synapse-py3 ;;",
-      "major=$(apt-cache depends postgresql)", 'ensure_packages $PACKAGES >&2', "nginx -t && systemctl reload nginx", "",
+      "major=$(apt-cache depends postgresql)", 'ensure_packages $PACKAGES >&2', "nginx -t && systemctl reload nginx",
+      "declare -A files=([prometheus-node-exporter]=node.default)", "",
     ].join("\n"))).toEqual([
       "1: ensure_packages nftables", "2: nginx in pkgs=(nginx openssl)", "2: openssl in pkgs=(nginx openssl)",
       "3: 'python3-psycopg2\\n' printed", "4: matrix-synapse-py3 in package=matrix-synapse-py3", "5: apt-cache depends postgresql",
+      "8: prometheus-node-exporter in files=([prometheus-node-exporter]=node.default)",
     ]);
   });
 });

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Agent, fetch } from "undici";
+import { request, sandboxAgent } from "../clients/https";
 import { PulumiWorkspace, serverBinary } from "./pulumi";
 import { bootVps, devStack, Vps } from "./stack";
 
@@ -118,4 +119,26 @@ export async function federatingStack(acme: TestAcme, vps: Vps, name: string, ex
   // An empty list (fetch keys from each server itself) is written in the stack file.
   ws.setInStackFile("dev", "synapse:trustedKeyServers", []);
   return ws;
+}
+
+/** A homeserver of a federation test: its stack, an admin's token and a client of it. */
+export interface Homeserver {
+  name: string;
+  matrixHost: string;
+  vps: Vps;
+  ws: PulumiWorkspace;
+  token: string;
+  client: ReturnType<typeof clientFor>;
+}
+
+/** A client of one homeserver that trusts only Pebble's issuing root (`ca`). */
+export function clientFor(vps: Vps, ca: string) {
+  const agent = sandboxAgent({ address: vps.host, ca });
+  return {
+    get: (url: string, token?: string) => request(agent, url, { token }),
+    post: (url: string, body: unknown, token?: string) => request(agent, url, { body, token }),
+    put: (url: string, body: unknown, token?: string) => request(agent, url, { method: "PUT", body, token }),
+    upload: (url: string, bytes: Buffer, contentType: string, token: string) => request(agent, url, { raw: { bytes, contentType }, token }),
+    close: () => agent.close(),
+  };
 }
