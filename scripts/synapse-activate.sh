@@ -102,6 +102,9 @@ if [ "$changed" = 1 ] || ! systemctl is-active --quiet matrix-synapse || applied
   # A failed start before this one must not read as this one failing.
   systemctl reset-failed matrix-synapse 2>/dev/null || true
   restarts=$(systemctl show -p NRestarts --value matrix-synapse 2>/dev/null || echo 0)
+  # Not blocking (a migration may take longer than systemctl waits), so the process that answers
+  # health must be a new one: until systemd has replaced it, the old one may still answer.
+  old_pid=$(systemctl show -p MainPID --value matrix-synapse)
   systemctl restart --no-block matrix-synapse
   restarted=1
   printf 'restarted\n'
@@ -112,7 +115,8 @@ fi
 restarts=${restarts:-$(systemctl show -p NRestarts --value matrix-synapse 2>/dev/null || echo 0)}
 waited=0
 while [ "$waited" -lt 120 ] || [ "$(systemctl show -p ActiveState --value matrix-synapse)" = activating ] && [ "$waited" -lt "${START_TIMEOUT:-120}" ]; do
-  if curl -fsS -o /dev/null "$HEALTH_URL"; then
+  if { [ "$restarted" = 0 ] || [ "$(systemctl show -p MainPID --value matrix-synapse)" != "$old_pid" ]; } \
+    && curl -fsS -o /dev/null "$HEALTH_URL"; then
     [ "$restarted" = 0 ] || mark_applied synapse "${live_files[@]}"
     log "healthy"
     exit 0
