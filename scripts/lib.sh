@@ -124,10 +124,18 @@ final_releases() { { grep -E '^[0-9]+\.[0-9]+\.[0-9]+$' || true; } | sort -uV; }
 # is this program's virtualenv, which /opt/venvs/matrix-synapse points at (matrix.org's package
 # has a directory there).
 synapse_installed_source() {
-  if [ -L "$SYNAPSE_VENV" ]; then printf 'pypi\n'
-  elif dpkg-query -W -f='${Status}' matrix-synapse-py3 2>/dev/null | grep -q 'install ok installed'; then printf 'matrix-org\n'
-  elif dpkg-query -W -f='${Status}' matrix-synapse 2>/dev/null | grep -q 'install ok installed'; then printf 'debian\n'
+  local pair
+  if [ -L "$SYNAPSE_VENV" ]; then
+    printf 'pypi\n'
+    return 0
   fi
+  # Each source's package, from SOURCE_PACKAGES (render/packages.ts).
+  for pair in ${SOURCE_PACKAGES:?}; do
+    if dpkg-query -W -f='${Status}' "${pair#*=}" 2>/dev/null | grep -q 'install ok installed'; then
+      printf '%s\n' "${pair%%=*}"
+      return 0
+    fi
+  done
 }
 # The Synapse release installed from SOURCE, or nothing.
 installed_synapse_version() {

@@ -84,7 +84,7 @@ describe("the one package list", () => {
     ...Object.values(componentPackages).flatMap((list) => (typeof list === "function" ? list(true) : list)),
     ...synapsePackagesFrom("matrix-org"), ...synapsePackagesFrom("debian"),
   ])];
-  const operations = /\b(ensure_packages|apt_install_services_down|apt_install|packages_missing|apt_candidate|apt-get\s+install|apt_locked\s+install|apt-cache\s+(?:depends|policy|show))\b(.*)$/;
+  const operations = /\b(ensure_packages|apt_install_services_down|apt_install|packages_missing|apt_candidate|dpkg-query\s+-W|apt-get\s+install|apt_locked\s+install|apt-cache\s+(?:depends|policy|show))\b(.*)$/;
   const code = (text: string) => text.split("\n").map((line, i) => ({ n: i + 1, line: line.replace(/(^|\s)#.*$/, "") }))
     .filter(({ line }) => line.trim() !== "");
   const files = ["scripts", "host-tools"].flatMap((dir) => fs.readdirSync(path.join(repoRoot, dir)).filter((f) => f.endsWith(".sh")).map((f) => `${dir}/${f}`));
