@@ -114,8 +114,14 @@ function directRoutes(tier: string): [string, number][] {
   return out;
 }
 
-export async function waitHealthy(vps: Vps): Promise<void> {
-  await vps.sh(`for i in $(seq 180); do curl -fsS -o /dev/null http://127.0.0.1:${mainPort}/health && exit 0; sleep 1; done; exit 1`);
+/**
+ * Until the main process answers /health and every process's metrics listener answers (the
+ * workers start after the main process: a round that began on the main process's health alone
+ * met a worker not listening yet).
+ */
+export async function waitHealthy(vps: Vps, metricsPorts: number[] = []): Promise<void> {
+  const urls = [`http://127.0.0.1:${mainPort}/health`, ...metricsPorts.map((p) => `http://127.0.0.1:${p}/_synapse/metrics`)];
+  await vps.sh(`for url in ${urls.join(" ")}; do for i in $(seq 180); do curl -fsS -o /dev/null "$url" && continue 2; sleep 1; done; echo "$url did not answer in 180 s" >&2; exit 1; done`);
 }
 
 /** solo, community or a variant: the program's `pulumi up` on a fresh VPS. */
@@ -134,7 +140,7 @@ export async function programSetup(o: { key: string; name: string; n: number; se
   const metricsPorts = (await vps.sh(`python3 - ${metricsPort}`, { stdin: shipped("metrics.py") })).stdout.trim().split("\n").map(Number);
   for (const t of o.tweaks ?? []) await vps.sh("bash -s", { stdin: fs.readFileSync(path.join(root, "bench", "tweaks", `${t}.sh`), "utf8") });
   await vps.sh("systemctl restart matrix-synapse && (systemctl restart matrix-synapse-workers.target 2>/dev/null || true) && systemctl reload nginx");
-  await waitHealthy(vps);
+  await waitHealthy(vps, metricsPorts);
   const routes = directRoutes(o.tier);
   await exposeListeners(vps, [mainPort, ...new Set(routes.map(([, p]) => p)), ...metricsPorts]);
   return {

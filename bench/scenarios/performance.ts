@@ -171,7 +171,7 @@ async function measureRound(s: Setup, round: number, sender: Setup, senders: Pop
   const n = s.vps.n;
   const pop = s.population!;
   await startVps(n, { cpus: "1", memory: `${s.hostMiB}M` });
-  await waitHealthy(s.vps);
+  await waitHealthy(s.vps, s.metricsPorts);
   const cpuFile = (await vpsStats(n)).cpuUsageFile;
   const common = { CPU_FILE: cpuFile, WARMUP_S: String(plan.warmupS) };
   const load = (front: "nginx" | "direct", env: Record<string, string>) => runClient<{ steps: LoadStep[] }>("load.mjs", {
