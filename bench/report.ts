@@ -93,7 +93,8 @@ export async function renderChart(r: BenchResults): Promise<string> {
       data: { values: rows.filter((v) => v.group === g).concat() },
       width: 360,
       height: { step: 17 },
-      encoding: { y: { field: "what", type: "nominal", sort: null, title: null, axis: { labelLimit: 640 } } },
+      // labelLimit 0: no limit, every label in full (a cut label hid which setups a ratio compares).
+      encoding: { y: { field: "what", type: "nominal", sort: null, title: null, axis: { labelLimit: 0 } } },
       layer: [
         { mark: { type: "rule", strokeWidth: 1.5 }, encoding: { x: { field: "low", ...x, axis: i === groups.length - 1 ? {} : null }, x2: { field: "high" }, color } },
         { mark: { type: "point", filled: true, size: 40 }, encoding: { x: { field: "ratio", ...x }, color } },

@@ -49,9 +49,13 @@ it("interleaves rounds", async () => {
 });
 
 it("writes a Markdown table and an SVG chart of each figure against its baseline", async () => {
+  const longLabel = "server CPU per 1,000 messages through nginx and TLS ÷ at Synapse's listener: community (workers) ÷ distribution package, defaults (SQLite)";
   const r: BenchResults = {
     date: "2026-11-27", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 3, smoke: false, minutes: 12.5,
-    sections: [{ title: "Provisioning", notes: ["a note"], comparisons: [compare("bare VPS → homeserver", measured("pulumi up", "s", [120, 130, 125]), measured("apt-get", "s", [50, 50, 50]))] }],
+    sections: [{ title: "Provisioning", notes: ["a note"], comparisons: [
+      compare("bare VPS → homeserver", measured("pulumi up", "s", [120, 130, 125]), measured("apt-get", "s", [50, 50, 50])),
+      compare(longLabel, measured("a", "s", [2, 2, 2]), measured("b", "s", [1, 1, 1])),
+    ] }],
   };
   expect(renderMarkdown(r)).toContain("| bare VPS → homeserver | pulumi up: 125 (120–130) s | apt-get: 50.0 (50.0–50.0) s | **2.50×** (2.40–2.60) |  |");
   // Vega is ESM only, which jest's CommonJS runtime cannot import: tsx runs it, as npm run bench does.
@@ -61,6 +65,9 @@ it("writes a Markdown table and an SVG chart of each figure against its baseline
   const svg = chart.stdout;
   expect(svg).toMatch(/^<svg /);
   expect(svg).toContain("bare VPS → homeserver");
+  // Every label in full: a cut one ("…") hid which two setups a ratio compares.
+  // (the text drawn, not the aria-label beside it, which is always whole)
+  expect(svg).toContain(`>${longLabel}</text>`);
   // One axis of ratios with the 1.0× line, grouped by section.
   expect(svg).toContain("ratio, figure ÷ baseline (log scale; 1.0× = the same)");
   expect(svg).toContain("Provisioning");
