@@ -63,12 +63,20 @@ export async function renderSpec(spec: object): Promise<string> {
 
 /** The chart's rows: the headline figures, or every figure of a section that names none. */
 export function chartRows(r: BenchResults) {
+  // Combined runs can give a group the same figure twice (solo's memory in two runs): a label the
+  // group has already is numbered, so Vega does not draw both on one row.
+  const seen = new Map<string, number>();
   return r.sections.flatMap((s) => {
     const picked = s.comparisons.some((c) => c.headline) ? s.comparisons.filter((c) => c.headline) : s.comparisons;
-    return picked.filter((c) => Number.isFinite(c.ratio)).map((c) => ({
-      group: s.title.replace(/ \(.*\)$/, ""), what: c.what, ratio: c.ratio,
-      low: c.ratioRange?.[0] ?? c.ratio, high: c.ratioRange?.[1] ?? c.ratio, verdict: c.verdict ?? "no direction",
-    }));
+    return picked.filter((c) => Number.isFinite(c.ratio)).map((c) => {
+      const group = s.title.replace(/ \(.*\)$/, "");
+      const n = (seen.get(`${group}\n${c.what}`) ?? 0) + 1;
+      seen.set(`${group}\n${c.what}`, n);
+      return {
+        group, what: n === 1 ? c.what : `${c.what} (run ${n})`, ratio: c.ratio,
+        low: c.ratioRange?.[0] ?? c.ratio, high: c.ratioRange?.[1] ?? c.ratio, verdict: c.verdict ?? "no direction",
+      };
+    });
   });
 }
 

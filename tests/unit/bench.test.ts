@@ -1,7 +1,7 @@
 // The benchmark suite's arithmetic and its report (the suite itself: npm run bench).
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { BenchResults, renderMarkdown } from "../../bench/report";
+import { BenchResults, renderMarkdown, chartRows } from "../../bench/report";
 import { histogramQuantile } from "../../bench/performance/measure";
 import { compare, interleaved, measured, median, percentile, verdict } from "../../bench/stats";
 
@@ -71,4 +71,10 @@ it("writes a Markdown table and an SVG chart of each figure against its baseline
   // One axis of ratios with the 1.0× line, grouped by section.
   expect(svg).toContain("ratio, figure ÷ baseline (log scale; 1.0× = the same)");
   expect(svg).toContain("Provisioning");
+});
+
+it("draws a figure two combined runs both give on rows of their own", () => {
+  const section = { title: "Performance: steady (one core)", notes: [], comparisons: [compare("solo: peak PSS ÷ its host", measured("solo", "MiB", [500]), measured("host", "MiB", [2048]))] };
+  const r: BenchResults = { date: "2026-12-05", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 5, smoke: false, minutes: 1, sections: [section, section] };
+  expect(chartRows(r).map((row) => row.what)).toEqual(["solo: peak PSS ÷ its host", "solo: peak PSS ÷ its host (run 2)"]);
 });
