@@ -4,7 +4,7 @@
 // histograms (synapse_http_server_response_time_seconds, per servlet).
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { vpsPss, VpsPss } from "../../tests/sandbox/sandbox";
+import { vpsCpu, VpsCpu, vpsPss, VpsPss } from "../../tests/sandbox/sandbox";
 import { Target } from "./setups";
 
 const root = path.join(__dirname, "..", "..");
@@ -47,6 +47,28 @@ export async function peakPss<T>(n: number, during: () => Promise<T>): Promise<{
     done = true;
     await sampler;
   }
+}
+
+/** Where a measurement's server CPU went: Synapse's processes, PostgreSQL's, nginx's, and the rest. */
+export const cpuRoles = ["synapse", "postgres", "nginx", "other"] as const;
+export type CpuSplit = Record<(typeof cpuRoles)[number], number>;
+
+/**
+ * Each role's share of the CPU the VPS used between two readings (the rest: everything else in
+ * its cgroup, Redis and processes that exited to init included). NaN when the VPS used none.
+ */
+export function cpuShares(before: VpsCpu, after: VpsCpu): CpuSplit {
+  const total = after.total - before.total;
+  const share = (x: number) => (total > 0 ? Math.max(0, x) / total : NaN);
+  const [synapse, postgres, nginx] = (["synapse", "postgres", "nginx"] as const).map((r) => after[r] - before[r]);
+  return { synapse: share(synapse), postgres: share(postgres), nginx: share(nginx), other: share(total - synapse - postgres - nginx) };
+}
+
+/** Runs `during` and says how the VPS's CPU split between the roles meanwhile (read from the host). */
+export async function cpuSplitDuring<T>(n: number, during: () => Promise<T>): Promise<{ result: T; shares: CpuSplit }> {
+  const before = await vpsCpu(n);
+  const result = await during();
+  return { result, shares: cpuShares(before, await vpsCpu(n)) };
 }
 
 /** Cumulative bucket counts of one servlet's response-time histogram, summed over processes. */

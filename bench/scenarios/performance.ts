@@ -24,7 +24,7 @@ import * as path from "node:path";
 import { downVps, startVps, stopVps, vpsStats } from "../../tests/sandbox/sandbox";
 import { checkoutOf } from "../checkout";
 import { Better, Comparison, compare, measured, percentile } from "../stats";
-import { histogramQuantile, peakPss, responseTimes, runClient, targetEnv, loadCpu } from "../performance/measure";
+import { cpuRoles, CpuSplit, cpuSplitDuring, histogramQuantile, peakPss, responseTimes, runClient, targetEnv, loadCpu } from "../performance/measure";
 import {
   benchPki, hostsFile, LoadUser, mainPort, packageSetup, populate, Population, programSetup, puppetRegistration, senderSetup, Setup, waitHealthy,
 } from "../performance/setups";
@@ -86,6 +86,10 @@ interface RoundResult {
   media: Record<"uploadP50" | "thumbnailP50" | "cpuPerOp" | "errors", number>;
   federation: { deliveryP50: number; deliveryP99: number; cpuPer1k: number; delivered: number; errors: number; steps: unknown[] };
   memory: Record<"peakMiB" | "synapseMiB" | "postgresMiB" | "oomKills" | "swapMiB", number>;
+  /** Each role's CPU per event of the scenario (its share of the VPS's CPU × the scenario's CPU per event). */
+  split: Record<"steady" | "initial" | "federation", CpuSplit>;
+  /** The roles' shares themselves (0..1), for the notes. */
+  shares: Record<"steady" | "initial" | "federation", CpuSplit>;
 }
 
 interface LoadStep { rate?: number; seconds: number; cpuSeconds: number; sent: number; send: number[]; delivery: number[]; errors: number }
@@ -179,31 +183,35 @@ async function measureRound(s: Setup, round: number, sender: Setup, senders: Pop
   });
   const { result, peak } = await peakPss(n, async () => {
     const h0 = await responseTimes(s.vps.host, s.metricsPorts, "RoomSendEventRestServlet", "PUT");
-    const steady = (await load("nginx", { MODE: "closed", DURATION_S: String(plan.closedS) })).steps[0];
+    const steadySplit = await cpuSplitDuring(n, () => load("nginx", { MODE: "closed", DURATION_S: String(plan.closedS) }));
+    const steady = steadySplit.result.steps[0];
     const h1 = await responseTimes(s.vps.host, s.metricsPorts, "RoomSendEventRestServlet", "PUT");
     const direct = (await load("direct", { MODE: "closed", DURATION_S: String(plan.closedS) })).steps[0];
     const open = (await load("nginx", { MODE: "open", RATES: plan.openRates.join(","), STEP_S: String(plan.stepS) })).steps;
     const requests = (scenario: string, env: Record<string, string>) => runClient<RequestsResult>("requests.mjs", {
       ...common, TARGET: targetEnv(s.nginx), SCENARIO: scenario, ...env,
     });
-    const initial = await requests("initial-sync", { USER: JSON.stringify(pop.sync), REPEAT: String(plan.initialSyncs) });
+    const initialSplit = await cpuSplitDuring(n, () => requests("initial-sync", { USER: JSON.stringify(pop.sync), REPEAT: String(plan.initialSyncs) }));
+    const initial = initialSplit.result;
     const big = await requests("big-room", { USER: JSON.stringify(pop.reader), ROOM: pop.reader.room, PAGES: String(plan.pages), JOINER: JSON.stringify(pop.joiners[round]) });
     const media = await requests("media", { USER: JSON.stringify(pop.load[0]), UPLOADS: String(plan.uploads), SEED: String(round) });
     // The sender may have backed off from this name while the setup was down: start afresh.
     await fetch(`${sender.direct.base}/_synapse/admin/v1/federation/destinations/${s.server}/reset_connection`, {
       method: "POST", headers: { Authorization: `Bearer ${senders.admin.accessToken}` }, body: "{}",
     });
-    const fed = (await runClient<{ steps: LoadStep[] }>("load.mjs", {
+    const fedSplit = await cpuSplitDuring(n, () => runClient<{ steps: LoadStep[] }>("load.mjs", {
       ...common, TARGET: targetEnv(sender.direct), MODE: "open", RATES: plan.fedRates.join(","), STEP_S: String(plan.fedStepS),
       USERS: JSON.stringify(senders.load.map((u) => ({ ...u, room: pop.receiver.room }))),
       RECEIVER: JSON.stringify({ target: s.nginx, user: pop.receiver }),
-    })).steps;
-    return { steady, direct, open, initial, big, media, fed, h0, h1 };
+    }));
+    const fed = fedSplit.result.steps;
+    const shares = { steady: steadySplit.shares, initial: initialSplit.shares, federation: fedSplit.shares };
+    return { steady, direct, open, initial, big, media, fed, h0, h1, shares };
   });
   const stats = await vpsStats(n);
   await stopVps(n);
 
-  const { steady, direct, open, initial, big, media, fed, h0, h1 } = result;
+  const { steady, direct, open, initial, big, media, fed, h0, h1, shares } = result;
   const knee = open.filter((st) => st.sent / st.seconds >= 0.95 * st.rate! && p(st.send, 99) < 1000 && st.errors <= st.sent * 0.01)
     .reduce((m, st) => Math.max(m, st.rate!), 0);
   const fedAll = { delivery: fed.flatMap((st) => st.delivery), sent: fed.reduce((a, st) => a + st.sent, 0), cpu: fed.reduce((a, st) => a + st.cpuSeconds, 0) };
@@ -222,10 +230,26 @@ async function measureRound(s: Setup, round: number, sender: Setup, senders: Pop
       delivered: fedAll.delivery.length / Math.max(fedAll.sent, 1), errors: fed.reduce((a, st) => a + st.errors, 0),
       steps: fed.map((st) => ({ rate: st.rate, sent: st.sent, delivered: st.delivery.length, p50: p(st.delivery, 50), p99: p(st.delivery, 99), cpuPer1k: perK(st.cpuSeconds, st.sent) })) },
     memory: { peakMiB: peak.total / 1024, synapseMiB: peak.synapse / 1024, postgresMiB: peak.postgres / 1024, oomKills: stats.oomKills, swapMiB: stats.swapBytes / 2 ** 20 },
+    split: {
+      steady: perRole(shares.steady, perK(steady.cpuSeconds, steady.sent)),
+      initial: perRole(shares.initial, initial.cpuSeconds / Math.max(initial.operations, 1)),
+      federation: perRole(shares.federation, perK(fedAll.cpu, fedAll.sent)),
+    },
+    shares,
   };
 }
 
-interface Metric { id: string; scenario: string; what: string; unit: string; better: Better; headline?: boolean; get: (r: RoundResult) => number }
+/** A scenario's CPU per event, split by the roles' shares of it. */
+const perRole = (shares: CpuSplit, cpuPerEvent: number): CpuSplit =>
+  Object.fromEntries(cpuRoles.map((r) => [r, shares[r] * cpuPerEvent])) as CpuSplit;
+
+interface Metric {
+  id: string; scenario: string; what: string; unit: string; better: Better; headline?: boolean; get: (r: RoundResult) => number;
+  /** PostgreSQL's own figures: not compared with a setup that has no PostgreSQL (the distribution's SQLite). */
+  postgresOnly?: boolean;
+}
+
+const splitScenario = "where the server's CPU goes";
 
 const metrics: Metric[] = [
   { id: "steady.cpu", scenario: "steady", what: "server CPU per 1,000 messages", unit: "CPU s", better: "lower", headline: true, get: (r) => r.steady.cpuPer1k },
@@ -249,6 +273,12 @@ const metrics: Metric[] = [
   { id: "fed.cpu", scenario: "federation inbound", what: "server CPU per 1,000 inbound events", unit: "CPU s", better: "lower", headline: true, get: (r) => r.federation.cpuPer1k },
   { id: "fed.delivery.p50", scenario: "federation inbound", what: "delivery from the other server's client p50", unit: "ms", better: "lower", headline: true, get: (r) => r.federation.deliveryP50 },
   { id: "fed.delivery.p99", scenario: "federation inbound", what: "delivery p99", unit: "ms", better: "lower", get: (r) => r.federation.deliveryP99 },
+  { id: "split.steady.synapse", scenario: splitScenario, what: "steady: Synapse's own CPU per 1,000 messages", unit: "CPU s", better: "lower", get: (r) => r.split.steady.synapse },
+  { id: "split.steady.postgres", scenario: splitScenario, what: "steady: PostgreSQL's CPU per 1,000 messages", unit: "CPU s", better: "lower", postgresOnly: true, get: (r) => r.split.steady.postgres },
+  { id: "split.initial.synapse", scenario: splitScenario, what: "initial sync: Synapse's own CPU per sync", unit: "CPU s", better: "lower", get: (r) => r.split.initial.synapse },
+  { id: "split.initial.postgres", scenario: splitScenario, what: "initial sync: PostgreSQL's CPU per sync", unit: "CPU s", better: "lower", postgresOnly: true, get: (r) => r.split.initial.postgres },
+  { id: "split.fed.synapse", scenario: splitScenario, what: "federation inbound: Synapse's own CPU per 1,000 events", unit: "CPU s", better: "lower", get: (r) => r.split.federation.synapse },
+  { id: "split.fed.postgres", scenario: splitScenario, what: "federation inbound: PostgreSQL's CPU per 1,000 events", unit: "CPU s", better: "lower", postgresOnly: true, get: (r) => r.split.federation.postgres },
 ];
 
 /** Who is compared with whom: solo against both defaults, community and variants against their tier's base. */
@@ -272,11 +302,12 @@ function sectionsOf(targets: Setup[], results: Map<string, RoundResult[]>, notes
   const sections = scenarios.map((scenario) => ({
     title: `Performance: ${scenario} (sandbox VPS, one core, the tier's memory)`,
     notes: [] as string[],
-    comparisons: pairs(targets).flatMap(([f, b]) => metrics.filter((m) => m.scenario === scenario).map((m) => ({
+    comparisons: pairs(targets).flatMap(([f, b]) => metrics.filter((m) => m.scenario === scenario && !(m.postgresOnly && [f, b].some((x) => x.key === "distro"))).map((m) => ({
       ...compare(`${m.what}: ${f.name} ÷ ${b.name}`, measured(f.name, m.unit, runs(f, m)), measured(b.name, m.unit, runs(b, m)), `perf.${m.id}.${f.key}-${b.key}`, m.better),
       ...(m.headline ? { headline: true } : {}),
     }))),
   }));
+  sections[scenarios.indexOf(splitScenario)].notes.push(...splitNotes(targets, results));
   // The proxy's cost, per setup: CPU per 1,000 messages through nginx and TLS against at Synapse's listener.
   sections.push({
     title: "Performance: the cost of nginx and TLS in front (steady sending, same rounds)",
@@ -300,6 +331,22 @@ function sectionsOf(targets: Setup[], results: Map<string, RoundResult[]>, notes
   const raw = Object.fromEntries(targets.map((s) => [s.key, results.get(s.key)]));
   sections[sections.length - 1].notes.push(...notes);
   return sections.map((sec, i) => (i === 0 ? { ...sec, extra: { plan, raw } } : sec));
+}
+
+/** Each setup's split of the server's CPU per scenario, as shares: medians of the rounds (min–max). */
+function splitNotes(targets: Setup[], results: Map<string, RoundResult[]>): string[] {
+  const pct = (xs: number[]) => {
+    const m = measured("", "%", xs.map((x) => x * 100));
+    return `${m.median.toFixed(0)} % (${Math.min(...m.runs).toFixed(0)}–${Math.max(...m.runs).toFixed(0)})`;
+  };
+  const scenarioNames = { steady: "steady", initial: "initial sync", federation: "federation inbound" } as const;
+  return [
+    "how: the CPU time of the VPS's processes by name (Synapse's, PostgreSQL's, nginx's), read from the host's /proc before and after each scenario's " +
+      "client (its warm-up included), each role's share of the VPS cgroup's CPU meanwhile, times the scenario's CPU per event; PostgreSQL's exited " +
+      "backends count in its postmaster's reaped-children time; other: the cgroup's total less the three (Redis, systemd, processes that exited to init)",
+    ...targets.flatMap((s) => (Object.keys(scenarioNames) as (keyof typeof scenarioNames)[]).map((sc) => `${s.name}, ${scenarioNames[sc]}: ` +
+      cpuRoles.map((r) => `${r === "synapse" ? "Synapse" : r === "postgres" ? "PostgreSQL" : r} ${pct(results.get(s.key)!.map((x) => x.shares[sc][r]))}`).join(", "))),
+  ];
 }
 
 function methodNotes(targets: Setup[], rounds: number, seconds: Record<string, number>, t0: number): string[] {

@@ -15,6 +15,8 @@
 #   sandbox.sh stats N                            its CPU seconds, peak memory and OOM kills so far
 #   sandbox.sh pss N                              the PSS of its processes now (KiB), in all and by role,
 #                                                 read from the host (nothing runs in the VPS for it)
+#   sandbox.sh cpu N                              the CPU time its processes used so far, by role
+#                                                 (and its cgroup's total), read from the host
 #   sandbox.sh down [N...]                        tear down VPS N..., or all of them
 #   sandbox.sh ssh N [cmd...]                     ssh root@10.231.N.2 with the sandbox key
 #   sandbox.sh status                             list running VPSes
@@ -479,30 +481,69 @@ cmd_stats() {
   printf 'swap_bytes=%s\n' "$(awk '$1 == "total_swap" { print $2 }' "$d/memory.stat")"
 }
 
+# The role of a VPS's process, as the pss and cpu commands count it: synapse (any process running
+# synapse.app: the main process and every worker), postgres, nginx, redis or other.
+process_role() {
+  local pid=$1
+  if [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true) == *synapse.app* ]]; then
+    echo synapse
+    return
+  fi
+  case $(cat "/proc/$pid/comm" 2>/dev/null || true) in
+    postgres) echo postgres ;;
+    nginx) echo nginx ;;
+    redis-server) echo redis ;;
+    *) echo other ;;
+  esac
+}
+
+# The PIDs of VPS N's processes (every group below its memory cgroup).
+vps_pids() {
+  local d
+  d=$(v1_dir memory "$1")
+  [[ -d $d ]] || die "vps$1 has no cgroups (is it up?)"
+  find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u
+}
+
 # The proportional set size of VPS N's processes now, read from the host's /proc (so measuring
 # costs the VPS no CPU): in all, and for Synapse's processes, PostgreSQL's, nginx's and Redis's.
 cmd_pss() {
   (($# == 1)) || usage
   check_n "$1"
-  local n=$((10#$1)) d pid kib role cmd
-  d=$(v1_dir memory "$n")
-  [[ -d $d ]] || die "vps$n has no cgroups (is it up?)"
+  local n=$((10#$1)) pid kib role pids
   declare -A sum=([total]=0 [synapse]=0 [postgres]=0 [nginx]=0 [redis]=0)
+  pids=$(vps_pids "$n")
   while read -r pid; do
     kib=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
     [[ -n $kib ]] || continue
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
-    case $(cat "/proc/$pid/comm" 2>/dev/null || true) in
-      postgres) role=postgres ;;
-      nginx) role=nginx ;;
-      redis-server) role=redis ;;
-      *) role=other ;;
-    esac
-    [[ $cmd != *synapse.app* ]] || role=synapse
+    role=$(process_role "$pid")
     sum[total]=$((sum[total] + kib))
     [[ $role == other ]] || sum[$role]=$((sum[$role] + kib))
-  done < <(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+  done <<<"$pids"
   for role in total synapse postgres nginx redis; do printf 'pss_kib_%s=%s\n' "$role" "${sum[$role]}"; done
+}
+
+# The CPU time VPS N's processes have used so far (clock ticks), by role, read from the host's
+# /proc: each process's own time and that of the children it has reaped (utime, stime, cutime,
+# cstime: PostgreSQL's exited backends count in its postmaster's). Time of processes that exited
+# to the VPS's init counts as other; the cgroup's total (cpu_ns_total) covers everything.
+cmd_cpu() {
+  (($# == 1)) || usage
+  check_n "$1"
+  local n=$((10#$1)) pid role stat ticks pids
+  declare -A sum=([synapse]=0 [postgres]=0 [nginx]=0 [redis]=0 [other]=0)
+  pids=$(vps_pids "$n")
+  while read -r pid; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null || true)
+    [[ -n $stat ]] || continue
+    # Fields after the command name (which may hold spaces and parentheses): utime is the 12th.
+    ticks=$(awk '{ print $12 + $13 + $14 + $15 }' <<<"${stat##*) }")
+    role=$(process_role "$pid")
+    sum[$role]=$((sum[$role] + ticks))
+  done <<<"$pids"
+  printf 'clock_ticks_per_s=%s\n' "$(getconf CLK_TCK)"
+  printf 'cpu_ns_total=%s\n' "$(cat "$(v1_dir cpuacct "$n")/cpuacct.usage")"
+  for role in synapse postgres nginx redis other; do printf 'cpu_ticks_%s=%s\n' "$role" "${sum[$role]}"; done
 }
 
 # The systemd-nspawn process of VPS N, if running.
@@ -877,6 +918,7 @@ main() {
     start) cmd_up "$@" --resume ;;
     stats) cmd_stats "$@" ;;
     pss) cmd_pss "$@" ;;
+    cpu) cmd_cpu "$@" ;;
     ssh) cmd_ssh "$@" ;;
     status) cmd_status "$@" ;;
     check) cmd_check "$@" ;;

@@ -156,6 +156,16 @@ export async function vpsPss(n: number): Promise<VpsPss> {
   return { total: Number(v.pss_kib_total), synapse: Number(v.pss_kib_synapse), postgres: Number(v.pss_kib_postgres), nginx: Number(v.pss_kib_nginx), redis: Number(v.pss_kib_redis) };
 }
 
+/** `sandbox.sh cpu`: the CPU seconds the VPS has used so far, in all (its cgroup) and by process role. */
+export interface VpsCpu { total: number; synapse: number; postgres: number; nginx: number; redis: number; other: number }
+
+export async function vpsCpu(n: number): Promise<VpsCpu> {
+  checkN(n);
+  const v = keyValues((await runOk(["cpu", String(n)], 60_000)).stdout);
+  const tick = (role: string) => Number(v[`cpu_ticks_${role}`]) / Number(v.clock_ticks_per_s);
+  return { total: Number(v.cpu_ns_total) / 1e9, synapse: tick("synapse"), postgres: tick("postgres"), nginx: tick("nginx"), redis: tick("redis"), other: tick("other") };
+}
+
 /**
  * Builds every golden image that is missing or out of date (about a minute each). A rebuild is
  * refused while VPSes run on the image, so a run that boots VPSes in parallel calls this first:

@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { BenchResults, renderMarkdown, chartRows } from "../../bench/report";
-import { histogramQuantile } from "../../bench/performance/measure";
+import { cpuShares, histogramQuantile } from "../../bench/performance/measure";
 import { compare, interleaved, measured, median, percentile, verdict } from "../../bench/stats";
 
 const root = path.join(__dirname, "..", "..");
@@ -39,6 +39,18 @@ it("reads quantiles from what a Prometheus histogram gained between two readings
   expect(histogramQuantile(before, after, 0.25)).toBeCloseTo(7.5, 6);
   expect(histogramQuantile(before, after, 0.99)).toBeCloseTo(49.2, 6);
   expect(histogramQuantile(after, after, 0.5)).toBeNaN();
+});
+
+it("splits the VPS's CPU between Synapse, PostgreSQL, nginx and the rest of its cgroup", () => {
+  const before = { total: 100, synapse: 60, postgres: 20, nginx: 5, redis: 0, other: 1 };
+  const after = { total: 110, synapse: 66, postgres: 23, nginx: 5.5, redis: 0, other: 1 };
+  const s = cpuShares(before, after);
+  expect(s.synapse).toBeCloseTo(0.6, 9);
+  expect(s.postgres).toBeCloseTo(0.3, 9);
+  expect(s.nginx).toBeCloseTo(0.05, 9);
+  // The rest is the cgroup's total less the three, whatever the processes' own readings say.
+  expect(s.other).toBeCloseTo(0.05, 9);
+  expect(cpuShares(before, before).synapse).toBeNaN();
 });
 
 it("interleaves rounds", async () => {
