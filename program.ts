@@ -117,7 +117,9 @@ export function synapseProgram(): Record<string, unknown> {
 
   // Synapse's hot tables get their autovacuum settings once Synapse has created them; the report
   // runs on the Synapse VPS, which has Synapse's passfile and the media; the state compressor on
-  // the database host, next to PostgreSQL's socket.
+  // the database host, next to PostgreSQL's socket. The tools and their timers need the database
+  // only (the purges wait for the admin's token, which comes from Synapse): they go in while
+  // Synapse starts.
   database.tuneTables(synapse.activated);
   const maintenance = new DatabaseMaintenance("maintenance", {
     connection: hosts.synapse,
@@ -133,11 +135,12 @@ export function synapseProgram(): Record<string, unknown> {
       database: { name: database.databaseName, user: database.user, cluster: upgrades.postgresCluster },
     },
     reclaim: settings.reclaim && { connection: hosts.database, database: database.databaseName, cluster: upgrades.postgresCluster, settings: settings.reclaim },
-  }, { dependsOn: [packages, synapse] });
+  }, { dependsOn: [packages, ...database.synapseDependsOn] });
 
-  // Backups on the Synapse VPS, once Synapse has made its database and key.
+  // Backups on the Synapse VPS: staged while Synapse starts, the timer enabled once Synapse has
+  // made its database and key.
   if (settings.backups) {
-    new Backups("backups", { connection: hosts.synapse, ...settings.backups }, { dependsOn: [packages, synapse] });
+    new Backups("backups", { connection: hosts.synapse, ...settings.backups, enableAfter: [synapse] }, { dependsOn: [packages] });
   }
 
   // synadm for root on the Synapse VPS, with the admin's token (there is no token without an admin).
@@ -157,6 +160,7 @@ export function synapseProgram(): Record<string, unknown> {
     dependsOn: [packages], version: upgrades.synapseVersion, lock: upgrades.lock, gates: gate.workerHosts,
   });
 
+  // nginx's certificate and site are staged while Synapse starts; the site goes live after it.
   const proxy = new NginxProxy("nginx", {
     connection: hosts.synapse,
     matrixHost: settings.matrixHost,
@@ -170,7 +174,8 @@ export function synapseProgram(): Record<string, unknown> {
     // for federation on port 8448, which servers find when /.well-known/matrix/server is absent.
     extraLocations: settings.delegated ? []
       : wellKnownLocations(wellKnownDocuments(settings.matrixHost), settings.values.federationPort8448 ? ["client"] : ["server", "client"]),
-  }, { dependsOn: [packages, synapse, ...workerHosts] });
+    activateAfter: [synapse, ...workerHosts],
+  }, { dependsOn: [packages] });
 
   // coturn serves nginx's certificate on the Synapse VPS; on a host of its own, its site's.
   turn?.activate(settings.turn!.onSynapseHost ? [proxy.activated] : [synapse.activated]);
@@ -205,8 +210,9 @@ export function synapseProgram(): Record<string, unknown> {
       serverName: settings.serverName,
       matrixHost: settings.matrixHost,
       tls: settings.tls,
-      // After Synapse: a refused deployment (say, a changed server name) must not touch nginx.
-    }, { dependsOn: [packages, synapse] });
+      // Live after Synapse: a deployment Synapse's steps refuse (say, a bad config) must not change what nginx serves.
+      activateAfter: [synapse],
+    }, { dependsOn: [packages] });
   }
 
   // Stack outputs. The admin's are exported only when there is an admin: an undefined output

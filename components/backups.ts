@@ -18,6 +18,8 @@ export interface BackupsArgs {
   media: pulumi.Input<"local" | "none">;
   /** The encrypted off-host copy (the secret access key in it is made secret here). */
   offsite?: OffsiteSettings;
+  /** What the timer is enabled after (Synapse, once it has made its database and key); the files are staged meanwhile. */
+  enableAfter?: pulumi.Resource[];
 }
 
 /**
@@ -52,7 +54,7 @@ export class Backups extends pulumi.ComponentResource {
         ...backup, description: "Synapse backup: database, signing key, config, media", schedule, conf: renderBackupConf(keep, media, offsite),
         after: ["matrix-synapse.service", "postgresql.service"],
       })),
-    }, { parent: this, dependsOn: [packages, ...offsiteEnv] });
+    }, { parent: this, dependsOn: [packages, ...offsiteEnv, ...(args.enableAfter ?? [])] });
     this.registerOutputs({});
   }
 }

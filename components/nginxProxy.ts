@@ -21,6 +21,8 @@ export interface NginxProxyArgs {
   routing?: pulumi.Input<NginxRouting>;
   /** Per-origin rates and the deny list for inbound federation; none when unset. */
   federationLimits?: pulumi.Input<FederationLimits>;
+  /** What the site goes live after (Synapse, its worker hosts); the rest is staged meanwhile. */
+  activateAfter?: pulumi.Resource[];
 }
 
 const noRouting: NginxRouting = { maps: [], upstreams: [], locations: [], adminLocations: [] };
@@ -59,7 +61,7 @@ export class NginxProxy extends pulumi.ComponentResource {
           acmeWebroot,
         };
       });
-    this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls });
+    this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls, activateAfter: args.activateAfter });
     this.clientBaseUrl = pulumi.output(args.matrixHost).apply(clientBaseUrl);
     this.federationUrl = pulumi.output(args.matrixHost).apply((host) => `https://${federationAddress(host)}`);
     this.registerOutputs({ clientBaseUrl: this.clientBaseUrl });

@@ -14,12 +14,19 @@ export interface NginxSiteArgs {
   /** File name of the site; also names its certificate directory. Known when the program runs. */
   siteName: string;
   tls: TlsSettings;
+  /**
+   * What the site goes live after (Synapse, its worker hosts): its packages, certificate and staged
+   * file do not wait for them, so they are ready while Synapse starts; the teardown waits too, so
+   * that `pulumi destroy` takes the site down before what it proxies to.
+   */
+  activateAfter?: pulumi.Resource[];
 }
 
 export function deployNginxSite(parent: pulumi.Resource, name: string, args: NginxSiteArgs): command.remote.Command {
   const site = pulumi.output(args.site);
   const names = site.apply((s) => s.serverNames.join(" "));
-  teardownStep(`${name}-teardown`, { connection: args.connection, script: "nginx-teardown", params: { SITE: args.siteName } }, { parent });
+  const after = args.activateAfter ?? [];
+  teardownStep(`${name}-teardown`, { connection: args.connection, script: "nginx-teardown", params: { SITE: args.siteName } }, { parent, dependsOn: after });
   const packages = scriptStep(`${name}-packages`, {
     connection: args.connection, script: "nginx-packages",
     params: { ACME: args.tls.mode === "acme", PACKAGES: packagesParam(componentPackages.nginx(args.tls.mode === "acme")) },
@@ -37,7 +44,7 @@ export function deployNginxSite(parent: pulumi.Resource, name: string, args: Ngi
     connection: args.connection, script: "nginx-activate",
     // The content hash makes the activation re-run whenever the staged site changes.
     params: text.apply((t) => ({ SITE: args.siteName, CONTENT_SHA256: sha256(t).slice(0, 16) })),
-  }, { parent, dependsOn: [certificate, staged] });
+  }, { parent, dependsOn: [certificate, staged, ...after] });
   if (args.tls.mode !== "acme") return activated;
   const { email, server, caBundle } = args.tls;
   return scriptStep(`${name}-acme`, {

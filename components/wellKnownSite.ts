@@ -12,6 +12,8 @@ export interface WellKnownSiteArgs {
   serverName: pulumi.Input<string>;
   matrixHost: pulumi.Input<string>;
   tls: TlsSettings;
+  /** What the site goes live after (Synapse); the rest is staged meanwhile. */
+  activateAfter?: pulumi.Resource[];
 }
 
 /** Delegation: https://<serverName>/.well-known/matrix/{server,client} point at matrixHost:443. */
@@ -31,7 +33,7 @@ export class WellKnownSite extends pulumi.ComponentResource {
       locations: wellKnownLocations(wellKnownDocuments(matrixHost)),
       acmeWebroot,
     }));
-    this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls });
+    this.activated = deployNginxSite(this, name, { connection: args.connection, site, siteName, tls: args.tls, activateAfter: args.activateAfter });
     this.federationUrl = pulumi.output(args.matrixHost).apply((host) => `https://${federationAddress(host)}`);
     this.registerOutputs({ federationUrl: this.federationUrl });
   }

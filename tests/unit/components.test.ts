@@ -107,6 +107,25 @@ describe("resources", () => {
     expect(dependsOn("nginx-activate")).toEqual(expect.arrayContaining(["nginx-certificate", "nginx-staged-site"]));
   });
 
+  it("stages nginx, the backups and the maintenance while Synapse starts, and puts live only what needs it after it", () => {
+    // The mock engine registers a step as soon as what it waits for is registered: a step that
+    // waited for Synapse would start after Synapse's activation finished.
+    const at = (name: string) => run.byName(name);
+    for (const staged of ["nginx-packages", "nginx-certificate", "nginx-staged-site", "well-known-staged-site", "backups-timer-tool",
+      "maintenance-report-tool", "maintenance-report", "maintenance-reclaim-install"]) {
+      expect({ staged, beforeSynapseRuns: at(staged).started < at("synapse-activate").finished, afterPackages: at(staged).started > at("host-packages-synapse").finished })
+        .toEqual({ staged, beforeSynapseRuns: true, afterPackages: true });
+    }
+    expect(at("maintenance-report").started).toBeGreaterThan(at("postgres-database").finished);
+    // Live after Synapse (every step of it, its admin included): the sites, the backup timer, the
+    // purges (they need the admin's token); the sites' teardowns wait too, so that a destroy takes
+    // them down before Synapse.
+    for (const live of ["nginx-activate", "well-known-activate", "backups-timer", "nginx-teardown", "well-known-teardown", "maintenance-purge-remote-media"]) {
+      expect({ live, afterSynapse: at(live).started > at("synapse-admin-user").finished && at(live).started > at("synapse-teardown").finished })
+        .toEqual({ live, afterSynapse: true });
+    }
+  });
+
   it("orders steps on a host by their dependencies", () => {
     const after = (later: string, earlier: string) =>
       expect({ later, earlier, ok: run.byName(later).started > run.byName(earlier).finished }).toEqual({ later, earlier, ok: true });
@@ -124,7 +143,10 @@ describe("resources", () => {
     after("synapse-activate", "synapse-staged-homeserver");
     after("synapse-activate", "synapse-staged-secrets");
     after("synapse-admin-user", "synapse-activate");
-    after("nginx-packages", "synapse-activate");
+    after("nginx-activate", "synapse-activate");
+    after("nginx-activate", "synapse-admin-user");
+    after("backups-timer", "synapse-activate");
+    after("maintenance-purge-remote-media", "synapse-admin-user");
     after("nginx-activate", "nginx-certificate");
     after("nginx-activate", "nginx-staged-site");
   });
