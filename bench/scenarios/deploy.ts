@@ -11,7 +11,7 @@ import { downVps } from "../../tests/sandbox/sandbox";
 import { bootVps, changes, devStack, expectClean, httpsClient, Vps } from "../../tests/e2e/support/stack";
 import { checkoutOf } from "../checkout";
 import { Comparison, compare, measured } from "../stats";
-import { eventDurations } from "../events";
+import { eventDurations, updatePhases } from "../events";
 
 /** Bench VPS numbers (the e2e suite uses 1–14). */
 const OURS = 20;
@@ -40,6 +40,8 @@ export interface DeployResult {
   notes: string[];
   /** The slowest resources of the last first apply, in seconds. */
   slowest: { resource: string; seconds: number }[];
+  /** The last first apply's wall time around its packages step, in seconds. */
+  phases?: ReturnType<typeof updatePhases>;
   /** The apt transactions of the last first apply. */
   apt: { command: string; seconds: number }[];
   packages: string[];
@@ -68,6 +70,7 @@ export async function deployScenario(rounds: number, beforeRev?: string): Promis
   const floor: number[] = [];
   let packages: string[] = [];
   let slowest: DeployResult["slowest"] = [];
+  let phases: DeployResult["phases"];
   let apt: DeployResult["apt"] = [];
   const notes: string[] = [];
   const reapply: { unchanged: number[]; unchangedRuns: number[]; changed: number[]; changedRuns: number[] } = { unchanged: [], unchangedRuns: [], changed: [], changedRuns: [] };
@@ -83,6 +86,7 @@ export async function deployScenario(rounds: number, beforeRev?: string): Promis
           ours.push(up.seconds);
           packages = installed;
           slowest = eventDurations(up.eventLog).slice(0, 12);
+          phases = updatePhases(up.eventLog, "host-packages-synapse", up.seconds);
           apt = transactions;
           if (round === rounds - 1) {
             // Re-apply on the last round's stack.
@@ -125,20 +129,25 @@ export async function deployScenario(rounds: number, beforeRev?: string): Promis
   const firstApply = measured("pulumi up on a bare VPS (solo)", "s", ours);
   const floorRun = measured(`apt-get update + install of the same ${packages.length} packages`, "s", floor);
   const comparisons = [
-    compare("provisioning: bare VPS → homeserver answering through nginx (solo)", firstApply, floorRun),
+    compare("provisioning: bare VPS → homeserver answering through nginx (solo)", firstApply, floorRun, "deploy.first"),
     ...(previous ? [
-      compare(`provisioning before (the program at ${previous.commit}) against the same floor`, measured(`pulumi up on a bare VPS (solo), ${previous.commit}`, "s", earlier), floorRun),
-      compare(`provisioning now against before (${previous.commit})`, firstApply, measured(`pulumi up on a bare VPS (solo), ${previous.commit}`, "s", earlier)),
+      compare(`provisioning before (the program at ${previous.commit}) against the same floor`, measured(`pulumi up on a bare VPS (solo), ${previous.commit}`, "s", earlier), floorRun, "deploy.before"),
+      compare(`provisioning now against before (${previous.commit})`, firstApply, measured(`pulumi up on a bare VPS (solo), ${previous.commit}`, "s", earlier), "deploy.now-before", "lower"),
     ] : []),
-    compare(`re-apply, config unchanged (resources run: ${reapply.unchangedRuns.join(", ")})`, measured("pulumi up, unchanged", "s", reapply.unchanged), firstApply),
-    compare(`re-apply, backupKeep changed (resources run: ${reapply.changedRuns.join(", ")})`, measured("pulumi up, one key changed", "s", reapply.changed), firstApply),
+    compare(`re-apply, config unchanged (resources run: ${reapply.unchangedRuns.join(", ")})`, measured("pulumi up, unchanged", "s", reapply.unchanged), firstApply, "deploy.unchanged"),
+    compare(`re-apply, backupKeep changed (resources run: ${reapply.changedRuns.join(", ")})`, measured("pulumi up, one key changed", "s", reapply.changed), firstApply, "deploy.one-key"),
   ];
   if (reapply.unchangedRuns.some((n) => n !== 0)) notes.push(`an unchanged re-apply ran resources: ${reapply.unchangedRuns.join(", ")}`);
   notes.push(`apt transactions in the first apply: ${apt.length}, ${apt.reduce((t, a) => t + a.seconds, 0).toFixed(0)} s in all ` +
     `(${apt.map((a) => `${a.command.slice(0, 60)}: ${a.seconds.toFixed(0)} s`).join("; ")})`);
+  if (phases) {
+    notes.push(`where the last first apply's ${(phases.before + phases.during + phases.after + phases.outside).toFixed(0)} s went (engine events, whole seconds): ` +
+      `${phases.before} s before the packages (the engine and the program starting, the version steps), ${phases.during} s the packages step, ` +
+      `${phases.after} s after it until the last resource finished, ${phases.outside.toFixed(1)} s outside the event log (the CLI starting and exiting)`);
+  }
   if (previous) {
     notes.push(`apt transactions in the first apply at ${previous.commit}: ${earlierApt.length}, ${earlierApt.reduce((t, a) => t + a.seconds, 0).toFixed(0)} s in all`);
     fs.rmSync(previous.dir, { recursive: true, force: true });
   }
-  return { comparisons, notes, slowest, packages, apt };
+  return { comparisons, notes, slowest, phases, packages, apt };
 }

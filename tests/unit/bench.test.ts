@@ -1,8 +1,11 @@
 // The benchmark suite's arithmetic and its report (the suite itself: npm run bench).
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { BenchResults, renderMarkdown, chartRows } from "../../bench/report";
 import { cpuShares, histogramQuantile } from "../../bench/performance/measure";
+import { eventDurations, updatePhases } from "../../bench/events";
 import { compare, interleaved, measured, median, percentile, verdict } from "../../bench/stats";
 
 const root = path.join(__dirname, "..", "..");
@@ -51,6 +54,28 @@ it("splits the VPS's CPU between Synapse, PostgreSQL, nginx and the rest of its 
   // The rest is the cgroup's total less the three, whatever the processes' own readings say.
   expect(s.other).toBeCloseTo(0.05, 9);
   expect(cpuShares(before, before).synapse).toBeNaN();
+});
+
+it("tells from the engine's event log how long each step took and where an update's time went", () => {
+  const urn = (type: string, name: string) => `urn:pulumi:dev::synapse::synapse:index:X$${type}::${name}`;
+  const events = [
+    { timestamp: 100, resourcePreEvent: { metadata: { type: "pulumi:pulumi:Stack", urn: "urn:stack" } } },
+    { timestamp: 104, resourcePreEvent: { metadata: { type: "command:remote:Command", urn: urn("command:remote:Command", "version") } } },
+    { timestamp: 107, resOutputsEvent: { metadata: { urn: urn("command:remote:Command", "version") } } },
+    { timestamp: 107, resourcePreEvent: { metadata: { type: "command:remote:Command", urn: urn("command:remote:Command", "host-packages-synapse") } } },
+    { timestamp: 137, resOutputsEvent: { metadata: { urn: urn("command:remote:Command", "host-packages-synapse") } } },
+    { timestamp: 138, resourcePreEvent: { metadata: { type: "synapse:index:SynapseHost", urn: "urn:component" } } },
+    { timestamp: 138, resourcePreEvent: { metadata: { type: "command:remote:Command", urn: urn("command:remote:Command", "synapse-activate") } } },
+    { timestamp: 145, resOutputsEvent: { metadata: { urn: urn("command:remote:Command", "synapse-activate") } } },
+    { timestamp: 146, summaryEvent: {} },
+  ];
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "events-")), "events.json");
+  fs.writeFileSync(log, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  expect(eventDurations(log)).toEqual([
+    { resource: "host-packages-synapse", seconds: 30 }, { resource: "synapse-activate", seconds: 7 }, { resource: "version", seconds: 3 }]);
+  // 50 s in the CLI: 7 before the packages, 30 in them, 8 after them to the last resource, 4 outside the log.
+  expect(updatePhases(log, "host-packages-synapse", 50)).toEqual({ before: 7, during: 30, after: 8, outside: 4 });
+  expect(() => updatePhases(log, "nginx-activate", 50)).toThrow("no resource nginx-activate");
 });
 
 it("interleaves rounds", async () => {
