@@ -124,6 +124,11 @@ describe("resources", () => {
       expect({ live, afterSynapse: at(live).started > at("synapse-admin-user").finished && at(live).started > at("synapse-teardown").finished })
         .toEqual({ live, afterSynapse: true });
     }
+    // Recorded as dependencies, which is what orders a destroy: the sites' teardowns before Synapse's.
+    for (const teardown of ["nginx-teardown", "well-known-teardown"]) {
+      expect({ teardown, deps: run.byName(teardown).dependencies.map((u) => u.split("::").pop()) })
+        .toEqual({ teardown, deps: expect.arrayContaining(["synapse-teardown", "synapse-activate"]) });
+    }
   });
 
   it("orders steps on a host by their dependencies", () => {
