@@ -1,4 +1,4 @@
-// npm run bench [-- --rounds 5] [--only evaluation,deploy,performance,growth,trap] [--setups …] [--smoke] [--out DIR]
+// npm run bench [-- --rounds 5] [--only evaluation,deploy,performance,profile,growth,trap] [--setups …] [--smoke] [--out DIR]
 // The benchmark suite (root, on the sandbox): every figure a ratio against a baseline measured in
 // the same run, medians over interleaved rounds, written to bench/results/<date>.json, .md, .svg.
 // --smoke: one round of what runs in a few minutes (CI runs it so the suite cannot rot).
@@ -11,10 +11,11 @@ import { deployScenario } from "./scenarios/deploy";
 import { evaluationScenario } from "./scenarios/evaluation";
 import { growthScenario } from "./scenarios/growth";
 import { performanceScenario } from "./scenarios/performance";
+import { profileScenario } from "./scenarios/profile";
 import { trapScenario } from "./scenarios/trap";
 import { buildGoldenImages } from "../tests/sandbox/sandbox";
 
-const scenarios = ["evaluation", "deploy", "performance", "growth", "trap"] as const;
+const scenarios = ["evaluation", "deploy", "performance", "profile", "growth", "trap"] as const;
 type Scenario = (typeof scenarios)[number];
 
 async function main(): Promise<void> {
@@ -88,6 +89,11 @@ async function main(): Promise<void> {
       console.error("bench: performance, like for like (sandbox VPSes, one booted at a time)");
       const r = await performanceScenario(rounds, o.setups.split(",").map((x) => x.trim()));
       results.sections.push(...r.sections);
+    }
+    if (selected.includes("profile")) {
+      console.error("bench: where PostgreSQL's time goes (sandbox VPS, pg_stat_statements)");
+      const r = await profileScenario(rounds);
+      results.sections.push({ title: "Where PostgreSQL's time goes per message (pg_stat_statements; sandbox VPS, solo tier)", ...r });
     }
     if (selected.includes("growth")) {
       // One pass whatever --rounds says: its row counts are deterministic.
