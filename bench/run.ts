@@ -82,7 +82,7 @@ async function main(): Promise<void> {
         title: "Provisioning and re-apply (sandbox VPS, solo tier)", comparisons: r.comparisons,
         notes: [...r.notes, `packages installed by the program (the floor installs the same): ${r.packages.join(" ")}`,
           `slowest resources of the last first apply: ${r.slowest.map((s) => `${s.resource} ${s.seconds} s`).join(", ")}`],
-        extra: { slowest: r.slowest, packages: r.packages, apt: r.apt },
+        extra: { slowest: r.slowest, phases: r.phases, packages: r.packages, apt: r.apt },
       });
     }
     if (selected.includes("performance")) {
