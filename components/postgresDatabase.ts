@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { Sizing } from "../config";
-import { DatabaseSection, HomeserverPart } from "../render/homeserver";
+import { postgresSocketDir, Sizing } from "../config";
+import { DatabaseSection, HomeserverPart, isUnixSocket } from "../render/homeserver";
 import { componentPackages } from "../render/packages";
 import { stagedDir, synapseConfigDir } from "../render/paths";
 import {
@@ -21,7 +21,7 @@ export interface PostgresDatabaseArgs {
   sizing: pulumi.Input<Sizing>;
   databaseName?: pulumi.Input<string>;
   user?: pulumi.Input<string>;
-  /** Address Synapse connects to; 127.0.0.1 when both share a host. */
+  /** Where Synapse connects: the box's address, or PostgreSQL's Unix socket directory (the default) when both share a host. */
   address?: pulumi.Input<string>;
   /**
    * Given when PostgreSQL has a box of its own: the Synapse hosts' private addresses, the only
@@ -76,7 +76,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.cluster = cluster;
     const databaseName = pulumi.output(args.databaseName ?? synapseDatabaseName);
     const user = pulumi.output(args.user ?? "synapse_user");
-    const host = pulumi.output(args.address ?? "127.0.0.1");
+    const host = pulumi.output(args.address ?? postgresSocketDir);
     const port = postgresPort;
 
     // Alphanumeric: it travels through psql and a pgpass file without quoting rules.
@@ -135,8 +135,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
           user: u, dbname: db, host: h, port,
           passfile: `${synapseConfigDir}/pgpass`,
           cp_min: sizing.dbPoolMin, cp_max: sizing.dbPoolMax,
-          // Notice dead connections (a restarted or remote PostgreSQL) within a minute.
-          keepalives_idle: 10, keepalives_interval: 10, keepalives_count: 3,
+          // Over TCP, notice dead connections (a restarted or remote PostgreSQL) within a minute;
+          // a socket's peer going away is seen at once, and libpq ignores keepalives there.
+          ...(isUnixSocket(h) ? {} : { keepalives_idle: 10, keepalives_interval: 10, keepalives_count: 3 }),
         },
       }));
 

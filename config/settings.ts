@@ -91,11 +91,18 @@ export interface Settings {
 }
 
 /**
- * PostgreSQL on the Synapse host (loopback only), or on a database box that listens on its private
- * address and admits only the Synapse host's private address.
+ * Where Debian's PostgreSQL puts its Unix socket (libpq's default directory there, so a passfile's
+ * `localhost` line answers for it).
+ */
+export const postgresSocketDir = "/var/run/postgresql";
+
+/**
+ * PostgreSQL on the Synapse host, reached over its Unix socket (no TCP: see docs/benchmarks.md), or
+ * on a database box that listens on its private address and admits only the Synapse host's private
+ * address. `address` is where Synapse connects: the socket's directory or the box's address.
  */
 export type DatabaseNetwork =
-  | { box: false; address: "127.0.0.1" }
+  | { box: false; address: typeof postgresSocketDir }
   | { box: true; address: string; clients: string[] };
 
 /** A VPS for workers: its address on the private network, where they listen, and its SSH connection. */
@@ -251,7 +258,7 @@ function databaseNetwork(c: Parsed, errors: string[]): DatabaseNetwork {
       if (c[key] !== "") errors.push(`${projectName}:${key}: given a value, expected nothing without databaseHost`);
     }
     if (c.databaseSshPort !== 0) errors.push(`${projectName}:databaseSshPort: given ${c.databaseSshPort}, expected nothing without databaseHost`);
-    return { box: false, address: "127.0.0.1" };
+    return { box: false, address: postgresSocketDir };
   }
   const address = privateIp(c, "databasePrivateAddress", "databaseHost", errors);
   const client = privateIp(c, "privateAddress", "host", errors);

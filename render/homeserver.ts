@@ -200,8 +200,18 @@ export function renderSecrets(s: SynapseSecrets, extra: Record<string, string> =
   return renderYaml({ ...own, ...extra });
 }
 
-/** ~/.pgpass format: host:port:database:user:password. */
+/** A libpq host that is a Unix socket's directory (an absolute path), not an address. */
+export function isUnixSocket(host: string): boolean {
+  return host.startsWith("/");
+}
+
+/**
+ * ~/.pgpass format: host:port:database:user:password. The first line names Synapse's own host, the
+ * one the host tools connect to (they read it). For a connection over the socket in libpq's default
+ * directory libpq looks for a `localhost` line instead, so that case has a second, `localhost`, line.
+ */
 export function renderPassfile(db: DatabaseSection["args"], password: string): string {
   const esc = (v: string | number) => String(v).replace(/([:\\])/g, "\\$1");
-  return `${[db.host, db.port, db.dbname, db.user, password].map(esc).join(":")}\n`;
+  const line = (host: string) => `${[host, db.port, db.dbname, db.user, password].map(esc).join(":")}\n`;
+  return line(db.host) + (isUnixSocket(db.host) ? line("localhost") : "");
 }

@@ -327,11 +327,39 @@ synapse_venv_switch() {
 }
 
 # --- PostgreSQL clusters -----------------------------------------------------------------------
+# pg_hba_admit_socket DB USER — USER may log in to DB over the cluster's Unix socket with its
+# password (scram-sha-256). Synapse on PostgreSQL's own host connects there, not over TCP on
+# loopback: each of its ~130 statements per message is a round trip (docs/benchmarks.md). The line
+# goes before Debian's `local all all peer`, which refuses it (the matrix-synapse account is not
+# USER). PostgreSQL checks the new file before the reload; a refused one is put back as it was.
+pg_hba_admit_socket() {
+  local db=$1 user=$2 line hba work bad
+  line="local $db $user scram-sha-256"
+  hba=$(runuser -u postgres -- psql -X -qAt -c 'SHOW hba_file')
+  grep -qxF "$line" "$hba" && return 0
+  work=$(mktemp -d)
+  cp -p "$hba" "$work/old"
+  awk -v line="$line" '!done && /^[[:space:]]*local[[:space:]]/ { print line; done = 1 } { print } END { if (!done) print line }' \
+    "$work/old" >"$work/new"
+  cat "$work/new" >"$hba"
+  bad=$(runuser -u postgres -- psql -X -qAt -c 'SELECT line_number || $$: $$ || error FROM pg_hba_file_rules WHERE error IS NOT NULL')
+  if [ -n "$bad" ]; then
+    cat "$work/old" >"$hba"
+    rm -rf "$work"
+    die "PostgreSQL refuses pg_hba.conf with Synapse's socket line (the old file is back): $bad"
+  fi
+  rm -rf "$work"
+  runuser -u postgres -- psql -X -qAt -c 'SELECT pg_reload_conf()' >/dev/null
+  log "pg_hba: $user may log in to $db over the Unix socket with its password"
+}
+
 # pg_ensure_role_and_database DB USER PASSWORD — Synapse's role (with PASSWORD) and database
-# (UTF8, collation and ctype C, from template0, owned by the role) in the cluster PGCLUSTER names;
-# prints created, exists, or dies on a database with another collation (never dropped).
+# (UTF8, collation and ctype C, from template0, owned by the role), reachable over the socket
+# (pg_hba_admit_socket), in the cluster PGCLUSTER names; prints created, exists, or dies on a
+# database with another collation (never dropped).
 pg_ensure_role_and_database() {
   local db=$1 user=$2 password=$3 existing
+  pg_hba_admit_socket "$db" "$user"
   [[ "$password" =~ ^[A-Za-z0-9]+$ ]] || die "the database password must be alphanumeric"
   psql_admin() { runuser -u postgres -- psql -X -v ON_ERROR_STOP=1 -qAt "$@"; }
   # The password travels in psql's stdin, never in a command line.

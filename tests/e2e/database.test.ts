@@ -102,7 +102,7 @@ suite("a database box: PostgreSQL on its own VPS, reachable only from the homese
     // Synapse was not stopped and still serves from this host's database; the box's is as it was.
     expect(await mainPid()).toBe(pid);
     expect((await homeserver.sh("curl -fsS http://127.0.0.1:8008/health")).stdout).toBe("OK");
-    expect((await homeserver.sh("grep -E '^\\s+host:' /etc/matrix-synapse/homeserver.yaml")).stdout.trim()).toBe("host: 127.0.0.1");
+    expect((await homeserver.sh("grep -E '^\\s+host:' /etc/matrix-synapse/homeserver.yaml")).stdout.trim()).toBe("host: /var/run/postgresql");
     expect(await messagesOn(homeserver)).toBe(30);
     expect((await onBox("SELECT version FROM schema_version;", "synapse")).stdout.trim()).toBe("42");
     expect((await homeserver.sh("test -e /var/lib/synapse-deploy/database-moved", { allowFail: true })).code).not.toBe(0);

@@ -122,11 +122,13 @@ suite("a homeserver on one sandbox VPS, through the real Pulumi CLI", () => {
 
     const collation = await vps.sh(`runuser -u postgres -- psql -XAtc "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = 'synapse'"`);
     expect(collation.stdout.trim()).toBe("UTF8|C|C");
-    // Synapse really uses PostgreSQL, not SQLite: its connections are open there, the admin it
-    // registered is a row there, and no SQLite file exists.
-    const onPostgres = await vps.sh(`runuser -u postgres -- psql -XAtc "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = 'synapse' AND usename = 'synapse_user'), (SELECT count(*) FROM users WHERE name = '@admin:${server}')" synapse`);
-    const [connections, adminRows] = onPostgres.stdout.trim().split("|").map(Number);
-    expect(connections).toBeGreaterThan(0);
+    // Synapse really uses PostgreSQL, not SQLite: its connections are open there (over the Unix
+    // socket, client_port -1, none over TCP), the admin it registered is a row there, and no
+    // SQLite file exists.
+    const synapseConnections = "FROM pg_stat_activity WHERE datname = 'synapse' AND usename = 'synapse_user'";
+    const onPostgres = await vps.sh(`runuser -u postgres -- psql -XAtc "SELECT (SELECT count(*) ${synapseConnections} AND client_port = -1), (SELECT count(*) ${synapseConnections} AND client_port <> -1), (SELECT count(*) FROM users WHERE name = '@admin:${server}')" synapse`);
+    const [onSocket, overTcp, adminRows] = onPostgres.stdout.trim().split("|").map(Number);
+    expect({ onSocket: onSocket > 0, overTcp }).toEqual({ onSocket: true, overTcp: 0 });
     expect(adminRows).toBe(1);
     expect((await vps.sh("test -e /var/lib/matrix-synapse/homeserver.db", { allowFail: true })).code).not.toBe(0);
 

@@ -208,7 +208,7 @@ describe("secrets", () => {
     expect(secrets.inputs.stdin).toContain(secretOf("synapse-registration-secret"));
     expect(secrets.inputs.create).toContain("MODE=0600");
     const passfile = run.byName("synapse-staged-passfile");
-    expect(passfile.inputs.stdin).toBe(`127.0.0.1:5432:synapse:synapse_user:${secretOf("postgres-password")}\n`);
+    expect(passfile.inputs.stdin).toBe(["/var/run/postgresql", "localhost"].map((h) => `${h}:5432:synapse:synapse_user:${secretOf("postgres-password")}\n`).join(""));
     expect(passfile.inputs.create).toContain("MODE=0600");
     expect(run.byName("postgres-database").inputs.stdin).toBe(secretOf("postgres-password"));
   });

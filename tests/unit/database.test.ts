@@ -6,6 +6,7 @@ import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as YAML from "yaml";
 import { parseSettings, RawConfig, Settings } from "../../config";
 import { renderFirewall } from "../../render/firewall";
 import { PostgresNetwork, postgresFirewall, renderAutovacuum, renderHbaBlock, renderListenDropIn, synapseAutovacuum } from "../../render/postgres";
@@ -18,9 +19,9 @@ function parsed(raw: RawConfig): { settings?: Settings; errors: string[] } {
 }
 
 describe("config", () => {
-  it("keeps PostgreSQL on the Synapse VPS, on loopback, without databaseHost", () => {
+  it("keeps PostgreSQL on the Synapse VPS, reached over its Unix socket, without databaseHost", () => {
     const { settings } = parsed({});
-    expect(settings!.database).toEqual({ box: false, address: "127.0.0.1" });
+    expect(settings!.database).toEqual({ box: false, address: "/var/run/postgresql" });
     expect(settings!.hosts.database).toEqual(settings!.hosts.synapse);
   });
 
@@ -95,15 +96,22 @@ describe("the program", () => {
     expect(move.dependencies.map((u: string) => u.split("::").pop())).toContain("postgres-network");
     expect(run.byName("postgres-network").dependencies.map((u: string) => u.split("::").pop())).toContain("postgres-firewall");
     expect(run.byName("postgres-sqlite-migration").dependencies.map((u: string) => u.split("::").pop())).toContain("postgres-move");
-    expect(run.byName("synapse-staged-homeserver").inputs.stdin).toMatch(/host: 10\.0\.0\.3\n/);
+    const homeserver = YAML.parse(run.byName("synapse-staged-homeserver").inputs.stdin);
+    expect(homeserver.database.args).toMatchObject({ host: "10.0.0.3", keepalives_idle: 10, keepalives_interval: 10, keepalives_count: 3 });
     expect(run.byName("synapse-staged-passfile").inputs.stdin).toMatch(/^10\.0\.0\.3:5432:synapse:synapse_user:/);
     expect(run.byName("synapse-staged-passfile").inputs.create).not.toMatch(/10\.0\.0\.3:5432:synapse:synapse_user:/);
   });
 
-  it("has no network or move step on a single host", async () => {
+  it("has no network or move step on a single host, where Synapse connects over the Unix socket", async () => {
     const run = await runProgram(base);
     expect(run.resources.filter((r) => /^postgres-(network|move|firewall)/.test(r.name))).toEqual([]);
-    expect(run.byName("synapse-staged-homeserver").inputs.stdin).toMatch(/host: 127\.0\.0\.1\n/);
+    const args = YAML.parse(run.byName("synapse-staged-homeserver").inputs.stdin).database.args;
+    expect(args.host).toBe("/var/run/postgresql");
+    // TCP's keepalives mean nothing on a socket (libpq ignores them): not written.
+    expect(Object.keys(args).filter((k) => k.startsWith("keepalives"))).toEqual([]);
+    // The tools read the first line; libpq answers a socket connection from the `localhost` one.
+    expect(run.byName("synapse-staged-passfile").inputs.stdin).toMatch(/^\/var\/run\/postgresql:5432:synapse:synapse_user:([\w-]+)\nlocalhost:5432:synapse:synapse_user:\1\n$/);
+    expect(run.byName("postgres-sqlite-migration").inputs.create).toContain("DB_HOST=/var/run/postgresql\n");
   });
 });
 

@@ -84,6 +84,10 @@ describe("secret files", () => {
   it("writes a pgpass line, escaping separators", () => {
     expect(renderPassfile(databasePart.database.args, "pw:x")).toBe("127.0.0.1:5432:synapse:synapse_user:pw\\:x\n");
   });
+  it("adds the localhost line libpq looks for on a connection over the Unix socket", () => {
+    expect(renderPassfile({ ...databasePart.database.args, host: "/var/run/postgresql" }, "pw"))
+      .toBe("/var/run/postgresql:5432:synapse:synapse_user:pw\nlocalhost:5432:synapse:synapse_user:pw\n");
+  });
   it("logs to stderr for the journal", () => {
     const log = YAML.parse(renderLogConfig());
     expect(log.root).toEqual({ level: "INFO", handlers: ["console"] });

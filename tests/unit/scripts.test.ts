@@ -135,6 +135,62 @@ describe("applied-state record", () => {
   });
 });
 
+describe("pg_hba_admit_socket", () => {
+  // lib.sh against a scratch pg_hba.conf, with a stand-in for `runuser -u postgres -- psql` that
+  // answers the three statements the function sends (the file, its errors, the reload).
+  const debianHba = [
+    "# Database administrative login by Unix domain socket",
+    "local   all             postgres                                peer",
+    "# TYPE  DATABASE        USER            ADDRESS                 METHOD",
+    "local   all             all                                     peer",
+    "host    all             all             127.0.0.1/32            scram-sha-256",
+    "",
+  ].join("\n");
+  function admit(dir: string, hbaError = "") {
+    fs.writeFileSync(`${dir}/runuser`, `#!/bin/sh
+case "$*" in
+  *"SHOW hba_file"*) echo ${shellQuote(`${dir}/pg_hba.conf`)} ;;
+  *pg_hba_file_rules*) printf '%s' "$HBA_ERROR" ;;
+  *pg_reload_conf*) echo reload >>${shellQuote(`${dir}/reloads`)} ;;
+  *) exit 9 ;;
+esac
+`, { mode: 0o755 });
+    const lib = `${hostLayoutHeader()}\n${fs.readFileSync(path.join(scriptsDir, "lib.sh"), "utf8")}`;
+    return spawnSync("bash", ["-c", `${lib}\npg_hba_admit_socket synapse synapse_user`], {
+      encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, HBA_ERROR: hbaError },
+    });
+  }
+  const reloads = (dir: string) => fs.existsSync(`${dir}/reloads`) ? fs.readFileSync(`${dir}/reloads`, "utf8").split("\n").filter(Boolean).length : 0;
+
+  it("puts Synapse's password line before Debian's peer lines, once, and reloads once", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hba-"));
+    fs.writeFileSync(`${dir}/pg_hba.conf`, debianHba);
+    expect(admit(dir).status).toBe(0);
+    const lines = fs.readFileSync(`${dir}/pg_hba.conf`, "utf8").split("\n");
+    expect(lines.filter((l) => !l.startsWith("#") && l !== "")).toEqual([
+      "local synapse synapse_user scram-sha-256",
+      "local   all             postgres                                peer",
+      "local   all             all                                     peer",
+      "host    all             all             127.0.0.1/32            scram-sha-256",
+    ]);
+    expect(reloads(dir)).toBe(1);
+    const once = fs.readFileSync(`${dir}/pg_hba.conf`, "utf8");
+    expect(admit(dir).status).toBe(0);
+    expect(fs.readFileSync(`${dir}/pg_hba.conf`, "utf8")).toBe(once);
+    expect(reloads(dir)).toBe(1);
+  });
+
+  it("puts the old file back and stops when PostgreSQL refuses the new one", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hba-"));
+    fs.writeFileSync(`${dir}/pg_hba.conf`, debianHba);
+    const r = admit(dir, "2: invalid authentication method");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("PostgreSQL refuses pg_hba.conf with Synapse's socket line (the old file is back): 2: invalid authentication method");
+    expect(fs.readFileSync(`${dir}/pg_hba.conf`, "utf8")).toBe(debianHba);
+    expect(reloads(dir)).toBe(0);
+  });
+});
+
 describe("tls-certificate.sh", () => {
   // Real openssl against a scratch TLS directory.
   const runTls = (dir: string, mode: string, stdin = "") => spawnSync("sh", ["-c",
