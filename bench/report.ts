@@ -61,27 +61,37 @@ export async function renderSpec(spec: object): Promise<string> {
   return new vega.View(vega.parse(compiled), { renderer: "none" }).toSVG();
 }
 
-/** The chart's rows: the headline figures, or every figure of a section that names none. */
+/**
+ * The figures the chart carries, by id: what a reader decides on, so that it fits one screen.
+ * Provisioning against the apt floor and against the program before; per scenario, the tiers'
+ * efficiency and one latency against the defaults and against each other (a setup at an earlier
+ * revision, `@rev`, too); memory against the host; the trap's database, treated against untreated.
+ * Every other figure, and every tuning experiment (a setup with + or !), is in the tables.
+ */
+export const chartIds = [
+  /^deploy\.(first|now-before)$/,
+  /^perf\.(steady\.cpu|steady\.rate|initial\.p50|big\.join|media\.thumbnail|fed\.cpu|memory)\.[^+!]+$/,
+  /^trap\.database$/,
+];
+
+/** The chart's rows: the figures chartIds names, grouped by section title (runs of one scenario together). */
 export function chartRows(r: BenchResults) {
-  // Combined runs can give a group the same figure twice (solo's memory in two runs): a label the
-  // group has already is numbered, so Vega does not draw both on one row.
-  const seen = new Map<string, number>();
-  return r.sections.flatMap((s) => {
-    const picked = s.comparisons.some((c) => c.headline) ? s.comparisons.filter((c) => c.headline) : s.comparisons;
-    return picked.filter((c) => Number.isFinite(c.ratio)).map((c) => {
-      const group = s.title.replace(/ \(.*\)$/, "");
-      const n = (seen.get(`${group}\n${c.what}`) ?? 0) + 1;
-      seen.set(`${group}\n${c.what}`, n);
+  // Combined runs can give the same figure twice (solo ÷ the package in two runs): the first run's
+  // is drawn (runs are combined newest first), the tables keep both.
+  const seen = new Set<string>();
+  return r.sections.flatMap((s) => s.comparisons
+    .filter((c) => c.id && chartIds.some((re) => re.test(c.id!)) && Number.isFinite(c.ratio) && !seen.has(c.id))
+    .map((c) => {
+      seen.add(c.id!);
       return {
-        group, what: n === 1 ? c.what : `${c.what} (run ${n})`, ratio: c.ratio,
+        group: s.title.replace(/ \(.*\)$/, "").replace(/^Performance: /, ""), what: c.what, ratio: c.ratio,
         low: c.ratioRange?.[0] ?? c.ratio, high: c.ratioRange?.[1] ?? c.ratio, verdict: c.verdict ?? "no direction",
       };
-    });
-  });
+    }));
 }
 
 /**
- * Every headline ratio on one log axis, the 1.0× line marked, grouped by scenario, each with the
+ * Every charted ratio (chartIds) on one log axis, the 1.0× line marked, grouped by scenario, each with the
  * spread of its rounds' own ratios as an error bar and coloured by the verdict.
  */
 export async function renderChart(r: BenchResults): Promise<string> {
@@ -92,12 +102,13 @@ export async function renderChart(r: BenchResults): Promise<string> {
   const highs = rows.map((v) => Math.max(v.high, v.ratio, 1));
   const domain = [Math.min(1, ...lows) / 1.25, Math.max(1, ...highs) * 1.6];
   const x = { type: "quantitative", scale: { type: "log", domain }, title: "ratio, figure ÷ baseline (log scale; 1.0× = the same)" } as const;
-  const color = { field: "verdict", type: "nominal", scale: { domain: ["better", "worse", "within the spread", "one round: not called", "no direction"], range: ["#2a9d3a", "#c2412d", "#777777", "#b0b0b0", "#4c78a8"] }, legend: { orient: "top", title: null } };
+  const color = { field: "verdict", type: "nominal", scale: { domain: ["better", "worse", "within the spread", "one round: not called", "no direction"], range: ["#2a9d3a", "#c2412d", "#777777", "#b0b0b0", "#4c78a8"] }, legend: { orient: "top", title: null, labelLimit: 0 } };
   return renderSpec({
     title: { text: `synapse benchmarks ${r.date}: medians, and the range of the rounds' own ratios`, anchor: "start" },
     spacing: 8,
     vconcat: groups.map((g, i) => ({
-      title: { text: g, anchor: "start", fontSize: 12 },
+      // Over the plot's left edge, so every group's title starts at the same place.
+      title: { text: g, anchor: "start", frame: "group", fontSize: 12 },
       data: { values: rows.filter((v) => v.group === g).concat() },
       width: 360,
       height: { step: 17 },

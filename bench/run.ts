@@ -47,8 +47,7 @@ async function main(): Promise<void> {
       s.comparisons = s.comparisons.map((c) => {
         // Files written before comparisons kept their direction: read it from the verdict they had.
         const better = c.better ?? (c.verdict === "better" || c.verdict === "worse" ? ((c.verdict === "better") === c.ratio < 1 ? "lower" : "higher") : undefined);
-        const again = compare(c.what, measured(c.figure.name, c.figure.unit, c.figure.runs), measured(c.baseline.name, c.baseline.unit, c.baseline.runs), c.id, better);
-        return { ...again, ...(c.headline ? { headline: true } : {}) };
+        return compare(c.what, measured(c.figure.name, c.figure.unit, c.figure.runs), measured(c.baseline.name, c.baseline.unit, c.baseline.runs), c.id, better);
       });
     }
     for (const f of await writeResults(old, o.out ?? path.dirname(o.rerender))) console.error(`bench: wrote ${f}`);

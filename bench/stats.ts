@@ -47,8 +47,6 @@ export interface Comparison {
   ratioRange?: [number, number];
   /** Set when the direction is known: a difference is called only when the ranges do not overlap. */
   verdict?: "better" | "worse" | "within the spread" | "one round: not called";
-  /** On the suite's chart (the figures a reader looks for first). */
-  headline?: boolean;
   /** Which way is better, when known: kept so a results file's verdicts can be computed again. */
   better?: Better;
 }

@@ -244,7 +244,7 @@ const perRole = (shares: CpuSplit, cpuPerEvent: number): CpuSplit =>
   Object.fromEntries(cpuRoles.map((r) => [r, shares[r] * cpuPerEvent])) as CpuSplit;
 
 interface Metric {
-  id: string; scenario: string; what: string; unit: string; better: Better; headline?: boolean; get: (r: RoundResult) => number;
+  id: string; scenario: string; what: string; unit: string; better: Better; get: (r: RoundResult) => number;
   /** PostgreSQL's own figures: not compared with a setup that has no PostgreSQL (the distribution's SQLite). */
   postgresOnly?: boolean;
 }
@@ -252,26 +252,26 @@ interface Metric {
 const splitScenario = "where the server's CPU goes";
 
 const metrics: Metric[] = [
-  { id: "steady.cpu", scenario: "steady", what: "server CPU per 1,000 messages", unit: "CPU s", better: "lower", headline: true, get: (r) => r.steady.cpuPer1k },
-  { id: "steady.rate", scenario: "steady", what: "messages per second", unit: "msg/s", better: "higher", headline: true, get: (r) => r.steady.rate },
+  { id: "steady.cpu", scenario: "steady", what: "server CPU per 1,000 messages", unit: "CPU s", better: "lower", get: (r) => r.steady.cpuPer1k },
+  { id: "steady.rate", scenario: "steady", what: "messages per second", unit: "msg/s", better: "higher", get: (r) => r.steady.rate },
   { id: "steady.send.p50", scenario: "steady", what: "send p50", unit: "ms", better: "lower", get: (r) => r.steady.sendP50 },
-  { id: "steady.send.p99", scenario: "steady", what: "send p99", unit: "ms", better: "lower", headline: true, get: (r) => r.steady.sendP99 },
+  { id: "steady.send.p99", scenario: "steady", what: "send p99", unit: "ms", better: "lower", get: (r) => r.steady.sendP99 },
   { id: "steady.server.p50", scenario: "steady", what: "send p50 in Synapse's own metrics", unit: "ms", better: "lower", get: (r) => r.steady.serverP50 },
   { id: "steady.delivery.p99", scenario: "steady", what: "delivery to the room's other clients p99", unit: "ms", better: "lower", get: (r) => r.steady.deliveryP99 },
   { id: "direct.cpu", scenario: "steady, at Synapse's listener", what: "server CPU per 1,000 messages", unit: "CPU s", better: "lower", get: (r) => r.direct.cpuPer1k },
   { id: "direct.rate", scenario: "steady, at Synapse's listener", what: "messages per second", unit: "msg/s", better: "higher", get: (r) => r.direct.rate },
-  { id: "open.knee", scenario: "open loop", what: "highest rate answered in time (p99 < 1 s, ≥ 95 % sent)", unit: "msg/s", better: "higher", headline: true, get: (r) => r.open.knee },
-  { id: "initial.p50", scenario: "initial sync", what: "initial sync of a user in 120 rooms, p50", unit: "ms", better: "lower", headline: true, get: (r) => r.initialSync.p50 },
+  { id: "open.knee", scenario: "open loop", what: "highest rate answered in time (p99 < 1 s, ≥ 95 % sent)", unit: "msg/s", better: "higher", get: (r) => r.open.knee },
+  { id: "initial.p50", scenario: "initial sync", what: "initial sync of a user in 120 rooms, p50", unit: "ms", better: "lower", get: (r) => r.initialSync.p50 },
   { id: "initial.cpu", scenario: "initial sync", what: "server CPU per initial sync", unit: "CPU s", better: "lower", get: (r) => r.initialSync.cpuPerOp },
   { id: "big.members", scenario: "big room", what: "/members of 1,000", unit: "ms", better: "lower", get: (r) => r.bigRoom.members },
   { id: "big.messages", scenario: "big room", what: "/messages page p50", unit: "ms", better: "lower", get: (r) => r.bigRoom.messagesP50 },
-  { id: "big.join", scenario: "big room", what: "a join", unit: "ms", better: "lower", headline: true, get: (r) => r.bigRoom.join },
+  { id: "big.join", scenario: "big room", what: "a join", unit: "ms", better: "lower", get: (r) => r.bigRoom.join },
   { id: "big.cpu", scenario: "big room", what: "server CPU for the whole pass", unit: "CPU s", better: "lower", get: (r) => r.bigRoom.cpuPerOp },
   { id: "media.upload", scenario: "media", what: "upload p50", unit: "ms", better: "lower", get: (r) => r.media.uploadP50 },
-  { id: "media.thumbnail", scenario: "media", what: "thumbnail p50", unit: "ms", better: "lower", headline: true, get: (r) => r.media.thumbnailP50 },
+  { id: "media.thumbnail", scenario: "media", what: "thumbnail p50", unit: "ms", better: "lower", get: (r) => r.media.thumbnailP50 },
   { id: "media.cpu", scenario: "media", what: "server CPU per image (upload, two thumbnails)", unit: "CPU s", better: "lower", get: (r) => r.media.cpuPerOp },
-  { id: "fed.cpu", scenario: "federation inbound", what: "server CPU per 1,000 inbound events", unit: "CPU s", better: "lower", headline: true, get: (r) => r.federation.cpuPer1k },
-  { id: "fed.delivery.p50", scenario: "federation inbound", what: "delivery from the other server's client p50", unit: "ms", better: "lower", headline: true, get: (r) => r.federation.deliveryP50 },
+  { id: "fed.cpu", scenario: "federation inbound", what: "server CPU per 1,000 inbound events", unit: "CPU s", better: "lower", get: (r) => r.federation.cpuPer1k },
+  { id: "fed.delivery.p50", scenario: "federation inbound", what: "delivery from the other server's client p50", unit: "ms", better: "lower", get: (r) => r.federation.deliveryP50 },
   { id: "fed.delivery.p99", scenario: "federation inbound", what: "delivery p99", unit: "ms", better: "lower", get: (r) => r.federation.deliveryP99 },
   { id: "split.steady.synapse", scenario: splitScenario, what: "steady: Synapse's own CPU per 1,000 messages", unit: "CPU s", better: "lower", get: (r) => r.split.steady.synapse },
   { id: "split.steady.postgres", scenario: splitScenario, what: "steady: PostgreSQL's CPU per 1,000 messages", unit: "CPU s", better: "lower", postgresOnly: true, get: (r) => r.split.steady.postgres },
@@ -302,10 +302,8 @@ function sectionsOf(targets: Setup[], results: Map<string, RoundResult[]>, notes
   const sections = scenarios.map((scenario) => ({
     title: `Performance: ${scenario} (sandbox VPS, one core, the tier's memory)`,
     notes: [] as string[],
-    comparisons: pairs(targets).flatMap(([f, b]) => metrics.filter((m) => m.scenario === scenario && !(m.postgresOnly && [f, b].some((x) => x.key === "distro"))).map((m) => ({
-      ...compare(`${m.what}: ${f.name} ÷ ${b.name}`, measured(f.name, m.unit, runs(f, m)), measured(b.name, m.unit, runs(b, m)), `perf.${m.id}.${f.key}-${b.key}`, m.better),
-      ...(m.headline ? { headline: true } : {}),
-    }))),
+    comparisons: pairs(targets).flatMap(([f, b]) => metrics.filter((m) => m.scenario === scenario && !(m.postgresOnly && [f, b].some((x) => x.key === "distro"))).map((m) =>
+      compare(`${m.what}: ${f.name} ÷ ${b.name}`, measured(f.name, m.unit, runs(f, m)), measured(b.name, m.unit, runs(b, m)), `perf.${m.id}.${f.key}-${b.key}`, m.better))),
   }));
   sections[scenarios.indexOf(splitScenario)].notes.push(...splitNotes(targets, results));
   // The proxy's cost, per setup: CPU per 1,000 messages through nginx and TLS against at Synapse's listener.
@@ -322,11 +320,8 @@ function sectionsOf(targets: Setup[], results: Map<string, RoundResult[]>, notes
     notes: targets.map((s) => `${s.name}: peak PSS per round (MiB): ${results.get(s.key)!.map((r) =>
       `${r.memory.peakMiB.toFixed(0)} (Synapse ${r.memory.synapseMiB.toFixed(0)}, PostgreSQL ${r.memory.postgresMiB.toFixed(0)})`).join("; ")}; ` +
       `OOM kills ${results.get(s.key)!.reduce((a, r) => a + r.memory.oomKills, 0)}, swap at the end ${Math.max(...results.get(s.key)!.map((r) => r.memory.swapMiB)).toFixed(0)} MiB`),
-    comparisons: targets.map((s) => ({
-      ...compare(`${s.name}: peak PSS ÷ its host (${s.hostMiB} MiB)`, measured(s.name, "MiB", results.get(s.key)!.map((r) => r.memory.peakMiB)),
-        measured("host", "MiB", [s.hostMiB]), `perf.memory.${s.key}`),
-      headline: true,
-    })),
+    comparisons: targets.map((s) => compare(`${s.name}: peak PSS ÷ its host (${s.hostMiB} MiB)`,
+      measured(s.name, "MiB", results.get(s.key)!.map((r) => r.memory.peakMiB)), measured("host", "MiB", [s.hostMiB]), `perf.memory.${s.key}`)),
   });
   const raw = Object.fromEntries(targets.map((s) => [s.key, results.get(s.key)]));
   sections[sections.length - 1].notes.push(...notes);

@@ -90,8 +90,8 @@ it("writes a Markdown table and an SVG chart of each figure against its baseline
   const r: BenchResults = {
     date: "2026-11-27", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 3, smoke: false, minutes: 12.5,
     sections: [{ title: "Provisioning", notes: ["a note"], comparisons: [
-      compare("bare VPS → homeserver", measured("pulumi up", "s", [120, 130, 125]), measured("apt-get", "s", [50, 50, 50])),
-      compare(longLabel, measured("a", "s", [2, 2, 2]), measured("b", "s", [1, 1, 1])),
+      compare("bare VPS → homeserver", measured("pulumi up", "s", [120, 130, 125]), measured("apt-get", "s", [50, 50, 50]), "deploy.first"),
+      compare(longLabel, measured("a", "s", [2, 2, 2]), measured("b", "s", [1, 1, 1]), "perf.steady.cpu.community-distro"),
     ] }],
   };
   expect(renderMarkdown(r)).toContain("| bare VPS → homeserver | pulumi up: 125 (120–130) s | apt-get: 50.0 (50.0–50.0) s | **2.50×** (2.40–2.60) |  |");
@@ -110,8 +110,26 @@ it("writes a Markdown table and an SVG chart of each figure against its baseline
   expect(svg).toContain("Provisioning");
 });
 
-it("draws a figure two combined runs both give on rows of their own", () => {
-  const section = { title: "Performance: steady (one core)", notes: [], comparisons: [compare("solo: peak PSS ÷ its host", measured("solo", "MiB", [500]), measured("host", "MiB", [2048]))] };
-  const r: BenchResults = { date: "2026-12-05", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 5, smoke: false, minutes: 1, sections: [section, section] };
-  expect(chartRows(r).map((row) => row.what)).toEqual(["solo: peak PSS ÷ its host", "solo: peak PSS ÷ its host (run 2)"]);
+it("charts the figures a reader decides on, each once (the first run's), not the experiments or the details", () => {
+  const fig = (what: string, id: string, ratio: number) => compare(what, measured("a", "s", [ratio]), measured("b", "s", [1]), id);
+  const newer = { title: "Performance: steady (one core)", notes: [], comparisons: [
+    fig("CPU: solo ÷ package", "perf.steady.cpu.solo-distro", 1.5),
+    fig("CPU: solo ÷ solo at 1234abc", "perf.steady.cpu.solo-solo@1234abc", 0.9),
+    fig("CPU: solo with jemalloc ÷ solo", "perf.steady.cpu.solo!jemalloc-solo", 1.1),
+    fig("CPU: solo with cacheFactor=2 ÷ solo", "perf.steady.cpu.solo+cacheFactor=2-solo", 1.1),
+    fig("send p99: solo ÷ package", "perf.steady.send.p99.solo-distro", 2),
+    fig("Synapse's own CPU: solo ÷ package", "perf.split.steady.synapse.solo-distro", 1),
+  ] };
+  const older = { title: "Performance: steady (one core)", notes: [], comparisons: [
+    fig("CPU: solo ÷ package", "perf.steady.cpu.solo-distro", 1.7),
+    fig("CPU: community ÷ solo", "perf.steady.cpu.community-solo", 1.1),
+  ] };
+  const deploy = { title: "Provisioning (solo)", notes: [], comparisons: [fig("first apply ÷ apt", "deploy.first", 1.6), fig("unchanged", "deploy.unchanged", 0.1)] };
+  const r: BenchResults = { date: "2026-12-05", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 5, smoke: false, minutes: 1, sections: [deploy, newer, older] };
+  expect(chartRows(r).map((row) => [row.group, row.what, row.ratio])).toEqual([
+    ["Provisioning", "first apply ÷ apt", 1.6],
+    ["steady", "CPU: solo ÷ package", 1.5],
+    ["steady", "CPU: solo ÷ solo at 1234abc", 0.9],
+    ["steady", "CPU: community ÷ solo", 1.1],
+  ]);
 });
