@@ -16,7 +16,7 @@ export interface Block {
 }
 
 const markers = {
-  markdown: { open: /<!-- gen:([\w.:+!=-]+) -->/g, close: (name: string) => `<!-- /gen:${name} -->` },
+  markdown: { open: /<!-- gen:([\w.:+!=@-]+) -->/g, close: (name: string) => `<!-- /gen:${name} -->` },
   yaml: { open: /^[ \t]*# gen:([\w.:-]+)$/gm, close: (name: string) => `# /gen:${name}` },
 };
 export type Syntax = keyof typeof markers;

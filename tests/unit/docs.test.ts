@@ -25,9 +25,10 @@ describe("generated blocks", () => {
       .toBe("a: 1\n  # gen:keys\n  b: 4\n  d: 5\n  # /gen:keys\nc: 3\n");
   });
 
-  it("name a variant's figures as the bench names them (+, !, =)", () => {
-    const id = "bench:perf.steady.cpu.solo+cacheFactor=2!jemalloc-solo.ratio";
-    expect(findBlocks(`CPU <!-- gen:${id} -->0.9×<!-- /gen:${id} --> of solo`, "markdown").map((b) => b.name)).toEqual([id]);
+  it("name a variant's figures as the bench names them (+, !, =, and @ for a revision)", () => {
+    for (const id of ["bench:perf.steady.cpu.solo+cacheFactor=2!jemalloc-solo.ratio", "bench:perf.steady.cpu.solo@c1f4888-solo.ratio"]) {
+      expect(findBlocks(`CPU <!-- gen:${id} -->0.9×<!-- /gen:${id} --> of solo`, "markdown").map((b) => b.name)).toEqual([id]);
+    }
   });
 
   it("refuse a block without its closing marker, and several lines in an inline block", () => {
