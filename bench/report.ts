@@ -63,12 +63,14 @@ export async function renderSpec(spec: object): Promise<string> {
 
 /**
  * The figures the chart carries, by id: what a reader decides on, so that it fits one screen.
- * Provisioning against the apt floor and against the program before; per scenario, the tiers'
- * efficiency and one latency against the defaults and against each other (a setup at an earlier
- * revision, `@rev`, too); memory against the host; the trap's database, treated against untreated.
+ * The program's evaluation per tier; provisioning against the apt floor and against the program
+ * before; per scenario, the tiers' efficiency and one latency against the defaults and against
+ * each other (a setup at an earlier revision, `@rev`, too); memory against the host; the trap's
+ * database, treated against untreated.
  * Every other figure, and every tuning experiment (a setup with + or !), is in the tables.
  */
 export const chartIds = [
+  /^eval\.[a-z]+$/,
   /^deploy\.(first|now-before)$/,
   /^perf\.(steady\.cpu|steady\.rate|initial\.p50|big\.join|media\.thumbnail|fed\.cpu|memory)\.[^+!]+$/,
   /^trap\.database$/,

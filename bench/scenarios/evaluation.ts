@@ -74,7 +74,7 @@ export async function evaluationScenario(rounds: number, smoke: boolean): Promis
   const runs = await interleaved(evaluations, fns);
   const floor = measured("a one-resource program", "ms", runs.floor);
   const comparisons = tierNames.map((tier) =>
-    compare(`evaluate the program, ${tier} tier (${resources[tier]} resources)`, measured(`${tier} tier`, "ms", runs[tier]), floor));
+    compare(`evaluate the program, ${tier} tier (${resources[tier]} resources)`, measured(`${tier} tier`, "ms", runs[tier]), floor, `eval.${tier}`));
 
   const notes: string[] = [`each evaluation ${evaluations} times, interleaved, after one warm-up each (module loading)`];
   if (!smoke) {

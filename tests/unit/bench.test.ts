@@ -125,8 +125,10 @@ it("charts the figures a reader decides on, each once (the first run's), not the
     fig("CPU: community ÷ solo", "perf.steady.cpu.community-solo", 1.1),
   ] };
   const deploy = { title: "Provisioning (solo)", notes: [], comparisons: [fig("first apply ÷ apt", "deploy.first", 1.6), fig("unchanged", "deploy.unchanged", 0.1)] };
-  const r: BenchResults = { date: "2026-12-05", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 5, smoke: false, minutes: 1, sections: [deploy, newer, older] };
+  const evaluation = { title: "Program evaluation", notes: [], comparisons: [fig("evaluate, solo", "eval.solo", 2), fig("the unit suite", "", 3)] };
+  const r: BenchResults = { date: "2026-12-05", machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "6.1" }, rounds: 5, smoke: false, minutes: 1, sections: [evaluation, deploy, newer, older] };
   expect(chartRows(r).map((row) => [row.group, row.what, row.ratio])).toEqual([
+    ["Program evaluation", "evaluate, solo", 2],
     ["Provisioning", "first apply ÷ apt", 1.6],
     ["steady", "CPU: solo ÷ package", 1.5],
     ["steady", "CPU: solo ÷ solo at 1234abc", 0.9],
